@@ -5,7 +5,8 @@ The JSON shape is a public contract (see README, "ask --json").
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,3 +94,26 @@ class Turn(BaseModel):
 
     question: str
     answer: str
+
+
+class AdvisorLike(Protocol):
+    """What the Telegram face and the CLI need from the advisor (see bot/advisor.py)."""
+
+    async def advise(
+        self,
+        question: str,
+        *,
+        profile: Profile | None = None,
+        history: Sequence[Turn] = (),
+        on_text: Callable[[str], Awaitable[None]] | None = None,
+    ) -> Advice:
+        """Answer one question; `on_text` receives the text so far while it streams."""
+        ...
+
+    async def tools_for(self, need: str, *, profile: Profile | None = None) -> list[ToolPick]:
+        """Catalogue tools matching a need (for `/outils`), cheapest fitting first."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release HTTP clients and the knowledge base."""
+        ...
