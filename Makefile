@@ -1,0 +1,38 @@
+# Two commands for a fresh clone:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+Q      ?= Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changes. torch==2.13.0 is the CPU build (no CUDA download).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Runs the bot when TELEGRAM_BOT_TOKEN is set (env or .env), otherwise answers $(Q) offline.
+run: install
+	@if $(BIN)/python -m bot.cli.has_token; then \
+		$(BIN)/pilote-ia run; \
+	else \
+		$(BIN)/pilote-ia ask "$(Q)"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check bot retrieval tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
