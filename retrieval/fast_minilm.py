@@ -150,8 +150,7 @@ def _gelu(x: Matrix) -> Matrix:
 
 def _gelu_tanh(x: Matrix) -> Matrix:
     inner = np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
-    result: Matrix = np.float32(0.5) * x * (np.float32(1.0) + np.tanh(inner))
-    return result
+    return (np.float32(0.5) * x * (np.float32(1.0) + np.tanh(inner))).astype(np.float32, copy=False)
 
 
 def _relu(x: Matrix) -> Matrix:
