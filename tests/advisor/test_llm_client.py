@@ -1,0 +1,258 @@
+"""LLM client against the fake provider: retries, deadline, streaming, JSON mode, fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import httpx
+import pytest
+
+from bot.config import load_settings
+from bot.errors import LLMAuthError, LLMResponseError, LLMUnavailableError
+from bot.llm import Endpoint, LLMClient, cost_eur, endpoints_from_settings, price_for
+from tests.advisor.conftest import TEST_KEY
+from tests.fakes.llm_server import Behaviour, FakeLLMServer
+
+MESSAGES = [{"role": "system", "content": "Tu es un test."}, {"role": "user", "content": "Bonjour"}]
+
+
+def make_client(
+    server: FakeLLMServer, http: httpx.AsyncClient, *, provider: str = "deepseek", **kw: float
+) -> LLMClient:
+    endpoint = Endpoint(provider, server.base_url, "deepseek-chat", api_key=TEST_KEY)
+    options = {"timeout_s": 5.0, "max_retries": 2, "backoff_s": 0.05, **kw}
+    return LLMClient([endpoint], http=http, **options)  # type: ignore[arg-type]
+
+
+async def test_reply_text_usage_and_auth_header(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(
+        Behaviour.reply("Salut", usage={"prompt_tokens": 1000, "completion_tokens": 500})
+    )
+    result = await make_client(llm_server, http).complete(MESSAGES, json_mode=True)
+    assert result.text == "Salut"
+    assert (result.prompt_tokens, result.completion_tokens) == (1000, 500)
+    assert not result.usage_estimated
+    # 1000 * 0.28 + 500 * 0.42 = 490 USD per Mtok -> 0.00049 USD -> * 0.92
+    assert result.cost_eur == pytest.approx(0.00049 * 0.92)
+    request = llm_server.requests[0]
+    assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
+    assert request.body["response_format"] == {"type": "json_object"}
+    assert request.body["model"] == "deepseek-chat" and request.body["stream"] is False
+
+
+async def test_stream_calls_on_delta_and_reads_usage(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    text = "Une réponse assez longue pour plusieurs morceaux."
+    llm_server.enqueue(Behaviour.stream(text, usage={"prompt_tokens": 10, "completion_tokens": 7}))
+    deltas: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        deltas.append(delta)
+
+    result = await make_client(llm_server, http).complete(MESSAGES, on_delta=on_delta)
+    assert result.text == text and "".join(deltas) == text and len(deltas) > 2
+    assert (result.prompt_tokens, result.completion_tokens) == (10, 7)
+    assert llm_server.requests[0].body["stream_options"] == {"include_usage": True}
+
+
+async def test_stream_without_usage_is_estimated(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(Behaviour.stream("x" * 400, omit_usage=True))
+
+    async def on_delta(delta: str) -> None:
+        return None
+
+    result = await make_client(llm_server, http).complete(MESSAGES, on_delta=on_delta)
+    assert result.usage_estimated and result.completion_tokens == 100
+
+
+async def test_cut_stream_is_unavailable(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(Behaviour.cut("abcdefghij" * 10, after_chars=30))
+    seen: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        seen.append(delta)
+
+    with pytest.raises(LLMUnavailableError):
+        await make_client(llm_server, http).complete(MESSAGES, on_delta=on_delta)
+    assert seen, "part of the text arrived before the cut"
+    assert len(llm_server.requests) == 1  # no retry once text reached the caller
+
+
+async def test_429_honours_retry_after(llm_server: FakeLLMServer, http: httpx.AsyncClient) -> None:
+    llm_server.enqueue(Behaviour.status(429, retry_after=0.6), Behaviour.reply("ok"))
+    started = time.monotonic()
+    result = await make_client(llm_server, http).complete(MESSAGES)
+    elapsed = time.monotonic() - started
+    assert result.text == "ok"
+    assert len(llm_server.requests) == 2
+    gap = llm_server.requests[1].received_at - llm_server.requests[0].received_at
+    assert 0.55 <= gap < 2.0 and elapsed < 3.0
+
+
+async def test_retry_after_is_capped(llm_server: FakeLLMServer, http: httpx.AsyncClient) -> None:
+    llm_server.enqueue(Behaviour.status(429, retry_after=3600), Behaviour.reply("ok"))
+    started = time.monotonic()
+    client = make_client(llm_server, http, max_retry_after_s=0.2)
+    assert (await client.complete(MESSAGES)).text == "ok"
+    assert time.monotonic() - started < 2.0
+
+
+async def test_500_then_success(llm_server: FakeLLMServer, http: httpx.AsyncClient) -> None:
+    llm_server.enqueue(Behaviour.status(500), Behaviour.reply("ok"))
+    assert (await make_client(llm_server, http).complete(MESSAGES)).text == "ok"
+    assert len(llm_server.requests) == 2
+
+
+async def test_500_forever_stops_after_max_retries(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.default = Behaviour.status(503)
+    with pytest.raises(LLMUnavailableError):
+        await make_client(llm_server, http, max_retries=2).complete(MESSAGES)
+    assert len(llm_server.requests) == 3
+
+
+async def test_stall_hits_the_overall_deadline(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.default = Behaviour.stall(10)
+    started = time.monotonic()
+    with pytest.raises(LLMUnavailableError):
+        await make_client(llm_server, http, timeout_s=0.8).complete(MESSAGES)
+    assert time.monotonic() - started < 1.5
+
+
+async def test_401_no_retry_and_no_key_in_message_or_logs(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {TEST_KEY}"}})
+    llm_server.enqueue(Behaviour.status(401, body=body))
+    with pytest.raises(LLMAuthError) as info:
+        await make_client(llm_server, http).complete(MESSAGES)
+    assert info.value.provider == "deepseek"
+    assert len(llm_server.requests) == 1
+    assert TEST_KEY not in str(info.value)
+    assert TEST_KEY not in caplog.text
+
+
+async def test_400_error_body_is_scrubbed(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    llm_server.enqueue(Behaviour.status(400, body=f"bad request for key {TEST_KEY}"))
+    with pytest.raises(LLMResponseError) as info:
+        await make_client(llm_server, http).complete(MESSAGES)
+    assert TEST_KEY not in str(info.value) and "***" in str(info.value)
+    assert TEST_KEY not in caplog.text
+
+
+async def test_json_mode_unsupported_retries_without_it(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    body = json.dumps({"error": {"message": "response_format is not supported by this model"}})
+    llm_server.enqueue(Behaviour.status(400, body=body), Behaviour.reply("{}"))
+    assert (await make_client(llm_server, http).complete(MESSAGES, json_mode=True)).text == "{}"
+    first, second = llm_server.requests
+    assert "response_format" in first.body and "response_format" not in second.body
+
+
+async def test_malformed_body_is_a_response_error(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(Behaviour.malformed())
+    with pytest.raises(LLMResponseError):
+        await make_client(llm_server, http).complete(MESSAGES)
+
+
+async def test_fallback_chain_used_when_primary_unavailable(
+    http: httpx.AsyncClient,
+) -> None:
+    with FakeLLMServer(default=Behaviour.status(500)) as bad, FakeLLMServer() as good:
+        good.enqueue(Behaviour.reply("secours"))
+        client = LLMClient(
+            [
+                Endpoint("deepseek", bad.base_url, "deepseek-chat", api_key="k1"),
+                Endpoint("mistral", good.base_url, "mistral-small-latest", api_key="k2"),
+            ],
+            http=http,
+            max_retries=1,
+            backoff_s=0.01,
+        )
+        result = await client.complete(MESSAGES)
+    assert (result.text, result.provider, result.model) == (
+        "secours",
+        "mistral",
+        "mistral-small-latest",
+    )
+    assert len(bad.requests) == 2
+    assert good.requests[0].headers["authorization"] == "Bearer k2"
+
+
+async def test_no_retry_on_network_refused_beyond_limit(http: httpx.AsyncClient) -> None:
+    client = LLMClient(
+        [Endpoint("ollama", "http://127.0.0.1:9/v1", "qwen3:8b")],
+        http=http,
+        max_retries=1,
+        backoff_s=0.01,
+    )
+    with pytest.raises(LLMUnavailableError):
+        await client.complete(MESSAGES)
+
+
+def test_endpoints_from_settings_presets_and_override() -> None:
+    settings = load_settings(
+        {
+            "LLM_PROVIDER": "deepseek",
+            "LLM_API_KEY": "k",
+            "LLM_FALLBACK": "mistral,ollama:llama3.2",
+            "MISTRAL_API_KEY": "m",
+        }
+    )
+    primary, mistral, ollama = endpoints_from_settings(settings)
+    assert (primary.base_url, primary.model) == ("https://api.deepseek.com/v1", "deepseek-chat")
+    assert (mistral.model, mistral.api_key) == ("mistral-small-latest", "m")
+    assert (ollama.base_url, ollama.model, ollama.api_key) == (
+        "http://localhost:11434/v1",
+        "llama3.2",
+        None,
+    )
+    custom = load_settings(
+        {
+            "LLM_PROVIDER": "glm",
+            "LLM_API_KEY": "k",
+            "LLM_BASE_URL": "https://open.bigmodel.cn/api/paas/v4",
+        }
+    )
+    (endpoint,) = endpoints_from_settings(custom)
+    assert (
+        endpoint.base_url == "https://open.bigmodel.cn/api/paas/v4"
+        and endpoint.model == "glm-4.5-air"
+    )
+    assert "k" not in repr(endpoint)
+    assert endpoints_from_settings(load_settings({})) == []
+
+
+def test_pricing_table() -> None:
+    assert price_for("mistral-small-latest") == price_for("mistral-small")
+    assert price_for("openai/gpt-4o-mini-2024-07-18") == price_for("gpt-4o-mini")
+    assert price_for("gpt-4o") != price_for("gpt-4o-mini")
+    assert cost_eur("ollama", "llama3.2", 10**6, 10**6) == 0.0
+    # GPT-4o-mini: 1M in + 1M out = 0.75 USD
+    assert cost_eur("openai", "gpt-4o-mini", 10**6, 10**6) == pytest.approx(0.75 * 0.92)
+
+
+def test_unknown_model_costs_zero_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    assert cost_eur("custom", "mystery-model-x", 1000, 1000) == 0.0
+    assert cost_eur("custom", "mystery-model-x", 1000, 1000) == 0.0
+    assert caplog.text.count("mystery-model-x") == 1
