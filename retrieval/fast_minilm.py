@@ -1,6 +1,6 @@
 """Pure-numpy forward pass of a sentence-transformers BERT model (all-MiniLM-L6-v2 by default).
 
-It reproduces the sentence-transformers pipeline (Transformer -> mean Pooling -> optional
+It reproduces the sentence-transformers pipeline (Transformer -> mean Pooling -> L2
 Normalize) with only numpy, the Rust `tokenizers` and `safetensors`, so a fresh process can
 embed a query without importing torch (about 10 s on our machines).
 """
@@ -53,7 +53,6 @@ class _ModelSpec:
     hidden_act: str
     max_seq_length: int
     do_lower_case: bool
-    normalize: bool
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -66,8 +65,8 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_modules(model_dir: Path) -> tuple[Path, bool]:
-    """Return the pooling config path and whether a Normalize module ends the pipeline."""
+def _read_pooling_path(model_dir: Path) -> Path:
+    """Check the pipeline is Transformer, Pooling, optional Normalize; return the pooling config."""
     path = model_dir / "modules.json"
     try:
         modules = json.loads(path.read_text(encoding="utf-8"))
@@ -84,8 +83,7 @@ def _read_modules(model_dir: Path) -> tuple[Path, bool]:
         raise EmbeddingError(f"unsupported module pipeline in {path}: {types}")
     if str(modules[0].get("path", "")) not in ("", "."):
         raise EmbeddingError(f"transformer module outside the model root in {path}")
-    pooling_dir = model_dir / str(modules[1].get("path", ""))
-    return pooling_dir / "config.json", len(types) == 3
+    return model_dir / str(modules[1].get("path", "")) / "config.json"
 
 
 def _read_spec(model_dir: Path) -> _ModelSpec:
@@ -102,7 +100,7 @@ def _read_spec(model_dir: Path) -> _ModelSpec:
     if hidden_act not in _ACTIVATIONS:
         raise EmbeddingError(f"activation {hidden_act!r} is not supported")
 
-    pooling_path, normalize = _read_modules(model_dir)
+    pooling_path = _read_pooling_path(model_dir)
     pooling = _read_json(pooling_path)
     if not pooling.get("pooling_mode_mean_tokens") or any(
         pooling.get(mode) for mode in _OTHER_POOLING_MODES
@@ -126,7 +124,6 @@ def _read_spec(model_dir: Path) -> _ModelSpec:
             hidden_act=hidden_act,
             max_seq_length=min(int(max_seq_length), max_positions),
             do_lower_case=bool(sbert.get("do_lower_case", False)),
-            normalize=normalize,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EmbeddingError(f"incomplete config in {model_dir}: {exc}") from exc
@@ -299,7 +296,7 @@ class NumpyMiniLMEmbedder:
         return True
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed texts into a float32 (n, dimension) array, L2-normalised if the model says so."""
+        """Embed texts into a float32 (n, dimension) array, L2-normalised."""
         if isinstance(texts, str):
             raise TypeError("encode expects a sequence of strings, not a single string")
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -340,10 +337,10 @@ class NumpyMiniLMEmbedder:
         tokens = x.reshape(batch, length, spec.hidden_size)
         counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
         pooled: Matrix = np.einsum("bld,bl->bd", tokens, mask) / counts
-        if spec.normalize:
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            pooled = pooled / np.maximum(norms, np.float32(1e-12))
-        return pooled.astype(np.float32, copy=False)
+        # Always normalised (a no-op after a Normalize module), like the torch embedder's vectors.
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        normalised: Matrix = pooled / np.maximum(norms, np.float32(1e-12))
+        return normalised.astype(np.float32, copy=False)
 
     def _layer(
         self,

@@ -132,6 +132,17 @@ def test_supports_rejects_extra_dense_module(model_dir: Path, tmp_path: Path) ->
     assert not NumpyMiniLMEmbedder.supports(copy)
 
 
+def test_pipeline_without_normalize_module_still_gives_unit_vectors(
+    model_dir: Path, tmp_path: Path, embedder: NumpyMiniLMEmbedder
+) -> None:
+    copy = _copy_model(model_dir, tmp_path / "no-normalize")
+    modules = json.loads((copy / "modules.json").read_text())
+    (copy / "modules.json").write_text(json.dumps(modules[:2]))
+    assert NumpyMiniLMEmbedder.supports(copy)
+    vectors = NumpyMiniLMEmbedder(copy).encode(TEXTS[:3])
+    np.testing.assert_allclose(vectors, embedder.encode(TEXTS[:3]), atol=1e-6)
+
+
 def test_supports_rejects_other_architecture(model_dir: Path, tmp_path: Path) -> None:
     copy = _copy_model(model_dir, tmp_path / "roberta")
     config = json.loads((copy / "config.json").read_text())
