@@ -1,0 +1,204 @@
+"""Everything a user reads, in French: one flat module of constants."""
+
+from __future__ import annotations
+
+# --- Telegram face -------------------------------------------------------------------------
+
+WELCOME = (
+    "Bonjour ! Je suis Pilote IA, un assistant fondé sur l'intelligence artificielle "
+    "(vous parlez à une IA, pas à un humain).\n"
+    "Je conseille les TPE/PME : quels outils d'IA essayer, à quel prix, et un pilote de "
+    "deux semaines pour les tester.\n\n"
+    "Quatre questions rapides pour mieux vous répondre."
+)
+PROFILE_SECTOR = "1/4 · Votre secteur ?"
+PROFILE_SIZE = "2/4 · Combien êtes-vous dans l'entreprise ?"
+PROFILE_BUDGET = "3/4 · Budget mensuel pour des outils d'IA ?"
+PROFILE_PRIORITY = "4/4 · Votre priorité ?"
+PROFILE_DONE = (
+    "C'est noté. Posez-moi votre question, par exemple : « je croule sous les demandes "
+    "de devis, que faire ? »"
+)
+PROFILE_EXPIRED = "Ce choix n'est plus valable : tapez /profil pour recommencer."
+HELP = (
+    "Écrivez votre question en une ou deux phrases : je propose 2 à 4 outils avec leur "
+    "prix par mois, un pilote de deux semaines et mes sources.\n\n"
+    "/profil · modifier votre profil\n"
+    "/pilote · la liste de contrôle du pilote\n"
+    "/outils besoin · outils pour un besoin (ex. /outils devis)\n"
+    "/reset · oublier la conversation (le profil reste)\n"
+    "/oubli · effacer toutes vos données\n"
+    "/aide · cette aide\n\n"
+    "Je suis une IA : vérifiez les prix et les conditions avant de vous engager."
+)
+THINKING = "⏳ Je cherche dans ma base de connaissances…"
+UNSUPPORTED_CONTENT = (
+    "Je ne lis que les messages écrits. Décrivez votre situation en quelques phrases "
+    "et je vous propose des outils d'IA, leur prix et un pilote de deux semaines."
+)
+EMPTY_QUESTION = "Votre message est vide : écrivez votre question en quelques mots."
+TOO_LONG = (
+    "Votre message est trop long ({length} caractères). Résumez votre question en "
+    "moins de {limit} caractères, s'il vous plaît."
+)
+BUSY = "Je réponds encore à votre question précédente, un instant…"
+RATE_LIMITED = "Vous avez posé beaucoup de questions cette heure-ci. Réessayez dans un moment."
+BUDGET_OFFLINE_NOTE = (
+    "Budget IA du jour atteint : réponse tirée de la base de connaissances seule."
+)
+BUDGET_SPENT = "Le budget IA du jour est atteint. Revenez demain, merci de votre patience."
+NOT_ALLOWED = "Ce bot est réservé à certains utilisateurs. Contactez la personne qui l'a installé."
+ADMIN_ONLY = "Cette commande est réservée aux administrateurs."
+GENERIC_ERROR = "Désolé, un problème m'empêche de répondre. Réessayez dans un instant."
+DEGRADED_NOTE = (
+    "Réponse dégradée : l'IA générative est indisponible, voici ce que dit ma base "
+    "de connaissances."
+)
+FREE = "gratuit"
+TOOLS_TITLE = "Outils proposés"
+PILOT_TITLE = "Pilote de deux semaines"
+PILOT_GOAL = "Objectif :"
+PILOT_KPIS = "Indicateurs :"
+PILOT_BUDGET = "Budget :"
+PILOT_MORE = "… et {n} autres étapes : /pilote"
+SOURCES_TITLE = "Sources"
+COST_TITLE = "Détail des coûts"
+PRICE_AS_OF = "tarif au {date}"
+COST_TOTAL = "Total par mois :"
+TOOLS_FOR = "Outils pour « {need} »"
+NO_TOOLS = "Je n'ai pas d'outil au catalogue pour « {need} ». Essayez un autre mot."
+TOOLS_USAGE = "Précisez un besoin, par exemple : /outils devis"
+BUTTON_CHECKLIST = "📋 Checklist"
+BUTTON_COST = "💶 Coûts"
+BUTTON_OTHER = "🔄 Autre option"
+ANOTHER_OPTION_QUESTION = (
+    "{question}\n\nPropose une autre option, si possible moins chère, sans reprendre : {tools}."
+)
+NO_ADVICE_YET = "Posez d'abord une question : le pilote vient avec la réponse."
+CHECKLIST_TITLE = "Pilote de deux semaines · {progress} fait"
+CHECKLIST_HINT = "Touchez une étape pour la cocher."
+BUTTON_EXPORT_MD = "📄 Markdown"
+BUTTON_EXPORT_ICS = "📅 Calendrier"
+BUTTON_REMINDERS_ON = "🔔 Rappels 9 h"
+BUTTON_REMINDERS_OFF = "🔕 Arrêter les rappels"
+REMINDERS_ON = "Rappel activé : chaque jour à 9 h (heure de Paris)."
+REMINDERS_OFF = "Rappels désactivés."
+REMINDER_TEXT = "Pilote, jour {day} : {task}\nAvancement : {progress}. /pilote"
+REMINDER_DONE = "Votre pilote est terminé ({progress}) : l'heure du bilan, on continue ou pas ?"
+EXPORT_CAPTION_MD = "Votre liste de contrôle."
+EXPORT_CAPTION_ICS = "Les 14 jours du pilote, à importer dans votre agenda."
+RESET_DONE = "Conversation oubliée. Votre profil est conservé."
+FORGET_CONFIRM = (
+    "Effacer toutes vos données (profil, conversations, pilote, rappels) ? "
+    "C'est définitif."
+)
+BUTTON_FORGET_YES = "Oui, tout effacer"
+BUTTON_CANCEL = "Annuler"
+FORGET_DONE = "C'est fait : je n'ai plus rien sur vous. /start pour recommencer."
+CANCELLED = "Annulé."
+USAGE_REPORT = (
+    "Utilisateurs : {users}\n"
+    "Questions : {q_today} aujourd'hui, {q_total} au total\n"
+    "Coût IA : {c_today} € aujourd'hui, {c_total} € au total"
+)
+COMMANDS = (
+    ("start", "Démarrer et créer le profil"),
+    ("profil", "Modifier mon profil"),
+    ("pilote", "Ma liste de contrôle du pilote"),
+    ("outils", "Outils pour un besoin"),
+    ("aide", "Ce que je sais faire"),
+    ("reset", "Oublier la conversation"),
+    ("oubli", "Effacer toutes mes données"),
+)
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN manque : ajoutez le jeton de votre bot (obtenu auprès de "
+    "@BotFather) dans .env ou l'environnement."
+)
+
+# --- Advisor, LLM and knowledge-base failures (bot/advisor.py, CLI) ------------------------
+
+PROVIDER_NAMES = {
+    "deepseek": "DeepSeek",
+    "qwen": "Qwen (Alibaba Cloud)",
+    "glm": "GLM (Z.ai)",
+    "mistral": "Mistral AI",
+    "openrouter": "OpenRouter",
+    "ollama": "Ollama",
+    "openai": "OpenAI",
+    "custom": "le fournisseur configuré",
+}
+LLM_AUTH = (
+    "Clé API refusée par {provider} : la personne qui gère le bot doit vérifier LLM_API_KEY. "
+    "En attendant, je réponds avec ma base de connaissances seule."
+)
+LLM_RATE_LIMITED = (
+    "{provider} reçoit trop de demandes en ce moment. Je réponds avec ma base de "
+    "connaissances seule ; réessayez dans quelques minutes pour une réponse complète."
+)
+LLM_UNAVAILABLE = (
+    "{provider} ne répond pas en ce moment. Je réponds avec ma base de connaissances seule."
+)
+LLM_BAD_RESPONSE = (
+    "La réponse de {provider} était inutilisable. Je réponds avec ma base de connaissances seule."
+)
+INDEX_NOT_READY = (
+    "La base de connaissances n'est pas encore prête. Lancez « pilote-ia ingest » puis "
+    "réessayez."
+)
+INDEX_MODEL_MISMATCH = (
+    "L'index a été construit avec un autre modèle d'embeddings : relancez "
+    "« pilote-ia ingest --rebuild »."
+)
+INDEX_UNREADABLE = "Un document de la base de connaissances est illisible : {path}."
+STORE_UNAVAILABLE = (
+    "La base de connaissances est injoignable (serveur Chroma). Réessayez plus tard."
+)
+EMBEDDING_FAILED = "Le modèle de recherche n'a pas pu être chargé. Voir « pilote-ia doctor »."
+INVALID_QUESTION = "Je n'ai pas compris la question : écrivez-la en quelques mots."
+CONFIG_INVALID = "La configuration est incomplète : lancez « pilote-ia doctor » pour le détail."
+STORAGE_FAILED = "Impossible d'enregistrer vos données pour le moment. Réessayez dans un instant."
+NOTHING_FOUND = (
+    "Je n'ai rien trouvé dans ma base sur ce sujet. Je conseille les petites entreprises "
+    "sur l'usage de l'IA : reformulez votre question dans ce sens, ou tapez /aide pour "
+    "des exemples."
+)
+
+
+def provider_name(provider: str) -> str:
+    """Display name of an LLM provider."""
+    return PROVIDER_NAMES.get(provider, provider or PROVIDER_NAMES["custom"])
+
+
+def user_message_for(exc: BaseException) -> str:
+    """French wording for a failure; never `str(exc)`, which is for developers."""
+    from bot import errors
+    from retrieval import errors as rerrors
+
+    if isinstance(exc, errors.LLMError):
+        name = provider_name(exc.provider)
+        llm_cases: tuple[tuple[type[errors.LLMError], str], ...] = (
+            (errors.LLMAuthError, LLM_AUTH),
+            (errors.LLMRateLimitError, LLM_RATE_LIMITED),
+            (errors.LLMResponseError, LLM_BAD_RESPONSE),
+        )
+        for llm_kind, text in llm_cases:
+            if isinstance(exc, llm_kind):
+                return text.format(provider=name)
+        return LLM_UNAVAILABLE.format(provider=name)
+    if isinstance(exc, errors.LimitExceededError):
+        return BUDGET_SPENT if "budget" in exc.kind else RATE_LIMITED
+    if isinstance(exc, rerrors.KnowledgeBaseError):
+        return INDEX_UNREADABLE.format(path=exc.path)
+    simple: tuple[tuple[type[BaseException], str], ...] = (
+        (errors.ConfigError, CONFIG_INVALID),
+        (errors.StorageError, STORAGE_FAILED),
+        (rerrors.IndexNotReadyError, INDEX_NOT_READY),
+        (rerrors.ModelMismatchError, INDEX_MODEL_MISMATCH),
+        (rerrors.StoreUnavailableError, STORE_UNAVAILABLE),
+        (rerrors.EmbeddingError, EMBEDDING_FAILED),
+        (rerrors.InvalidQueryError, INVALID_QUESTION),
+    )
+    for kind, text in simple:
+        if isinstance(exc, kind):
+            return text
+    return GENERIC_ERROR

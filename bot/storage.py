@@ -1,0 +1,427 @@
+"""SQLite state of the bot: profiles, history, checklists, usage, processed updates, reminders.
+
+This module owns the schema. `MIGRATIONS[i]` upgrades a database from version i to i+1;
+`schema_version` records where a file stands. Handlers only see the `Store` protocol, so a
+PostgreSQL implementation can replace `SQLiteStore` without touching them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.advice import Advice, Profile, Turn
+from bot.errors import StorageError
+
+DAY_S = 86_400.0
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: core tables
+    """
+    CREATE TABLE profiles (
+        user_id INTEGER PRIMARY KEY,
+        sector TEXT, size TEXT, monthly_budget_eur REAL, priority TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+        question TEXT NOT NULL, answer TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE INDEX history_by_conversation ON history (chat_id, user_id, id);
+    CREATE INDEX history_by_age ON history (created_at);
+    CREATE TABLE last_advice (
+        chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+        question TEXT NOT NULL, payload TEXT NOT NULL, created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE TABLE checklists (
+        user_id INTEGER PRIMARY KEY,
+        items TEXT NOT NULL, start_date TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE TABLE checklist_ticks (
+        user_id INTEGER NOT NULL, idx INTEGER NOT NULL,
+        PRIMARY KEY (user_id, idx)
+    );
+    CREATE TABLE questions (user_id INTEGER NOT NULL, at REAL NOT NULL);
+    CREATE INDEX questions_by_user ON questions (user_id, at);
+    CREATE TABLE usage (
+        user_id INTEGER NOT NULL, day TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_eur REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, day)
+    );
+    CREATE TABLE processed_updates (update_id INTEGER PRIMARY KEY, at REAL NOT NULL);
+    """,
+    # 1 -> 2: opt-in daily reminders
+    """
+    CREATE TABLE reminders (
+        user_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, created_at REAL NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_USER_TABLES = (
+    "profiles", "history", "last_advice", "checklists", "checklist_ticks",
+    "questions", "usage", "reminders",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """A user's two-week checklist: items in order and the indexes ticked."""
+
+    items: tuple[str, ...]
+    ticked: frozenset[int]
+    start_date: str  # ISO date of day 1
+
+    @property
+    def progress(self) -> str:
+        """Progress as shown to users, e.g. "4/12"."""
+        return f"{len(self.ticked)}/{len(self.items)}"
+
+
+@dataclass(frozen=True)
+class LastAdvice:
+    """The last answer given in a conversation, for the buttons under it."""
+
+    question: str
+    advice: Advice
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """An opt-in daily reminder."""
+
+    user_id: int
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Aggregated usage for `/usage`."""
+
+    users: int
+    questions_today: int
+    questions_total: int
+    cost_today_eur: float
+    cost_total_eur: float
+
+
+class Store(Protocol):
+    """What the Telegram face needs from persistent state."""
+
+    def get_profile(self, user_id: int) -> Profile | None: ...
+    def save_profile(self, user_id: int, profile: Profile) -> None: ...
+    def history(self, chat_id: int, user_id: int, limit: int) -> list[Turn]: ...
+    def add_turn(self, chat_id: int, user_id: int, question: str, answer: str) -> None: ...
+    def clear_history(self, chat_id: int, user_id: int) -> None: ...
+    def save_last_advice(
+        self, chat_id: int, user_id: int, question: str, advice: Advice
+    ) -> None: ...
+    def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None: ...
+    def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None: ...
+    def checklist(self, user_id: int) -> Checklist | None: ...
+    def toggle_tick(self, user_id: int, idx: int) -> Checklist | None: ...
+    def record_question(self, user_id: int) -> None: ...
+    def questions_since(self, user_id: int, since: float) -> int: ...
+    def add_usage(
+        self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
+    ) -> None: ...
+    def cost_today(self, user_id: int) -> float: ...
+    def usage_totals(self) -> UsageTotals: ...
+    def mark_update(self, update_id: int) -> bool: ...
+    def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None: ...
+    def reminders(self) -> list[Reminder]: ...
+    def has_reminder(self, user_id: int) -> bool: ...
+    def purge(self, retention_days: int) -> int: ...
+    def forget_user(self, user_id: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+class SQLiteStore:
+    """`Store` on one SQLite file in WAL mode; safe to share between threads."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self.migrate()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {path.name}: {exc}") from exc
+
+    # -- schema ---------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """Version of the schema in the file."""
+        row = self._one("SELECT version FROM schema_version")
+        return int(row[0]) if row else 0
+
+    def migrate(self, target: int = SCHEMA_VERSION) -> None:
+        """Apply pending migrations up to `target`, each in its own transaction."""
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        current = self.schema_version
+        for version in range(current, target):
+            script = MIGRATIONS[version]
+            self._db.executescript(
+                f"BEGIN; {script}; DELETE FROM schema_version;"
+                f" INSERT INTO schema_version VALUES ({version + 1}); COMMIT;"
+            )
+
+    # -- helpers --------------------------------------------------------------
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        return self._run(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        return list(self._run(sql, params).fetchall())
+
+    def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        try:
+            with self._lock:
+                self._db.execute("BEGIN")
+                try:
+                    for sql, params in statements:
+                        self._db.execute(sql, params)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    # -- profiles -------------------------------------------------------------
+
+    def get_profile(self, user_id: int) -> Profile | None:
+        """The stored profile, or None."""
+        row = self._one(
+            "SELECT sector, size, monthly_budget_eur, priority FROM profiles WHERE user_id=?",
+            (user_id,),
+        )
+        if row is None:
+            return None
+        sector, size, budget, priority = row
+        return Profile(
+            sector=sector,
+            size=size,
+            monthly_budget_eur=budget,
+            priority=priority,
+        )
+
+    def save_profile(self, user_id: int, profile: Profile) -> None:
+        """Insert or replace the profile."""
+        self._run(
+            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, profile.sector, profile.size, profile.monthly_budget_eur,
+             profile.priority, self._clock()),
+        )  # fmt: skip
+
+    # -- history --------------------------------------------------------------
+
+    def history(self, chat_id: int, user_id: int, limit: int) -> list[Turn]:
+        """The last `limit` turns of this chat+user, oldest first."""
+        if limit <= 0:
+            return []
+        rows = self._all(
+            "SELECT question, answer FROM history WHERE chat_id=? AND user_id=?"
+            " ORDER BY id DESC LIMIT ?",
+            (chat_id, user_id, limit),
+        )
+        return [Turn(question=str(q), answer=str(a)) for q, a in reversed(rows)]
+
+    def add_turn(self, chat_id: int, user_id: int, question: str, answer: str) -> None:
+        """Append one exchange."""
+        self._run(
+            "INSERT INTO history (chat_id, user_id, question, answer, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (chat_id, user_id, question, answer, self._clock()),
+        )
+
+    def clear_history(self, chat_id: int, user_id: int) -> None:
+        """Forget the conversation of this chat+user (the profile stays)."""
+        self._script([
+            ("DELETE FROM history WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
+            ("DELETE FROM last_advice WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
+        ])  # fmt: skip
+
+    def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
+        """Keep the last answer for the buttons under it."""
+        data = {"advice": advice.model_dump(mode="json"), "degraded": advice.degraded}
+        payload = json.dumps(data, ensure_ascii=False)
+        self._run(
+            "INSERT OR REPLACE INTO last_advice VALUES (?, ?, ?, ?, ?)",
+            (chat_id, user_id, question, payload, self._clock()),
+        )
+
+    def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None:
+        """The last answer in this conversation, or None."""
+        row = self._one(
+            "SELECT question, payload FROM last_advice WHERE chat_id=? AND user_id=?",
+            (chat_id, user_id),
+        )
+        if row is None:
+            return None
+        data = json.loads(str(row[1]))
+        advice = Advice.model_validate(data["advice"])
+        advice.degraded = bool(data.get("degraded", False))
+        return LastAdvice(question=str(row[0]), advice=advice)
+
+    # -- checklists -----------------------------------------------------------
+
+    def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None:
+        """Replace the user's checklist; ticks start empty."""
+        self._script([
+            ("INSERT OR REPLACE INTO checklists VALUES (?, ?, ?, ?)",
+             (user_id, json.dumps(list(items)), start_date, self._clock())),
+            ("DELETE FROM checklist_ticks WHERE user_id=?", (user_id,)),
+        ])  # fmt: skip
+
+    def checklist(self, user_id: int) -> Checklist | None:
+        """The user's checklist with its ticks, or None."""
+        row = self._one("SELECT items, start_date FROM checklists WHERE user_id=?", (user_id,))
+        if row is None:
+            return None
+        ticks = self._all("SELECT idx FROM checklist_ticks WHERE user_id=?", (user_id,))
+        return Checklist(
+            items=tuple(json.loads(str(row[0]))),
+            ticked=frozenset(int(str(t[0])) for t in ticks),
+            start_date=str(row[1]),
+        )
+
+    def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
+        """Tick or untick item `idx`; None when there is no such item."""
+        current = self.checklist(user_id)
+        if current is None or not 0 <= idx < len(current.items):
+            return None
+        if idx in current.ticked:
+            self._run("DELETE FROM checklist_ticks WHERE user_id=? AND idx=?", (user_id, idx))
+        else:
+            self._run("INSERT OR IGNORE INTO checklist_ticks VALUES (?, ?)", (user_id, idx))
+        return self.checklist(user_id)
+
+    # -- quotas and usage -----------------------------------------------------
+
+    def record_question(self, user_id: int) -> None:
+        """Count one question now (for the hourly quota and `/usage`)."""
+        self._run("INSERT INTO questions VALUES (?, ?)", (user_id, self._clock()))
+
+    def questions_since(self, user_id: int, since: float) -> int:
+        """Questions asked by the user since the timestamp."""
+        row = self._one(
+            "SELECT COUNT(*) FROM questions WHERE user_id=? AND at>=?", (user_id, since)
+        )
+        return int(str(row[0])) if row else 0
+
+    def add_usage(
+        self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
+    ) -> None:
+        """Add LLM tokens and cost to today's row."""
+        self._run(
+            "INSERT INTO usage VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
+            " prompt_tokens=prompt_tokens+excluded.prompt_tokens,"
+            " completion_tokens=completion_tokens+excluded.completion_tokens,"
+            " cost_eur=cost_eur+excluded.cost_eur",
+            (user_id, _day(self._clock()), prompt_tokens, completion_tokens, cost),
+        )
+
+    def cost_today(self, user_id: int) -> float:
+        """LLM cost spent by the user today (UTC day), in euros."""
+        row = self._one(
+            "SELECT cost_eur FROM usage WHERE user_id=? AND day=?",
+            (user_id, _day(self._clock())),
+        )
+        return float(str(row[0])) if row else 0.0
+
+    def usage_totals(self) -> UsageTotals:
+        """Users, questions and LLM cost, today and overall."""
+        now = self._clock()
+        midnight = now - now % DAY_S
+        users = self._one("SELECT COUNT(DISTINCT user_id) FROM questions")
+        q_today = self._one("SELECT COUNT(*) FROM questions WHERE at>=?", (midnight,))
+        q_total = self._one("SELECT COUNT(*) FROM questions")
+        c_today = self._one("SELECT COALESCE(SUM(cost_eur),0) FROM usage WHERE day=?", (_day(now),))
+        c_total = self._one("SELECT COALESCE(SUM(cost_eur),0) FROM usage")
+        return UsageTotals(
+            users=int(str(users[0])) if users else 0,
+            questions_today=int(str(q_today[0])) if q_today else 0,
+            questions_total=int(str(q_total[0])) if q_total else 0,
+            cost_today_eur=float(str(c_today[0])) if c_today else 0.0,
+            cost_total_eur=float(str(c_total[0])) if c_total else 0.0,
+        )
+
+    # -- idempotence ----------------------------------------------------------
+
+    def mark_update(self, update_id: int) -> bool:
+        """Record an update id; False when it was already processed."""
+        cursor = self._run(
+            "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)", (update_id, self._clock())
+        )
+        return cursor.rowcount == 1
+
+    # -- reminders ------------------------------------------------------------
+
+    def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None:
+        """Opt in or out of the daily reminder."""
+        if enabled:
+            self._run(
+                "INSERT OR REPLACE INTO reminders VALUES (?, ?, ?)",
+                (user_id, chat_id, self._clock()),
+            )
+        else:
+            self._run("DELETE FROM reminders WHERE user_id=?", (user_id,))
+
+    def reminders(self) -> list[Reminder]:
+        """Every opted-in reminder (to re-schedule at startup)."""
+        rows = self._all("SELECT user_id, chat_id FROM reminders ORDER BY user_id")
+        return [Reminder(user_id=int(str(u)), chat_id=int(str(c))) for u, c in rows]
+
+    def has_reminder(self, user_id: int) -> bool:
+        """True when the user opted in."""
+        return self._one("SELECT 1 FROM reminders WHERE user_id=?", (user_id,)) is not None
+
+    # -- retention and erasure ------------------------------------------------
+
+    def purge(self, retention_days: int) -> int:
+        """Delete conversation content and update ids older than the retention; rows deleted.
+
+        Counters (questions, usage) hold no message text and stay until `forget_user`.
+        """
+        cutoff = self._clock() - retention_days * DAY_S
+        deleted = 0
+        for table in ("history", "last_advice"):
+            deleted += self._run(f"DELETE FROM {table} WHERE created_at<?", (cutoff,)).rowcount
+        deleted += self._run("DELETE FROM processed_updates WHERE at<?", (cutoff,)).rowcount
+        return deleted
+
+    def forget_user(self, user_id: int) -> None:
+        """Erase everything stored about the user, in every table."""
+        self._script([(f"DELETE FROM {t} WHERE user_id=?", (user_id,)) for t in _USER_TABLES])
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

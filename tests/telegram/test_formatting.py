@@ -1,0 +1,87 @@
+"""Formatting: escaping, layout, and the HTML splitter checked by the fake's parser."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.telegram.formatting import (
+    esc,
+    format_advice,
+    format_cost_detail,
+    split_html,
+    split_plain,
+    utf16_len,
+)
+from tests.fakes.telegram_server import check_text, parse_telegram_html
+from tests.telegram.support import sample_advice
+
+
+def test_advice_layout_has_tools_prices_pilot_and_sources() -> None:
+    text = format_advice(sample_advice())
+    plain = parse_telegram_html(text)
+    assert "WhatsApp Business — gratuit" in plain
+    assert "Le Chat Pro — 14,99 €/mois" in plain
+    assert "J1 : Étape du jour 1" in plain and "… et 2 autres étapes : /pilote" in plain
+    assert "1. WhatsApp Business" in plain and "2. Pilote : messages clients" in plain
+    assert "dégradée" not in plain
+
+
+def test_degraded_answer_says_so() -> None:
+    plain = parse_telegram_html(format_advice(sample_advice(degraded=True)))
+    assert plain.startswith("Réponse dégradée")
+
+
+def test_dynamic_pieces_are_escaped() -> None:
+    text = format_advice(sample_advice("<script>alert('x')</script> & <b>gras</b>"))
+    assert "&lt;script&gt;" in text
+    assert "<script>alert('x')</script> & <b>gras</b>" in parse_telegram_html(text)
+
+
+def test_cost_detail_sums_the_range() -> None:
+    plain = parse_telegram_html(format_cost_detail(sample_advice()))
+    assert "Total par mois : 14,99 €/mois" in plain and "tarif au 2026-11-01" in plain
+
+
+def test_long_answer_splits_at_paragraphs_and_reopens_tags() -> None:
+    paragraphs = [f"<b>Titre {i}</b>\n" + esc("Phrase & suite. " * 40) for i in range(20)]
+    text = "<i>" + "\n\n".join(paragraphs) + "</i>"
+    parts = split_html(text)
+    assert len(parts) > 1
+    for part in parts:
+        check_text(part, "HTML")
+        assert part.startswith("<i>") and part.endswith("</i>")
+    rebuilt = "".join(parse_telegram_html(p) for p in parts)
+    assert rebuilt.replace("\n", "") == parse_telegram_html(text).replace("\n", "")
+
+
+def test_short_text_is_one_part() -> None:
+    assert split_html("<b>ok</b>") == ["<b>ok</b>"]
+
+
+def test_split_plain() -> None:
+    parts = split_plain("a<b " * 3000)
+    assert len(parts) > 1 and all(utf16_len(p) <= 4096 for p in parts)
+    assert "".join(parts).replace(" ", "") == ("a<b" * 3000)
+
+
+_TAGS = st.sampled_from(["b", "i", "u", "s", "code"])
+
+
+@st.composite
+def telegram_html(draw: st.DrawFn) -> str:
+    pieces = draw(st.lists(st.tuples(st.text(max_size=400), st.none() | _TAGS), max_size=40))
+    out = []
+    for text, tag in pieces:
+        escaped = esc(text)
+        out.append(f"<{tag}>{escaped}</{tag}>" if tag else escaped)
+    sep = draw(st.sampled_from(["", "\n", "\n\n", " "]))
+    return sep.join(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(telegram_html(), st.sampled_from([200, 1000, 4096]))
+def test_splitter_parts_always_valid(text: str, limit: int) -> None:
+    for part in split_html(text, limit):
+        plain = parse_telegram_html(part)  # balanced tags, valid entities
+        assert 0 < utf16_len(plain) <= limit and plain.strip()

@@ -1,0 +1,130 @@
+"""SQLiteStore: schema migrations, round trips, retention purge, forget_user."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from bot.advice import Profile
+from bot.storage import DAY_S, MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+from tests.telegram.support import sample_advice
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_fresh_file_is_at_latest_version_in_wal(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.schema_version == SCHEMA_VERSION == 2
+    store.close()
+    mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_migrates_a_version_1_file_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO profiles VALUES (7, 'restauration', '2-9', 50, 'temps', 0)")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.schema_version == 2
+    profile = store.get_profile(7)
+    assert profile is not None and profile.sector == "restauration"
+    store.set_reminder(7, 70, True)  # table added by migration 2
+    assert store.has_reminder(7)
+
+
+def test_round_trips(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.save_profile(1, Profile(sector="commerce", size="seul", monthly_budget_eur=0))
+    assert store.get_profile(1) == Profile(sector="commerce", size="seul", monthly_budget_eur=0)
+    for i in range(5):
+        store.add_turn(10, 1, f"q{i}", f"a{i}")
+    store.add_turn(20, 1, "autre chat", "x")
+    assert [t.question for t in store.history(10, 1, 3)] == ["q2", "q3", "q4"]
+    advice = sample_advice(degraded=True)
+    store.save_last_advice(10, 1, "q4", advice)
+    last = store.last_advice(10, 1)
+    assert last is not None and last.advice == advice and last.advice.degraded
+    store.clear_history(10, 1)
+    assert store.history(10, 1, 3) == [] and store.last_advice(10, 1) is None
+    assert store.history(20, 1, 3) != [] and store.get_profile(1) is not None
+
+
+def test_checklist_ticks(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.save_checklist(1, ["a", "b", "c"], "2026-11-23")
+    assert store.toggle_tick(1, 1) is not None
+    checklist = store.toggle_tick(1, 2)
+    assert checklist is not None and checklist.ticked == {1, 2} and checklist.progress == "2/3"
+    checklist = store.toggle_tick(1, 1)
+    assert checklist is not None and checklist.progress == "1/3"
+    assert store.toggle_tick(1, 9) is None
+    store.save_checklist(1, ["x"], "2026-11-24")
+    checklist = store.checklist(1)
+    assert checklist is not None and checklist.ticked == frozenset()
+
+
+def test_usage_quota_and_idempotence(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+    store.record_question(1)
+    clock.now += 10
+    store.record_question(1)
+    store.record_question(2)
+    assert store.questions_since(1, clock.now - 5) == 1
+    store.add_usage(1, 100, 50, 0.01)
+    store.add_usage(1, 100, 50, 0.02)
+    assert abs(store.cost_today(1) - 0.03) < 1e-9
+    clock.now += DAY_S
+    assert store.cost_today(1) == 0
+    totals = store.usage_totals()
+    assert (totals.users, totals.questions_total, totals.questions_today) == (2, 3, 0)
+    assert abs(totals.cost_total_eur - 0.03) < 1e-9 and totals.cost_today_eur == 0
+    assert store.mark_update(42) is True
+    assert store.mark_update(42) is False
+
+
+def test_retention_purge_keeps_recent_rows(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+    store.add_turn(1, 1, "vieux", "x")
+    store.mark_update(1)
+    clock.now += 40 * DAY_S
+    store.add_turn(1, 1, "récent", "y")
+    assert store.purge(30) == 2
+    assert [t.question for t in store.history(1, 1, 10)] == ["récent"]
+    assert store.mark_update(1) is True
+
+
+def test_forget_user_erases_every_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    for user in (1, 2):
+        store.save_profile(user, Profile(sector="sante"))
+        store.add_turn(5, user, "q", "a")
+        store.save_last_advice(5, user, "q", sample_advice())
+        store.save_checklist(user, ["a"], "2026-11-23")
+        store.toggle_tick(user, 0)
+        store.record_question(user)
+        store.add_usage(user, 1, 1, 0.1)
+        store.set_reminder(user, 5, True)
+    store.forget_user(1)
+    db = sqlite3.connect(path)
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    for table in tables:
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        if "user_id" in columns:
+            left = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id=1").fetchone()[0]
+            kept = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id=2").fetchone()[0]
+            assert (table, left) == (table, 0)
+            assert kept == 1, table
