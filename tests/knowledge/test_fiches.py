@@ -89,6 +89,8 @@ TOOL_FIELDS = (
     "free_tier",
     "price_eur_month",
 )
+# The seed articles have no public address; they are cited as "seed:<file name>".
+SOURCE_URL = re.compile(r"^(?:https?://\S+|seed:[\w.-]+)$")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 GO_NO_GO = re.compile(r"go\s*/\s*no[- ]?go|décision|décider", re.IGNORECASE)
 # The embedding model truncates after about 125 French words (research notes).
@@ -197,8 +199,8 @@ def test_front_matter(path: Path) -> None:
         for source in sources:
             if not (isinstance(source, dict) and source.get("title") and source.get("url")):
                 problems.append(f"source without title or url: {source!r}")
-            elif not str(source["url"]).startswith(("https://", "http://")):
-                problems.append(f"source url is not http(s): {source['url']!r}")
+            elif not SOURCE_URL.match(str(source["url"])):
+                problems.append(f"source url is not http(s) or seed:<name>: {source['url']!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -220,7 +222,7 @@ def test_links_resolve(path: Path) -> None:
         tools = meta.get("tools") or []
         assert isinstance(tools, list), "tools must be a list"
         dangling += [t for t in tools if t not in ids or not str(t).startswith("tool-")]
-    assert not dangling, f"unknown ids: {dangling}"
+    assert not dangling, f"unknown ids: {list(dict.fromkeys(dangling))}"
 
 
 @pytest.mark.parametrize(
