@@ -1,0 +1,244 @@
+"""Chroma vector store: embedded (PersistentClient) or a server (HttpClient), one code path."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retrieval.embedding import Embedder, load_embedder
+from retrieval.errors import RetrievalError, StoreUnavailableError
+from retrieval.lexical import StoredChunk
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_NAME = "pilote-ia-kb"
+MODEL_KEY = "embedding_model"
+DIMENSION_KEY = "embedding_dimension"
+_PAGE = 1000
+_ADD_BATCH = 500
+
+Where = dict[str, Any]
+
+
+@cache
+def _embedding_function_class() -> type[Any]:
+    """Our Chroma embedding function, registered so a reopened collection finds it."""
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    @register_embedding_function
+    class PiloteEmbeddingFunction(EmbeddingFunction[Documents]):
+        """Wraps our Embedder; its config holds the model name only (no local paths)."""
+
+        def __init__(self, model_name: str, embedder: Callable[[], Embedder] | None = None):
+            self.model_name = model_name
+            self._embedder = embedder or (lambda: load_embedder(model_name))
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(self._embedder().encode(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "pilote-ia-embedder"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model_name": self.model_name}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> PiloteEmbeddingFunction:
+            return PiloteEmbeddingFunction(str(config["model_name"]))
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+    return PiloteEmbeddingFunction
+
+
+class ChromaStore:
+    """One Chroma collection holding every chunk with its metadata and vector."""
+
+    def __init__(self, client: Any, location: str, embedding_function: Any) -> None:
+        self._client = client
+        self.location = location
+        self._ef = embedding_function
+        self._collection: Any = None
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        index_dir: Path,
+        host: str | None,
+        port: int,
+        model_name: str,
+        embedder: Callable[[], Embedder],
+    ) -> ChromaStore:
+        """Connect to the server when `host` is set, else open the embedded database."""
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        location = f"http://{host}:{port}" if host else str(index_dir / "chroma")
+        ef = _embedding_function_class()(model_name, embedder)
+        try:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            settings = ChromaSettings(anonymized_telemetry=False)
+            if host:
+                client = chromadb.HttpClient(host=host, port=port, settings=settings)
+            else:
+                (index_dir / "chroma").mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=location, settings=settings)
+        except Exception as exc:  # chromadb raises ValueError, OSError or its own errors
+            raise StoreUnavailableError(f"cannot open the Chroma store at {location}: {exc}") \
+                from exc
+        return cls(client, location, ef)
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except RetrievalError:
+            raise
+        except Exception as exc:  # network and storage failures surface as many types
+            raise StoreUnavailableError(f"Chroma store at {self.location}: {action} failed: "
+                                        f"{type(exc).__name__}: {exc}") from exc
+
+    def collection(self) -> Any | None:
+        """The existing collection, or None when nothing was ever ingested."""
+        if self._collection is None:
+            from chromadb.errors import NotFoundError
+
+            with self._guard("opening the collection"):
+                try:
+                    self._collection = self._client.get_collection(
+                        COLLECTION_NAME, embedding_function=self._ef
+                    )
+                except NotFoundError:
+                    return None
+        return self._collection
+
+    def create(self, model_name: str, dimension: int) -> Any:
+        """Create the collection (cosine space), recording the model and its dimension."""
+        with self._guard("creating the collection"):
+            self._collection = self._client.get_or_create_collection(
+                COLLECTION_NAME,
+                embedding_function=self._ef,
+                metadata={MODEL_KEY: model_name, DIMENSION_KEY: dimension},
+                configuration={"hnsw": {"space": "cosine", "ef_construction": 200}},
+            )
+        return self._collection
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        if self.collection() is None:
+            return
+        with self._guard("deleting the collection"):
+            self._client.delete_collection(COLLECTION_NAME)
+        self._collection = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Collection metadata (model, dimension, BM25 fingerprint)."""
+        col = self.collection()
+        return dict(col.metadata or {}) if col is not None else {}
+
+    def set_metadata(self, values: dict[str, Any]) -> None:
+        """Merge values into the collection metadata (Chroma replaces it as a whole)."""
+        col = self.collection()
+        if col is None:
+            return
+        merged = {**self.metadata(), **values}
+        with self._guard("updating the collection metadata"):
+            col.modify(metadata=merged)
+        self._collection = None  # read the stored metadata back on next use
+
+    def close(self) -> None:
+        """Forget the collection handle; the client holds no socket between calls."""
+        self._collection = None
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        col = self.collection()
+        if col is None:
+            return 0
+        with self._guard("counting"):
+            return int(col.count())
+
+    def add(self, chunks: Sequence[StoredChunk], vectors: NDArray[np.float32]) -> None:
+        """Store chunks with their precomputed vectors."""
+        col = self.collection()
+        assert col is not None, "create() the collection first"
+        with self._guard("adding chunks"):
+            for start in range(0, len(chunks), _ADD_BATCH):
+                part = chunks[start : start + _ADD_BATCH]
+                col.add(
+                    ids=[c.id for c in part],
+                    documents=[c.text for c in part],
+                    metadatas=[dict(c.metadata) for c in part],
+                    embeddings=vectors[start : start + _ADD_BATCH],
+                )
+
+    def delete_fiches(self, fiche_ids: Sequence[str]) -> None:
+        """Delete every chunk of the given fiches."""
+        col = self.collection()
+        if col is None or not fiche_ids:
+            return
+        with self._guard("deleting chunks"):
+            col.delete(where={"fiche_id": {"$in": list(fiche_ids)}})
+
+    def all_chunks(self) -> list[StoredChunk]:
+        """Every stored chunk (text and metadata), ordered by id."""
+        col = self.collection()
+        if col is None:
+            return []
+        records: list[StoredChunk] = []
+        with self._guard("reading chunks"):
+            offset = 0
+            while True:
+                page = col.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                ids = page["ids"]
+                docs = page["documents"] or []
+                metas = page["metadatas"] or []
+                records += [
+                    StoredChunk(i, d or "", dict(m or {}))
+                    for i, d, m in zip(ids, docs, metas, strict=True)
+                ]
+                if len(ids) < _PAGE:
+                    break
+                offset += _PAGE
+        records.sort(key=_chunk_sort_key)
+        return records
+
+    def query(
+        self, vector: NDArray[np.float32], n: int, where: Where | None
+    ) -> list[tuple[StoredChunk, float]]:
+        """Nearest chunks to `vector` with their cosine similarity, best first."""
+        col = self.collection()
+        if col is None or n <= 0:
+            return []
+        with self._guard("searching"):
+            result = col.query(
+                query_embeddings=[vector],
+                n_results=n,
+                where=where or None,
+                include=["documents", "metadatas", "distances"],
+            )
+        ids = result["ids"][0]
+        docs = (result["documents"] or [[]])[0]
+        metas = (result["metadatas"] or [[]])[0]
+        dists = (result["distances"] or [[]])[0]
+        return [
+            (StoredChunk(i, d or "", dict(m or {})), 1.0 - float(dist))
+            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+
+def _chunk_sort_key(chunk: StoredChunk) -> tuple[str, int]:
+    fiche, _, n = chunk.id.rpartition("#")
+    return (fiche, int(n)) if n.isdigit() else (chunk.id, 0)

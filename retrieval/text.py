@@ -1,0 +1,44 @@
+"""French text normalisation for the lexical index: folding, stop words, stemming."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+from stop_words import get_stop_words
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Elided articles and pronouns ("l'", "d'", "qu'"...) glue onto the next word.
+_ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents ("Él\u00e8ve" -> "eleve"); ligatures are expanded."""
+    text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    return frozenset(fold(word) for word in get_stop_words("french"))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("french")
+
+
+def has_words(text: str) -> bool:
+    """True when the text holds at least one letter or digit."""
+    return bool(_WORD.search(fold(text)))
+
+
+def analyze(text: str) -> list[str]:
+    """Terms of a French text for BM25: folded, elisions and stop words removed, stemmed."""
+    words = _WORD.findall(fold(_ELISION.sub(" ", text)))
+    stop = _stop_words()
+    kept = [w for w in words if w not in stop and (len(w) > 1 or w.isdigit())]
+    return list(_stemmer().stemWords(kept))
