@@ -64,7 +64,7 @@ class SentenceTransformerEmbedder:
             from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise EmbeddingError("sentence-transformers is not installed") from exc
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             self._model: Any = SentenceTransformer(location, device="cpu")
         except (OSError, ValueError) as exc:

@@ -1,0 +1,31 @@
+"""The one place that builds long-lived clients from Settings (knowledge base, ...)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import Settings
+from retrieval import KnowledgeBase, open_knowledge_base
+
+logger = logging.getLogger(__name__)
+
+
+def open_knowledge(
+    settings: Settings, *, build_if_empty: bool = True, progress: bool = True
+) -> KnowledgeBase:
+    """Open the knowledge base; when its index is empty, build it from the knowledge dir."""
+    kb = open_knowledge_base(
+        index_dir=settings.index_dir,
+        knowledge_dir=settings.knowledge_dir,
+        embedding_model=settings.embedding_model,
+        chroma_host=settings.chroma_host,
+        chroma_port=settings.chroma_port,
+    )
+    if build_if_empty and kb.is_empty():
+        logger.info("empty index: building it from %s", settings.knowledge_dir)
+        report = kb.ingest([settings.knowledge_dir], progress=progress)
+        logger.info("index built: %d documents, %d chunks in %.1f s",
+                    report.documents, report.chunks, report.seconds)
+        for error in report.errors:
+            logger.warning("document skipped: %s", error)
+    return kb
