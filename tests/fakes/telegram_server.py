@@ -8,6 +8,7 @@ runs in its own threads while the test drives the bot from asyncio.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -374,6 +375,12 @@ class FakeTelegram:
                 if left <= 0:
                     raise TimeoutError("the bot did not do what was expected in time")
                 self._cond.wait(left)
+
+    async def until(
+        self, predicate: Callable[[FakeTelegram], Any], timeout: float = 10.0
+    ) -> Any:
+        """`wait_for` for asyncio code: waits in a worker thread, not on the event loop."""
+        return await asyncio.to_thread(self.wait_for, predicate, timeout)
 
     def pending_updates(self) -> int:
         """Updates not yet confirmed by the bot."""

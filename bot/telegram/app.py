@@ -1,0 +1,105 @@
+"""Build the python-telegram-bot Application from Settings, an advisor and a store."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import messages as msg
+from bot.advice import AdvisorLike
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.storage import Store
+from bot.telegram.handlers import BotHandlers
+from bot.telegram.limits import Limits
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+PURGE_EVERY_S = 6 * 3600
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings,
+    advisor: AdvisorLike,
+    store: Store,
+    *,
+    offline_advisor: AdvisorLike | None = None,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+) -> AnyApp:
+    """The Application with every handler registered; run it with polling or a webhook.
+
+    `offline_advisor` answers (with a note) once a user's daily LLM budget is spent;
+    without it such users are told to come back tomorrow. The caller owns and closes the
+    advisors and the store.
+    """
+    if settings.telegram_bot_token is None:
+        raise ConfigError({"TELEGRAM_BOT_TOKEN": msg.NO_TOKEN})
+    limits = Limits(
+        store,
+        questions_per_hour=settings.questions_per_hour,
+        daily_budget_eur=None if settings.offline else settings.daily_budget_eur,
+        allowed_user_ids=settings.allowed_user_ids,
+        admin_ids=settings.admin_ids,
+    )
+    handlers = BotHandlers(settings, advisor, store, limits, offline_advisor)
+
+    async def purge_job(_context: object) -> None:
+        store.purge(settings.history_retention_days)
+
+    async def post_init(app: AnyApp) -> None:
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in msg.COMMANDS])
+        restored = handlers.restore_reminders(app)
+        purged = store.purge(settings.history_retention_days)
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(purge_job, PURGE_EVERY_S, name="purge")
+        log.info("bot ready: %d reminders restored, %d old rows purged", restored, purged)
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .build()
+    )
+    register(app, handlers)
+    return app
+
+
+def register(app: AnyApp, h: BotHandlers) -> None:
+    """Attach the handlers: idempotence and allowlist gates first, then commands and buttons."""
+    app.add_handler(TypeHandler(Update, h.dedupe), group=-2)
+    app.add_handler(TypeHandler(Update, h.allowlist), group=-1)
+    commands = {
+        "start": h.start, "profil": h.profile, "aide": h.help, "help": h.help,
+        "reset": h.reset, "oubli": h.forget, "usage": h.usage, "outils": h.tools,
+        "pilote": h.pilot,
+    }  # fmt: skip
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(h.on_profile, pattern=r"^p:"))
+    app.add_handler(CallbackQueryHandler(h.on_advice_button, pattern=r"^a:"))
+    app.add_handler(CallbackQueryHandler(h.on_checklist_button, pattern=r"^c:"))
+    app.add_handler(CallbackQueryHandler(h.on_forget_button, pattern=r"^f:"))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.question))
+    app.add_handler(
+        MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, h.unsupported)
+    )
+    app.add_error_handler(h.on_error)

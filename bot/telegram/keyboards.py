@@ -1,0 +1,112 @@
+"""Inline keyboards and their callback data (always at most 64 bytes)."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import messages as msg
+from bot.storage import Checklist
+
+# (code stored in the profile, label shown); sector codes are the knowledge vocabulary
+SECTORS: tuple[tuple[str, str], ...] = (
+    ("restauration", "Boulangerie / restauration"),
+    ("commerce", "Commerce"),
+    ("artisanat-btp", "Artisanat / BTP"),
+    ("beaute-bien-etre", "Beauté / bien-être"),
+    ("sante", "Santé"),
+    ("immobilier", "Immobilier"),
+    ("comptabilite-juridique", "Comptable / juridique"),
+    ("conseil-services", "Conseil / services"),
+    ("communication-creation", "Communication / création"),
+    ("e-commerce", "E-commerce"),
+    ("architecture", "Architecture"),
+    ("automobile", "Automobile"),
+    ("logiciel-tech", "Logiciel / tech"),
+    ("tous", "Autre"),
+)
+SIZES: tuple[tuple[str, str], ...] = (
+    ("seul", "Seul(e)"), ("2-9", "2 à 9"), ("10-49", "10 à 49"), ("50+", "50 et plus"),
+)  # fmt: skip
+# budget code -> (label, euros per month stored in the profile)
+BUDGETS: dict[str, tuple[str, float]] = {
+    "0": ("0 €", 0.0),
+    "50": ("< 50 €", 50.0),
+    "200": ("50 à 200 €", 200.0),
+    "500": ("> 200 €", 500.0),
+}
+PRIORITIES: tuple[tuple[str, str], ...] = (
+    ("temps", "Gagner du temps"),
+    ("clients", "Répondre aux clients"),
+    ("marketing", "Marketing"),
+    ("compta", "Comptabilité"),
+    ("devis", "Devis / administratif"),
+    ("visuels", "Visuels / vidéo"),
+)
+
+# callback data prefixes
+PROFILE = "p"
+ADVICE_CHECKLIST, ADVICE_COST, ADVICE_OTHER = "a:ck", "a:co", "a:alt"
+TICK = "c:t:"
+EXPORT_MD, EXPORT_ICS, REMIND_ON, REMIND_OFF = "c:md", "c:ics", "c:r1", "c:r0"
+FORGET_YES, FORGET_NO = "f:yes", "f:no"
+
+
+def _grid(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
+
+
+def profile_step(step: str) -> InlineKeyboardMarkup:
+    """Keyboard of one profile step: s(ector), z(size), b(udget), p(riority)."""
+    choices: list[tuple[str, str]] = {
+        "s": list(SECTORS),
+        "z": list(SIZES),
+        "b": [(code, label) for code, (label, _) in BUDGETS.items()],
+        "p": list(PRIORITIES),
+    }[step]
+    buttons = [
+        InlineKeyboardButton(label, callback_data=f"{PROFILE}:{step}:{code}")
+        for code, label in choices
+    ]
+    return _grid(buttons, 2)
+
+
+def advice_buttons() -> InlineKeyboardMarkup:
+    """Buttons under an answer."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(msg.BUTTON_CHECKLIST, callback_data=ADVICE_CHECKLIST),
+        InlineKeyboardButton(msg.BUTTON_COST, callback_data=ADVICE_COST),
+        InlineKeyboardButton(msg.BUTTON_OTHER, callback_data=ADVICE_OTHER),
+    ]])  # fmt: skip
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def checklist_buttons(checklist: Checklist, reminders_on: bool) -> InlineKeyboardMarkup:
+    """One tickable button per item, then exports and reminders."""
+    rows = [
+        [InlineKeyboardButton(
+            f"{'✅' if i in checklist.ticked else '⬜'} {_short(item)}",
+            callback_data=f"{TICK}{i}",
+        )]
+        for i, item in enumerate(checklist.items)
+    ]  # fmt: skip
+    rows.append([
+        InlineKeyboardButton(msg.BUTTON_EXPORT_MD, callback_data=EXPORT_MD),
+        InlineKeyboardButton(msg.BUTTON_EXPORT_ICS, callback_data=EXPORT_ICS),
+    ])  # fmt: skip
+    rows.append([
+        InlineKeyboardButton(msg.BUTTON_REMINDERS_OFF, callback_data=REMIND_OFF)
+        if reminders_on
+        else InlineKeyboardButton(msg.BUTTON_REMINDERS_ON, callback_data=REMIND_ON)
+    ])  # fmt: skip
+    return InlineKeyboardMarkup(rows)
+
+
+def forget_confirmation() -> InlineKeyboardMarkup:
+    """Confirm or cancel `/oubli`."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(msg.BUTTON_FORGET_YES, callback_data=FORGET_YES),
+        InlineKeyboardButton(msg.BUTTON_CANCEL, callback_data=FORGET_NO),
+    ]])  # fmt: skip
