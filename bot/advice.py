@@ -74,10 +74,11 @@ class Advice(BaseModel):
     mode: Literal["llm", "offline"]
     usage: Usage | None = None
     degraded: bool = Field(default=False, exclude=True)  # LLM failed, offline fallback
+    notice: str | None = Field(default=None, exclude=True)  # French reason shown when degraded
 
     def to_contract(self) -> dict[str, object]:
         """The `ask --json` object, exactly the documented keys."""
-        return self.model_dump(mode="json", exclude={"degraded"})
+        return self.model_dump(mode="json", exclude={"degraded", "notice"})
 
 
 class Profile(BaseModel):

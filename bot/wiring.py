@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from retrieval import KnowledgeBase, open_knowledge_base
+
+if TYPE_CHECKING:
+    from bot.advisor import Advisor
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +33,18 @@ def open_knowledge(
         for error in report.errors:
             logger.warning("document skipped: %s", error)
     return kb
+
+
+def build_advisor(settings: Settings, *, kb: KnowledgeBase | None = None) -> Advisor:
+    """The advisor with its LLM client (None in offline mode); opens the KB when not given."""
+    from bot.advisor import Advisor
+    from bot.llm import LLMClient
+
+    owns_kb = kb is None
+    knowledge = kb if kb is not None else open_knowledge(settings)
+    return Advisor(
+        knowledge,
+        LLMClient.from_settings(settings),
+        history_turns=settings.history_turns,
+        owns_kb=owns_kb,
+    )

@@ -24,3 +24,52 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """A real httpx client, closed after the test."""
     async with httpx.AsyncClient() as client:
         yield client
+
+
+# --- A real KnowledgeBase over small fixture fiches, with the fast hash embedder ----------
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from bot.advisor import Advisor  # noqa: E402
+from bot.llm import Endpoint, LLMClient  # noqa: E402
+from retrieval import KnowledgeBase, open_knowledge_base  # noqa: E402
+from tests.fakes.embedder import HashEmbedder  # noqa: E402
+
+FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
+
+
+@pytest.fixture(scope="session")
+def small_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """The fixture fiches indexed once per session (hash embedder, embedded Chroma)."""
+    embedder = HashEmbedder()
+    kb = open_knowledge_base(
+        index_dir=tmp_path_factory.mktemp("advisor-kb"),
+        knowledge_dir=FIXTURE_KNOWLEDGE,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
+    kb.ingest([FIXTURE_KNOWLEDGE], progress=False)
+    yield kb
+    kb.close()
+
+
+AdvisorFactory = Callable[..., Advisor]
+
+
+@pytest.fixture
+def make_advisor(
+    small_kb: KnowledgeBase, llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> AdvisorFactory:
+    """Build an Advisor on the small KB talking to the fake provider (or offline)."""
+
+    def build(*, offline: bool = False, **client_options: Any) -> Advisor:
+        if offline:
+            return Advisor(small_kb, None)
+        endpoint = Endpoint("deepseek", llm_server.base_url, "deepseek-chat", api_key=TEST_KEY)
+        options: dict[str, Any] = {"timeout_s": 5.0, "max_retries": 2, "backoff_s": 0.05}
+        options.update(client_options)
+        return Advisor(small_kb, LLMClient([endpoint], http=http, **options))
+
+    return build

@@ -1,0 +1,362 @@
+"""The advisor: question + profile + recent turns -> retrieval -> LLM or offline composer -> Advice.
+
+Streaming: the LLM is asked for one JSON object whose first key is "answer"; while it
+streams, the "answer" string is decoded progressively from the partial JSON and passed to
+`on_text` (accumulated text). One JSON reply means one request, one parse and one
+validation, instead of a plain-text pass followed by a second JSON call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.advice import Advice, Profile, ToolPick, Turn, Usage
+from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, normalise
+from bot.errors import LLMError
+from bot.grounding import DraftError, ground, parse_draft
+from bot.llm.client import Completion, LLMClient
+from bot.messages import user_message_for
+from bot.offline import choose_tools, compose, detect_family, why_for
+from bot.prompt import PromptSource, build_messages, repair_messages
+from retrieval.errors import InvalidQueryError
+from retrieval.models import Fiche, Hit, SearchFilters
+from retrieval.text import has_words
+from retrieval.vocabulary import SECTORS
+
+log = logging.getLogger(__name__)
+
+OnText = Callable[[str], Awaitable[None]]
+_ELLIPTIC = re.compile(
+    r"^(et|ok|alors|mais|sinon|plutot|moins|plus|aussi|pareil|idem|ca|combien|pourquoi|autre)\b"
+)
+_ANSWER_KEY = re.compile(r'"answer"\s*:\s*"')
+_ESCAPE_TAIL = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
+
+
+class KnowledgeLike(Protocol):
+    """The retrieval API the advisor consumes (retrieval.KnowledgeBase implements it)."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+        max_per_fiche: int = 2,
+    ) -> list[Hit]:
+        """Hybrid search over chunks."""
+        ...
+
+    def fiche(self, fiche_id: str) -> Fiche | None:
+        """One fiche by id."""
+        ...
+
+    def fiches(self, type: str | None = None) -> list[Fiche]:
+        """All fiches, or those of one type."""
+        ...
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """The search query: the question, plus the previous one when it is elliptic."""
+    if not history:
+        return question
+    short = len(question.split()) <= 5
+    if short or _ELLIPTIC.match(normalise(question)):
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def partial_answer(buffer: str) -> str | None:
+    """The "answer" string decoded from a JSON object still being streamed."""
+    match = _ANSWER_KEY.search(buffer)
+    if match is None:
+        return None
+    body = buffer[match.end() :]
+    end = 0
+    while end < len(body):
+        char = body[end]
+        if char == "\\":
+            end += 2
+            continue
+        if char == '"':
+            break
+        end += 1
+    raw = body[: min(end, len(body))]
+    raw = _ESCAPE_TAIL.sub("", raw)  # never decode half an escape sequence
+    try:
+        decoded = json.loads(f'"{raw}"')
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, str) else None
+
+
+@dataclass
+class _Spend:
+    """Usage of every LLM call made for one answer."""
+
+    provider: str = ""
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_eur: float = 0.0
+
+    def add(self, completion: Completion) -> None:
+        self.provider, self.model = completion.provider, completion.model
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.cost_eur += completion.cost_eur
+
+    def usage(self) -> Usage | None:
+        if not self.provider:
+            return None
+        return Usage(
+            provider=self.provider,
+            model=self.model,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost_eur=round(self.cost_eur, 6),
+        )
+
+
+class Advisor:
+    """Grounded advice from the knowledge base, written by an LLM when one is configured."""
+
+    def __init__(
+        self,
+        kb: KnowledgeLike,
+        llm: LLMClient | None,
+        catalogue: Catalogue | None = None,
+        *,
+        templates: PilotTemplates | None = None,
+        history_turns: int = 4,
+        k: int = 6,
+        tool_k: int = 4,
+        max_sources: int = 8,
+        owns_kb: bool = False,
+    ) -> None:
+        self.kb = kb
+        self.llm = llm
+        self.catalogue = catalogue if catalogue is not None else Catalogue.from_kb(kb)
+        self.templates = templates if templates is not None else PilotTemplates.from_kb(kb)
+        self.history_turns = history_turns
+        self.k = k
+        self.tool_k = tool_k
+        self.max_sources = max_sources
+        self._owns_kb = owns_kb
+        self._cases = kb.fiches("case")
+        self._search_lock = asyncio.Lock()  # the embedder and BM25 run one query at a time
+
+    # -- public API --------------------------------------------------------------------
+
+    async def advise(
+        self,
+        question: str,
+        *,
+        profile: Profile | None = None,
+        history: Sequence[Turn] = (),
+        on_text: OnText | None = None,
+    ) -> Advice:
+        """Answer one question; `on_text` receives the answer text so far while it streams."""
+        if not isinstance(question, str) or not has_words(question):
+            raise InvalidQueryError("the question is empty")
+        hits = await self._retrieve(retrieval_query(question, history), profile)
+        if self.llm is None:
+            return self._offline(question, hits, profile, history)
+        spend = _Spend()
+        try:
+            return await self._with_llm(question, hits, profile, history, on_text, spend)
+        except (LLMError, DraftError) as exc:
+            log.warning("LLM answer unusable (%s): offline composer used", type(exc).__name__)
+            advice = self._offline(question, hits, profile, history, degraded=True)
+            notice = user_message_for(exc) if isinstance(exc, LLMError) else None
+            return advice.model_copy(update={"usage": spend.usage(), "notice": notice})
+
+    async def tools_for(self, need: str, *, profile: Profile | None = None) -> list[ToolPick]:
+        """Catalogue tools matching a need, cheapest fitting first (EU hosting on ties)."""
+        if not isinstance(need, str) or not has_words(need):
+            raise InvalidQueryError("the need is empty")
+        profile = profile or Profile()
+        filters = SearchFilters(types=("tool",), max_monthly_cost_eur=profile.monthly_budget_eur)
+        async with self._search_lock:
+            hits = await asyncio.to_thread(self.kb.search, need, k=8, filters=filters)
+        family = detect_family(need, [], self.kb.fiche)
+        pool: list[CatalogueTool] = self.catalogue.for_use_case(family) if family else []
+        for hit in hits:
+            card = self.catalogue.get(hit.fiche_id)
+            if card is not None and card not in pool:
+                pool.append(card)
+        fitting = [t for t in pool if t.fits(budget=profile.monthly_budget_eur)]
+        fitting.sort(key=lambda t: (t.price_min, t.price_max, not t.eu_hosted, t.name))
+        return [tool.to_pick(why_for(tool)) for tool in fitting[:6]]
+
+    async def aclose(self) -> None:
+        """Close the LLM client and, when owned, the knowledge base."""
+        if self.llm is not None:
+            await self.llm.aclose()
+        close = getattr(self.kb, "close", None)
+        if self._owns_kb and callable(close):
+            close()
+
+    # -- retrieval ---------------------------------------------------------------------
+
+    async def _retrieve(self, query: str, profile: Profile | None) -> list[Hit]:
+        async with self._search_lock:
+            return await asyncio.to_thread(self._search, query, profile or Profile())
+
+    def _search(self, query: str, profile: Profile) -> list[Hit]:
+        sector = profile.sector if profile.sector in SECTORS else None
+        general = self.kb.search(query, k=self.k, filters=SearchFilters(sector=sector))
+        if len(general) < 2 and sector is not None:
+            general = self.kb.search(query, k=self.k)
+        tool_filters = SearchFilters(
+            types=("tool",), sector=sector, max_monthly_cost_eur=profile.monthly_budget_eur
+        )
+        tools = self.kb.search(query, k=self.tool_k, filters=tool_filters)
+        seen = {hit.chunk_id for hit in general}
+        return general + [hit for hit in tools if hit.chunk_id not in seen]
+
+    def _prompt_sources(self, hits: Sequence[Hit]) -> list[PromptSource]:
+        grouped: dict[str, list[Hit]] = {}
+        for hit in hits:
+            grouped.setdefault(hit.fiche_id, []).append(hit)
+        sources = []
+        for number, (fiche_id, group) in enumerate(grouped.items(), start=1):
+            if number > self.max_sources:
+                break
+            card = self.catalogue.get(fiche_id)
+            sources.append(
+                PromptSource(
+                    number=number,
+                    fiche_id=fiche_id,
+                    title=group[0].title or fiche_id,
+                    type=group[0].type,
+                    excerpt=" … ".join(hit.text for hit in group),
+                    price=_price_label(card) if card else None,
+                )
+            )
+        return sources
+
+    def _allowed_tools(
+        self, sources: Sequence[PromptSource], family: str | None, profile: Profile | None
+    ) -> list[CatalogueTool]:
+        allowed: list[CatalogueTool] = []
+        for source in sources:
+            ids = [source.fiche_id]
+            fiche = self.kb.fiche(source.fiche_id) if source.type == "case" else None
+            ids += list(fiche.meta.get("tools") or ()) if fiche else []
+            for tool_id in ids:
+                card = self.catalogue.get(tool_id)
+                if card is not None and card not in allowed:
+                    allowed.append(card)
+        if len(allowed) < 4:
+            extra = choose_tools(self.catalogue, family, profile=profile, limit=4)
+            allowed += [tool for tool in extra if tool not in allowed]
+        return allowed
+
+    # -- answering ---------------------------------------------------------------------
+
+    async def _with_llm(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        profile: Profile | None,
+        history: Sequence[Turn],
+        on_text: OnText | None,
+        spend: _Spend,
+    ) -> Advice:
+        assert self.llm is not None
+        sources = self._prompt_sources(hits)
+        family = detect_family(question, hits, self.kb.fiche)
+        allowed = self._allowed_tools(sources, family, profile)
+        messages = build_messages(
+            question,
+            sources=sources,
+            allowed_tools=[(tool.id, f"{tool.name} ({_price_label(tool)})") for tool in allowed],
+            profile=profile,
+            history=history,
+            history_turns=self.history_turns,
+        )
+        on_delta = _answer_streamer(on_text) if on_text is not None else None
+        first = await self.llm.complete(messages, json_mode=True, on_delta=on_delta)
+        spend.add(first)
+        try:
+            draft = parse_draft(first.text)
+        except DraftError as exc:
+            log.info("LLM draft invalid (%s); asking for a repair", exc)
+            repaired = await self.llm.complete(
+                repair_messages(messages, first.text, str(exc)), json_mode=True
+            )
+            spend.add(repaired)
+            draft = parse_draft(repaired.text)
+        return ground(
+            draft,
+            sources=sources,
+            catalogue=self.catalogue,
+            template=self.templates.for_use_case(family),
+            profile=profile,
+            usage=spend.usage(),
+        )
+
+    def _offline(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        profile: Profile | None,
+        history: Sequence[Turn],
+        *,
+        degraded: bool = False,
+    ) -> Advice:
+        previous = self._tools_named_in(history[-1].answer) if history else []
+        return compose(
+            question,
+            hits=hits,
+            lookup=self.kb.fiche,
+            cases=self._cases,
+            catalogue=self.catalogue,
+            templates=self.templates,
+            profile=profile,
+            history=history,
+            previous_tools=previous,
+            degraded=degraded,
+        )
+
+    def _tools_named_in(self, text: str) -> list[str]:
+        haystack = f" {normalise(text)} "
+        return [
+            tool.id
+            for tool in self.catalogue
+            if any(f" {alias} " in haystack for alias in tool.aliases)
+        ]
+
+
+def _price_label(tool: CatalogueTool) -> str:
+    when = f", tarif au {tool.as_of}" if tool.as_of else ""
+    return f"{tool.price_min:g}–{tool.price_max:g} €/mois{when}"
+
+
+def _answer_streamer(on_text: OnText) -> Callable[[str], Awaitable[None]]:
+    """An on_delta callback that forwards the growing "answer" text to `on_text`."""
+    parts: list[str] = []
+    state = {"sent": "", "broken": False}
+
+    async def on_delta(delta: str) -> None:
+        parts.append(delta)
+        if state["broken"]:
+            return
+        text = partial_answer("".join(parts))
+        if not text or text == state["sent"]:
+            return
+        state["sent"] = text
+        try:
+            await on_text(text)
+        except Exception:  # a failing display must not lose the answer
+            log.warning("on_text callback failed; streaming display stopped", exc_info=True)
+            state["broken"] = True
+
+    return on_delta
