@@ -129,32 +129,67 @@ def _read_spec(model_dir: Path) -> _ModelSpec:
         raise EmbeddingError(f"incomplete config in {model_dir}: {exc}") from exc
 
 
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+# Activations run on row blocks so their temporaries stay in cache (the FFN input is large).
+_ACTIVATION_BLOCK_ROWS = 128
+
+
 def _erf(x: Matrix) -> Matrix:
     """Error function, Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below float32 noise)."""
-    sign = np.sign(x)
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    result: Matrix = sign * (1.0 - poly * np.exp(-a * a))
-    return result
+    t: Matrix = a * np.float32(_ERF_P)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly: Matrix = t * np.float32(_ERF_A[4])
+    for coefficient in reversed(_ERF_A[:4]):
+        poly += coefficient
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    np.copysign(poly, x, out=poly)
+    return poly
 
 
 def _gelu(x: Matrix) -> Matrix:
-    return np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+    """Exact (erf) GELU, computed in place on `x`."""
+    for start in range(0, x.shape[0], _ACTIVATION_BLOCK_ROWS):
+        block = x[start : start + _ACTIVATION_BLOCK_ROWS]
+        cdf = _erf(block * _INV_SQRT2)
+        cdf += 1.0
+        cdf *= 0.5
+        block *= cdf
+    return x
 
 
 def _gelu_tanh(x: Matrix) -> Matrix:
-    inner = np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
-    return (np.float32(0.5) * x * (np.float32(1.0) + np.tanh(inner))).astype(np.float32, copy=False)
+    """Tanh-approximated GELU, computed in place on `x`."""
+    scale = math.sqrt(2.0 / math.pi)
+    for start in range(0, x.shape[0], _ACTIVATION_BLOCK_ROWS):
+        block = x[start : start + _ACTIVATION_BLOCK_ROWS]
+        inner = block * block
+        inner *= 0.044715
+        inner += 1.0
+        inner *= block
+        inner *= scale
+        np.tanh(inner, out=inner)
+        inner += 1.0
+        inner *= 0.5
+        block *= inner
+    return x
 
 
 def _relu(x: Matrix) -> Matrix:
-    return np.maximum(x, np.float32(0.0))
+    """ReLU, computed in place on `x`."""
+    np.maximum(x, 0.0, out=x)
+    return x
 
 
-# Names as in transformers' ACT2FN: "gelu" is the exact erf form.
+# Names as in transformers' ACT2FN: "gelu" is the exact erf form. Each may overwrite its input.
 _ACTIVATIONS: dict[str, Callable[[Matrix], Matrix]] = {
     "gelu": _gelu,
     "gelu_new": _gelu_tanh,
@@ -187,7 +222,10 @@ class _Layer:
     out_ln_b: Matrix
 
 
-def _load_weights(path: Path, num_layers: int) -> tuple[dict[str, Matrix], list[_Layer]]:
+def _load_weights(
+    path: Path, num_layers: int, query_scale: float
+) -> tuple[dict[str, Matrix], list[_Layer]]:
+    """Load float32 weights, linear ones transposed and Q/K/V fused for `x @ w` products."""
     try:
         raw = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for corrupt files
@@ -215,15 +253,15 @@ def _load_weights(path: Path, num_layers: int) -> tuple[dict[str, Matrix], list[
     for i in range(num_layers):
         p = f"encoder.layer.{i}."
         attn = p + "attention.self."
+        # The 1/sqrt(head_dim) attention scaling is folded into the query projection.
+        qkv_w = [linear_t(attn + n + ".weight") for n in ("query", "key", "value")]
+        qkv_b = [get(attn + n + ".bias") for n in ("query", "key", "value")]
+        qkv_w[0] = qkv_w[0] * np.float32(query_scale)
+        qkv_b[0] = qkv_b[0] * np.float32(query_scale)
         layers.append(
             _Layer(
-                qkv_w=np.ascontiguousarray(
-                    np.concatenate(
-                        [linear_t(attn + n + ".weight") for n in ("query", "key", "value")],
-                        axis=1,
-                    )
-                ),
-                qkv_b=np.concatenate([get(attn + n + ".bias") for n in ("query", "key", "value")]),
+                qkv_w=np.ascontiguousarray(np.concatenate(qkv_w, axis=1)),
+                qkv_b=np.concatenate(qkv_b),
                 attn_out_w=linear_t(p + "attention.output.dense.weight"),
                 attn_out_b=get(p + "attention.output.dense.bias"),
                 attn_ln_w=get(p + "attention.output.LayerNorm.weight"),
@@ -270,7 +308,7 @@ class NumpyMiniLMEmbedder:
         self._activation = _ACTIVATIONS[self._spec.hidden_act]
         self._tokenizer = self._load_tokenizer(model_dir / _TOKENIZER_FILE)
         self._embeddings, self._layers = _load_weights(
-            model_dir / _WEIGHTS_FILE, self._spec.num_layers
+            model_dir / _WEIGHTS_FILE, self._spec.num_layers, 1.0 / math.sqrt(self._head_dim)
         )
         if self._embeddings["word"].shape[1] != self.dimension:
             raise EmbeddingError("word embeddings do not match hidden_size")
@@ -331,9 +369,8 @@ class NumpyMiniLMEmbedder:
         )
         # Padded keys get a large negative score, as in transformers (finfo.min would overflow).
         key_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-        scale = np.float32(1.0 / math.sqrt(self._head_dim))
         for layer in self._layers:
-            x = self._layer(x, layer, key_bias, scale, batch, length)
+            x = self._layer(x, layer, key_bias, batch, length)
         tokens = x.reshape(batch, length, spec.hidden_size)
         counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
         pooled: Matrix = np.einsum("bld,bl->bd", tokens, mask) / counts
@@ -347,16 +384,19 @@ class NumpyMiniLMEmbedder:
         x: Matrix,
         layer: _Layer,
         key_bias: Matrix,
-        scale: np.float32,
         batch: int,
         length: int,
     ) -> Matrix:
         spec = self._spec
         heads, head_dim = spec.num_heads, self._head_dim
         qkv = x @ layer.qkv_w + layer.qkv_b
-        # (batch*len, 3*hidden) -> 3 x (batch, heads, len, head_dim)
-        q, k, v = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
-        scores = (q * scale) @ k.transpose(0, 1, 3, 2) + key_bias
+        # (batch*len, 3*hidden) -> 3 x (batch, heads, len, head_dim), copied contiguous because
+        # numpy's stacked matmul only reaches BLAS when each matrix has a plain memory layout.
+        q, k, v = np.ascontiguousarray(
+            qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+        )
+        scores = q @ k.transpose(0, 1, 3, 2)
+        scores += key_bias
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
