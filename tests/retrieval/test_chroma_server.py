@@ -1,0 +1,105 @@
+"""The same ingest and search through a real Chroma server (`chroma run`) and HttpClient."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval import KnowledgeBase, open_knowledge_base
+from retrieval.errors import ModelMismatchError, StoreUnavailableError
+from tests.fakes.embedder import HashEmbedder
+
+pytestmark = pytest.mark.slow
+
+CHROMA = Path(sys.executable).parent / "chroma"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[int]:
+    """A `chroma run` server on a free loopback port, stopped at teardown."""
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = _free_port()
+    log = (tmp_path / "chroma.log").open("wb")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat",
+                                            timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = (tmp_path / "chroma.log").read_text()
+                    pytest.fail(f"chroma run did not start: {output}")
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_ingest_and_search_through_the_server(
+    chroma_server: int, tmp_path: Path, knowledge_dir: Path
+) -> None:
+    embedder = HashEmbedder()
+
+    def open_client(index: str) -> KnowledgeBase:
+        return open_knowledge_base(
+            index_dir=tmp_path / index, knowledge_dir=knowledge_dir,
+            embedding_model=embedder.model_name, chroma_host="127.0.0.1",
+            chroma_port=chroma_server, embedder=embedder,
+        )
+
+    writer = open_client("writer")
+    report = writer.ingest([knowledge_dir], progress=False)
+    assert report.added == 7 and report.errors == []
+    top = writer.search("saisie des factures fournisseurs", k=1)[0]
+    assert top.fiche_id == "tool-factures-express"
+
+    # A second client with no local files rebuilds its BM25 index from the collection.
+    reader = open_client("reader")
+    hits = reader.search_bm25("factures fournisseurs", k=1)
+    assert hits[0].fiche_id == "tool-factures-express"
+    hybrid = reader.search("commandes WhatsApp boulangerie", k=2)
+    assert hybrid[0].fiche_id == "tool-chat-boutique"
+    assert reader.ingest([knowledge_dir], progress=False).skipped == 7
+
+    with pytest.raises(ModelMismatchError, match="rebuild"):
+        open_knowledge_base(
+            index_dir=tmp_path / "other", knowledge_dir=knowledge_dir,
+            embedding_model="fake-hash-32", chroma_host="127.0.0.1", chroma_port=chroma_server,
+            embedder=HashEmbedder(dimension=32, model_name="fake-hash-32"),
+        )
+
+
+def test_unreachable_server_raises_store_unavailable(tmp_path: Path, knowledge_dir: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="127.0.0.1"):
+        open_knowledge_base(
+            index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
+            embedding_model="fake-hash-64", chroma_host="127.0.0.1", chroma_port=_free_port(),
+            embedder=HashEmbedder(),
+        )
