@@ -21,6 +21,11 @@ _TOKEN_RE = re.compile(
     r"|(?P<text>[^<&\n ]+|[<&])"
 )
 _TAG_NAME_RE = re.compile(r"<\s*(/?)\s*([a-zA-Z0-9-]+)")
+_KNOWN_TAG_RE = re.compile(
+    r"</?(?:b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote|tg-emoji)"
+    r"(?:\s[^<>]*)?>",
+    re.IGNORECASE,
+)
 _SEP_PRIORITY = {"\n\n": 3, "\n": 2, " ": 1}
 
 
@@ -110,8 +115,8 @@ def format_tools(need: str, tools: Sequence[ToolPick]) -> str:
 
 
 def html_to_plain(text: str) -> str:
-    """Drop tags and decode entities: the plain-text fallback."""
-    return html.unescape(re.sub(r"<[^<>]*>", "", text))
+    """Drop Telegram's tags and decode entities: the plain-text fallback."""
+    return html.unescape(_KNOWN_TAG_RE.sub("", text))
 
 
 def visible_length(text: str) -> int:

@@ -216,8 +216,8 @@ class BotHandlers:
         try:
             self.store.record_question(user_id)
             reply = ProgressiveReply(bot, chat_id, reply_to=reply_to)
-            await reply.start()
             async with typing(bot, chat_id):
+                await reply.start()
                 try:
                     advice = await advisor.advise(
                         question,
@@ -235,6 +235,7 @@ class BotHandlers:
             self.store.add_turn(chat_id, user_id, question, advice.answer)
             self.store.save_last_advice(chat_id, user_id, question, advice)
             parts = split_html(format_advice(advice, note=note))
+            self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
             await reply.finish(parts, kb.advice_buttons())
         finally:
             self.in_flight.discard(user_id)

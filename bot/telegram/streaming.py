@@ -40,16 +40,22 @@ def _not_modified(exc: BadRequest) -> bool:
 async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
     """Show "typing…" until the block ends (Telegram clears it after ~5 s, so repeat)."""
 
+    first_sent = asyncio.Event()
+
     async def repeat() -> None:
         while True:
             with contextlib.suppress(TelegramError):
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            first_sent.set()
             await asyncio.sleep(TYPING_EVERY_S)
 
     task = asyncio.create_task(repeat())
     try:
         yield
     finally:
+        # let the first indicator land rather than cutting its request mid-flight
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first_sent.wait(), 1.0)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from bot.storage import SQLiteStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApp, build_application
 from tests.fakes.telegram_server import FakeTelegram
 from tests.telegram.support import FakeAdvisor
+
+# PTB 22 warns on every RetryAfter unless timedelta values are opted into (as `run` does)
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 class BotHarness:
