@@ -128,6 +128,15 @@ FAMILY_LABELS = {
     "devis-admin": "les devis et l'administratif",
     "automatisation": "l'automatisation des tâches répétitives",
 }
+FAMILY_CATEGORIES = {
+    "messages-clients": ("messagerie", "assistant", "automatisation", "reservation"),
+    "comptabilite": ("comptabilite", "automatisation", "assistant"),
+    "contenu-marketing": ("assistant", "image", "site-seo", "traduction"),
+    "visuels-video": ("image", "video", "avatar-video"),
+    "reunions-notes": ("transcription", "assistant"),
+    "devis-admin": ("assistant", "automatisation", "comptabilite"),
+    "automatisation": ("automatisation", "agent", "llm-api", "assistant"),
+}
 WHY_BY_CATEGORY = {
     "assistant": "Rédige des brouillons (réponses, textes) que vous relisez avant envoi.",
     "llm-api": "Modèle payé à l'usage, à brancher dans vos outils ou un workflow.",
@@ -237,7 +246,10 @@ def _tool_rank(
 ) -> tuple[float, ...]:
     retrieved = 0 if tool.id in preferred or cheaper else 1
     api_penalty = 1 if tool.category in ("llm-api", "agent") and family != "automatisation" else 0
-    return (api_penalty, retrieved, tool.price_min, tool.price_max, 0 if tool.eu_hosted else 1)
+    usual = FAMILY_CATEGORIES.get(family or "", ())
+    off_family = 0 if not usual or tool.category in usual else 1
+    eu = 0 if tool.eu_hosted else 1
+    return (api_penalty, off_family, retrieved, tool.price_min, tool.price_max, eu)
 
 
 def choose_tools(
@@ -302,10 +314,16 @@ def first_sentence(text: str) -> str:
 
 
 def _section(body: str, *prefixes: str) -> str:
-    for heading, text in _sections(body).items():
-        if heading.startswith(prefixes):
-            return first_sentence(text)
+    sections = _sections(body)
+    for prefix in prefixes:  # in order of preference
+        for heading, text in sections.items():
+            if heading.startswith(prefix):
+                return first_sentence(text)
     return ""
+
+
+def _short_name(tool: CatalogueTool) -> str:
+    return re.sub(r"\s*\(.*?\)", "", tool.name).strip() or tool.name
 
 
 def _format_price(tool: CatalogueTool) -> str:
@@ -352,7 +370,7 @@ def summary(
         gist = first_sentence(next(iter(_sections(top.body).values()), top.body))
         sentences.append(f"D'après la fiche « {top.title} » [1] : {gist}")
     if tools:
-        names = ", ".join(f"{t.name} ({_format_price(t)})" for t in tools)
+        names = ", ".join(f"{_short_name(t)} ({_format_price(t)})" for t in tools)
         label = FAMILY_LABELS.get(family or "", "ce besoin")
         sentences.append(
             f"Pour {label}, commencez par tester {names}, sur deux semaines avec une mesure "

@@ -189,6 +189,23 @@ class LLMClient:
         if self._owns_http:
             await self._http.aclose()
 
+    async def probe(self) -> list[tuple[Endpoint, LLMError | None, float]]:
+        """One tiny call per endpoint, without retries: (endpoint, error or None, seconds)."""
+        results: list[tuple[Endpoint, LLMError | None, float]] = []
+        probe = [{"role": "user", "content": "Réponds OK."}]
+        for endpoint in self.endpoints:
+            single = LLMClient(
+                [endpoint], http=self._http, timeout_s=min(self.timeout_s, 20.0), max_retries=0
+            )
+            started = asyncio.get_running_loop().time()
+            error: LLMError | None = None
+            try:
+                await single.complete(probe, max_tokens=8)
+            except LLMError as exc:
+                error = exc
+            results.append((endpoint, error, asyncio.get_running_loop().time() - started))
+        return results
+
     async def complete(
         self,
         messages: Sequence[Message],
