@@ -111,9 +111,13 @@ COMMANDS = (
     ("reset", "Oublier la conversation"),
     ("oubli", "Effacer toutes mes données"),
 )
+WEBHOOK_SECRET_MISSING = (
+    "obligatoire avec --webhook : une chaîne secrète (1 à 256 caractères A-Z, a-z, 0-9, _ et -)"
+)
+WEBHOOK_URL_INVALID = "l'URL du webhook doit commencer par https://"
 NO_TOKEN = (
-    "TELEGRAM_BOT_TOKEN manque : ajoutez le jeton de votre bot (obtenu auprès de "
-    "@BotFather) dans .env ou l'environnement."
+    "manquant : ajoutez le jeton de votre bot (donné par @BotFather) dans .env "
+    "ou dans l'environnement."
 )
 
 # --- Advisor, LLM and knowledge-base failures (bot/advisor.py, CLI) ------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from retrieval import KnowledgeBase, open_knowledge_base
@@ -48,3 +48,32 @@ def build_advisor(settings: Settings, *, kb: KnowledgeBase | None = None) -> Adv
         history_turns=settings.history_turns,
         owns_kb=owns_kb,
     )
+
+
+def build_telegram_app(settings: Settings) -> Any:
+    """The Telegram Application with its store, knowledge base and advisors, closed on shutdown.
+
+    When an LLM is configured, a second, offline advisor sharing the same knowledge base
+    answers users whose daily LLM budget is spent.
+    """
+    from bot.storage import SQLiteStore
+    from bot.telegram.app import build_application
+
+    store = SQLiteStore(settings.db_path)
+    kb = open_knowledge(settings)
+    advisor = build_advisor(settings, kb=kb)
+    offline = (
+        advisor if settings.offline
+        else build_advisor(settings.model_copy(update={"llm_provider": None}), kb=kb)
+    )  # fmt: skip
+    app = build_application(settings, advisor, store, offline_advisor=offline)
+
+    async def close_clients(_app: Any) -> None:
+        await advisor.aclose()
+        if offline is not advisor:
+            await offline.aclose()
+        kb.close()
+        store.close()
+
+    app.post_shutdown = close_clients
+    return app

@@ -195,7 +195,8 @@ async def test_already_processed_update_is_ignored(
     fake.push_message(CHAT, USER, "/aide")
     fake.push_message(CHAT, USER, "/reset")
     await fake.until(lambda f: f.chat_messages(CHAT))
-    assert [m.plain for m in fake.chat_messages(CHAT)] == ["Conversation oubliée. Votre profil est conservé."]
+    shown = [m.plain for m in fake.chat_messages(CHAT)]
+    assert shown == ["Conversation oubliée. Votre profil est conservé."]
 
 
 async def test_parse_error_falls_back_to_plain_text(
