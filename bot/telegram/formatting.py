@@ -68,7 +68,7 @@ def format_advice(advice: Advice, *, note: str | None = None) -> str:
     """The answer laid out for a phone: summary, tools, pilot at a glance, sources."""
     blocks: list[str] = []
     if advice.degraded:
-        blocks.append(f"<i>{esc(msg.DEGRADED_NOTE)}</i>")
+        blocks.append(f"<i>{esc(advice.notice or msg.DEGRADED_NOTE)}</i>")
     if note:
         blocks.append(f"<i>{esc(note)}</i>")
     blocks.append(esc(advice.answer.strip()))

@@ -1,0 +1,48 @@
+"""One end-to-end run with the real offline advisor behind the real PTB Application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.advisor import Advisor
+from retrieval import KnowledgeBase, open_knowledge_base
+from tests.fakes.embedder import HashEmbedder
+from tests.fakes.telegram_server import FakeTelegram
+from tests.telegram.conftest import BotHarness
+
+FIXTURE_KNOWLEDGE = Path(__file__).parents[1] / "advisor" / "fixtures" / "knowledge"
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
+    embedder = HashEmbedder()
+    base = open_knowledge_base(
+        index_dir=tmp_path / "index", knowledge_dir=FIXTURE_KNOWLEDGE,
+        embedding_model=embedder.model_name, embedder=embedder,
+    )  # fmt: skip
+    base.ingest([FIXTURE_KNOWLEDGE], progress=False)
+    yield base
+    base.close()
+
+
+async def test_offline_advisor_answers_through_telegram(
+    harness: BotHarness, fake: FakeTelegram, kb: KnowledgeBase
+) -> None:
+    advisor = Advisor(kb, None)
+    harness.overrides.update(llm_provider=None, llm_api_key=None)
+    await harness.start(advisor)
+    fake.push_message(77, 77, "Je tiens une boulangerie et je croule sous les commandes WhatsApp")
+    answers = await fake.until(
+        lambda f: [m for m in f.chat_messages(77) if ("📋 Checklist", "a:ck") in m.buttons],
+        timeout=30,
+    )
+    plain = answers[-1].plain
+    assert "€" in plain and "Sources" in plain and "Pilote de deux semaines" in plain
+    fake.push_callback(77, 77, "a:ck", answers[-1].message_id)
+    board = await fake.until(lambda f: [m for m in f.chat_messages(77) if "/" in m.plain
+                                        and any(d.startswith("c:t:") for _, d in m.buttons)])
+    assert board[-1].plain.startswith("Pilote de deux semaines · 0/")
+    await advisor.aclose()
