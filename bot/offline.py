@@ -154,6 +154,45 @@ WHY_BY_CATEGORY = {
 }
 _CHEAPER = re.compile(r"moins cher|gratuit|pas cher|petit budget|economi|budget serre|cout")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])")
+_DOMAIN_WORDS = frozenset(
+    {
+        "ia",
+        "ai",
+        "intelligence",
+        "outil",
+        "outils",
+        "pilote",
+        "test",
+        "essai",
+        "kpi",
+        "indicateur",
+        "indicateurs",
+        "budget",
+        "prix",
+        "cout",
+        "tarif",
+        "abonnement",
+        "rgpd",
+        "cnil",
+        "act",
+        "aide",
+        "aides",
+        "subvention",
+        "bpifrance",
+        "llm",
+        "modele",
+        "chatgpt",
+        "mistral",
+        "deepseek",
+        "qwen",
+        "glm",
+        "claude",
+        "gpt",
+        "api",
+        "go",
+        "roi",
+    }
+)
 _STOPWORDS = frozenset(
     [
         "avec",
@@ -229,16 +268,19 @@ def detect_family(
 
 
 def is_relevant(question: str, hits: Sequence[Hit]) -> bool:
-    """True when the question shares content words with the top hits (or names a family)."""
+    """True when the question names a use case or a topic of the base, or shares content
+    words with the top hits."""
     if not hits:
         return False
     text = f" {normalise(question)} "
     if any(f" {word}" in text for words in FAMILY_KEYWORDS.values() for word in words):
         return True
-    words = {w for w in text.split() if len(w) > 3 and w not in _STOPWORDS}
-    stems = {w[:6] for w in words}
-    found = normalise(" ".join(f"{hit.title} {hit.text}" for hit in hits[:3]))
-    return any(stem in found for stem in stems) or "ia" in text.split()
+    words = {w for w in text.split() if w not in _STOPWORDS}
+    if words & _DOMAIN_WORDS:
+        return True
+    stems = {w[:6] for w in words if len(w) > 3}
+    found = normalise(" ".join(f"{hit.title} {hit.text}" for hit in hits[:5]))
+    return any(stem in found for stem in stems)
 
 
 def _tool_rank(
@@ -327,11 +369,14 @@ def _short_name(tool: CatalogueTool) -> str:
 
 
 def _format_price(tool: CatalogueTool) -> str:
+    def euros(value: float) -> str:
+        return f"{value:g}".replace(".", ",")
+
     if tool.price_max == 0:
         return "gratuit"
     if tool.price_min == tool.price_max:
-        return f"{tool.price_max:g} €/mois"
-    return f"{tool.price_min:g} à {tool.price_max:g} €/mois"
+        return f"{euros(tool.price_max)} €/mois"
+    return f"{euros(tool.price_min)} à {euros(tool.price_max)} €/mois"
 
 
 def closest_case(
@@ -356,24 +401,35 @@ def closest_case(
 
 
 def summary(
-    family: str | None, case: Fiche | None, top: Fiche | None, tools: Sequence[CatalogueTool]
+    family: str | None,
+    lead: Hit | None,
+    case: Fiche | None,
+    tools: Sequence[CatalogueTool],
 ) -> str:
-    """2-4 short French sentences: the closest case, its result, what to try first."""
+    """2-4 short French sentences: the best passage or the closest case, what to try first.
+
+    Citation markers follow the order of `_sources`: the lead fiche is [1], the case [2].
+    """
     sentences: list[str] = []
+    number = 1
+    if lead is not None and (case is None or lead.fiche_id != case.id):
+        gist = first_sentence(lead.text)
+        sentences.append(f"D'après « {lead.title} » : {gist.rstrip('.')} [{number}].")
+        number += 1
     if case is not None:
         kind = "" if case.meta.get("sourced", True) else " (exemple illustratif)"
-        sentences.append(f"Cas proche{kind} : {case.title} [1].")
         problem = _section(case.body, "probleme", "situation", "contexte")
         result = _section(case.body, "resultat", "bilan")
-        sentences += [s for s in (problem, result) if s]
-    elif top is not None:
-        gist = first_sentence(next(iter(_sections(top.body).values()), top.body))
-        sentences.append(f"D'après la fiche « {top.title} » [1] : {gist}")
+        sentences.append(f"Cas proche{kind} : {case.title} [{number}].")
+        if number == 1 and problem:  # the case leads: tell its story
+            sentences.append(problem)
+        if result:
+            sentences.append(result)
     if tools:
         names = ", ".join(f"{_short_name(t)} ({_format_price(t)})" for t in tools)
         label = FAMILY_LABELS.get(family or "", "ce besoin")
         sentences.append(
-            f"Pour {label}, commencez par tester {names}, sur deux semaines avec une mesure "
+            f"Pour {label}, vous pouvez tester {names} sur deux semaines, avec une mesure "
             "au jour 1 et une décision au jour 14."
         )
     return " ".join(sentences)
@@ -417,10 +473,13 @@ def compose(
         budget_eur=template.budget_eur if template else None,
         profile=profile,
     )
-    top = next((lookup(h.fiche_id) for h in hits if h.type != "tool"), None)
-    sources = _sources(case, top, hits, template.guide_id if template else None, lookup)
+    lead = hits[0] if hits else None
+    if case is not None and all(hit.fiche_id != case.id for hit in hits):
+        case = None  # only a case the search actually found is worth quoting
+    lead_fiche = lookup(lead.fiche_id) if lead else None
+    sources = _sources(lead_fiche, case, hits, template.guide_id if template else None, lookup)
     return Advice(
-        answer=summary(family, case, top, tools) or NOTHING_FOUND,
+        answer=summary(family, lead, case, tools) or NOTHING_FOUND,
         tools=picks,
         pilot=pilot,
         sources=sources,
@@ -431,13 +490,13 @@ def compose(
 
 
 def _sources(
+    lead: Fiche | None,
     case: Fiche | None,
-    top: Fiche | None,
     hits: Sequence[Hit],
     guide_id: str | None,
     lookup: Callable[[str], Fiche | None],
 ) -> list[SourceRef]:
-    ordered: list[Fiche] = [f for f in (case, top) if f is not None]
+    ordered: list[Fiche] = [f for f in (lead, case) if f is not None]
     ordered += [f for f in (lookup(h.fiche_id) for h in hits[:3]) if f is not None]
     guide = lookup(guide_id) if guide_id else None
     if guide is not None:
