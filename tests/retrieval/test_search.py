@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import KnowledgeBase, SearchFilters
+from retrieval import Hit, KnowledgeBase, SearchFilters
 from retrieval.errors import IndexNotReadyError, InvalidQueryError
+from retrieval.knowledge_base import BM25_WEIGHT, CANDIDATES, DENSE_WEIGHT
 
 
 @pytest.fixture
@@ -36,14 +37,26 @@ def test_hybrid_search_finds_the_right_fiche_with_full_hits(kb: KnowledgeBase) -
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_fused_score_is_reciprocal_rank_fusion(kb: KnowledgeBase) -> None:
+def _fiche_order(hits: list[Hit]) -> list[str]:
+    order: list[str] = []
+    for hit in hits:
+        if hit.fiche_id not in order:
+            order.append(hit.fiche_id)
+    return order
+
+
+def test_fused_score_is_weighted_reciprocal_rank_fusion_of_fiches(kb: KnowledgeBase) -> None:
     query = "commandes WhatsApp boulangerie"
-    dense = [h.chunk_id for h in kb.search_dense(query, k=30)]
-    lexical = [h.chunk_id for h in kb.search_bm25(query, k=30)]
-    hit = kb.search(query, k=1)[0]
-    expected = sum(1 / (60 + ranking.index(hit.chunk_id) + 1)
-                   for ranking in (dense, lexical) if hit.chunk_id in ranking)
-    assert hit.score == pytest.approx(expected)
+    dense = _fiche_order(kb.search_dense(query, k=CANDIDATES))
+    lexical = _fiche_order(kb.search_bm25(query, k=CANDIDATES))
+    hits = kb.search(query, k=4, max_per_fiche=1)
+    for hit in hits:
+        expected = sum(weight / (60 + ranking.index(hit.fiche_id) + 1)
+                       for weight, ranking in ((DENSE_WEIGHT, dense), (BM25_WEIGHT, lexical))
+                       if hit.fiche_id in ranking)
+        assert hit.score == pytest.approx(expected)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].fiche_id == "tool-chat-boutique"
 
 
 def test_at_most_max_per_fiche_chunks_per_fiche(kb: KnowledgeBase) -> None:
