@@ -1,4 +1,4 @@
-"""`pilote-ia ingest|search|eval` handlers with real settings, the real model and embedded Chroma."""
+"""`pilote-ia ingest|search|eval` handlers: real settings, real model, embedded Chroma."""
 
 from __future__ import annotations
 
