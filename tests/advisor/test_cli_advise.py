@@ -14,7 +14,7 @@ from bot.advisor import Advisor
 from bot.cli.advise import _ask_all, _chat, _check_llm, format_advice, parse_profile
 from bot.config import load_settings
 from retrieval import KnowledgeBase
-from tests.advisor.conftest import FIXTURE_KNOWLEDGE
+from tests.advisor.conftest import FIXTURE_KNOWLEDGE, AdvisorFactory
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
 CONTRACT_KEYS = {"answer", "tools", "pilot", "sources", "mode", "usage"}
@@ -60,24 +60,23 @@ async def test_human_output_is_a_french_block(small_kb: KnowledgeBase) -> None:
 
 
 async def test_chat_keeps_memory_and_quits(
-    small_kb: KnowledgeBase, capsys: pytest.CaptureFixture[str]
+    make_advisor: AdvisorFactory, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    llm_server.default = Behaviour.stream(
+        json.dumps(
+            {"answer": "Essayez Messagerie Pro [1].", "tools": [{"id": "tool-messagerie-pro"}]}
+        )
+    )
     inputs = iter(
         ["commandes par messages, que faire ?", "/profil budget=5", "et moins cher ?", "/quitter"]
     )
-    seen_history: list[int] = []
-    advisor = Advisor(small_kb, None)
-    original = advisor.advise
-
-    async def spy(question: str, **kw: object) -> object:
-        seen_history.append(len(kw.get("history") or ()))  # type: ignore[arg-type]
-        return await original(question, **kw)  # type: ignore[arg-type]
-
-    advisor.advise = spy  # type: ignore[method-assign]
-    assert await _chat(advisor, parse_profile(""), 4, lambda prompt: next(inputs)) == 0
+    assert await _chat(make_advisor(), parse_profile(""), 4, lambda prompt: next(inputs)) == 0
     out = capsys.readouterr().out
-    assert seen_history == [0, 1]
-    assert "Profil noté" in out and "À bientôt" in out
+    first, second = (request.body["messages"] for request in llm_server.requests)
+    assert len(first) == 2 and len(second) == 4  # the second question carries the first turn
+    assert second[1]["content"] == "commandes par messages, que faire ?"
+    assert "5 € par mois" in second[-1]["content"]
+    assert "Essayez Messagerie Pro" in out and "Profil noté" in out and "À bientôt" in out
 
 
 async def test_chat_exits_on_eof(
