@@ -21,6 +21,14 @@ from retrieval.text import analyze
 logger = logging.getLogger(__name__)
 
 _RECORDS_FILE = "chunks.json"
+
+
+def _import_bm25s() -> Any:
+    import bm25s
+
+    # bm25s pins its logger at DEBUG on import; let the application's logging decide.
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
 _FORMAT = 1
 
 
@@ -55,11 +63,9 @@ class LexicalIndex:
     @classmethod
     def build(cls, records: Sequence[StoredChunk], fingerprint: str) -> LexicalIndex:
         """Index the records (an empty list gives an index that matches nothing)."""
-        import bm25s
-
         retriever = None
         if records:
-            retriever = bm25s.BM25()
+            retriever = _import_bm25s().BM25()
             corpus = [analyze(r.indexed_text()) for r in records]
             retriever.index(corpus, show_progress=False)
         return cls(records, fingerprint, retriever)
@@ -116,9 +122,7 @@ class LexicalIndex:
             ]
             retriever = None
             if records:
-                import bm25s
-
-                retriever = bm25s.BM25.load(str(directory), show_progress=False)
+                retriever = _import_bm25s().BM25.load(str(directory), show_progress=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.warning("BM25 index in %s is unreadable, it will be rebuilt: %s", directory, exc)
             return None
