@@ -505,5 +505,9 @@ def open_knowledge_base(
     )
     opened.append(kb)
     if check_model:
-        kb.check_model()
+        try:
+            kb.check_model()
+        except BaseException:
+            kb.close()
+            raise
     return kb

@@ -159,8 +159,14 @@ class ChromaStore:
         self._collection = None  # read the stored metadata back on next use
 
     def close(self) -> None:
-        """Forget the collection handle; the client holds no socket between calls."""
+        """Release the client (HTTP connections or the embedded database); idempotent."""
         self._collection = None
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # closing must never mask the caller's own error
+                logger.debug("closing the Chroma client failed: %s", exc)
 
     def count(self) -> int:
         """Number of stored chunks."""

@@ -87,6 +87,8 @@ def test_ingest_and_search_through_the_server(
     hybrid = reader.search("commandes WhatsApp boulangerie", k=2)
     assert hybrid[0].fiche_id == "tool-chat-boutique"
     assert reader.ingest([knowledge_dir], progress=False).skipped == 7
+    reader.close()
+    writer.close()
 
     with pytest.raises(ModelMismatchError, match="rebuild"):
         open_knowledge_base(
