@@ -165,7 +165,9 @@ def _cross_checks(settings: Settings) -> dict[str, str]:
     return problems
 
 
-def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> Settings:
     """Build Settings from `environ` (default os.environ) plus an optional `.env` file.
 
     Variables already in the environment win over the file. Every problem is

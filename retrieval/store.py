@@ -161,6 +161,7 @@ class ChromaStore:
     def close(self) -> None:
         """Release the client (HTTP connections or the embedded database); idempotent."""
         self._collection = None
+        _close_http_sessions(self._client)
         close = getattr(self._client, "close", None)
         if close is not None:
             try:
@@ -248,3 +249,14 @@ class ChromaStore:
 def _chunk_sort_key(chunk: StoredChunk) -> tuple[str, int]:
     fiche, _, n = chunk.id.rpartition("#")
     return (fiche, int(n)) if n.isdigit() else (chunk.id, 0)
+
+
+def _close_http_sessions(client: Any) -> None:
+    """Close the httpx pools of a chromadb HttpClient and its admin client.
+
+    chromadb never closes them itself, which leaks one socket per client.
+    """
+    for owner in (client, getattr(client, "_admin_client", None)):
+        session = getattr(getattr(owner, "_server", None), "_session", None)
+        if session is not None:
+            session.close()

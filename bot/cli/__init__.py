@@ -22,7 +22,7 @@ EXIT_CONFIG = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand registered."""
-    from bot.cli import advise, kb, serve
+    from bot.cli import advise, kb, serve  # noqa: I001 (lazy: keeps --help fast)
 
     parser = argparse.ArgumentParser(
         prog="pilote-ia", description="Conseiller IA pour TPE/PME (Telegram et terminal)."
