@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from retrieval import filters as filtering
 from retrieval.chunker import chunk_fiche
+from retrieval.embed_cache import PackagedVectors, VectorCache, packaged_path, text_key
 from retrieval.embedding import Embedder, load_embedder, resolve_model
 from retrieval.errors import (
     IndexNotReadyError,
@@ -39,6 +40,7 @@ BM25_WEIGHT = 1.5
 MAX_QUERY_CHARS = 2000
 _EMBED_BATCH = 64
 _FINGERPRINT_KEY = "kb_fingerprint"
+_VECTOR_CACHE_FILE = "embeddings.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class IngestReport:
     skipped: int
     seconds: float
     errors: list[str] = field(default_factory=list)
-    embedded_chunks: int = 0
+    embedded_chunks: int = 0  # chunks (re)written to the index
+    cached_chunks: int = 0  # of those, vectors read from a cache instead of the model
 
 
 @dataclass
@@ -95,6 +98,7 @@ class KnowledgeBase:
         self._document_embedder: Embedder | None = None
         self._lexical: LexicalIndex | None = None
         self._fiches: dict[str, Fiche] | None = None
+        self._packaged: PackagedVectors | None = None
 
     # -- embedders ---------------------------------------------------------------------
 
@@ -316,11 +320,10 @@ class KnowledgeBase:
             StoredChunk(c.id, c.text, {**c.metadata, **({"root": root} if root else {})})
             for doc, root in changed for c in chunk_fiche(doc)
         ]
-        vectors = self._embed(records, progress) if records else None
+        vectors, cached = self._embed(records, progress) if records else (None, 0)
 
         if vectors is not None and self._store.collection() is None:
-            embedder = self._embedder_for_documents()
-            self._store.create(self.model_name, embedder.dimension)
+            self._store.create(self.model_name, int(vectors.shape[1]))
         self._store.delete_fiches(updated_ids + removed_ids)
         if vectors is not None:
             self._store.add(records, vectors)
@@ -343,6 +346,7 @@ class KnowledgeBase:
             seconds=round(time.perf_counter() - started, 3),
             errors=[str(e) for e in plan.errors],
             embedded_chunks=len(records),
+            cached_chunks=cached,
         )
 
     def _commit(self, manifest: Manifest) -> None:
@@ -352,13 +356,47 @@ class KnowledgeBase:
         self._lexical = self._rebuild_lexical(manifest.fingerprint)
         self._fiches = None
 
-    def _embed(self, records: Sequence[StoredChunk], progress: bool) -> NDArray[np.float32]:
+    def _embed(
+        self, records: Sequence[StoredChunk], progress: bool
+    ) -> tuple[NDArray[np.float32], int]:
+        """Vectors of the records and how many came from a cache; the model runs on misses only."""
+        texts = [r.indexed_text() for r in records]
+        keys = [text_key(t) for t in texts]
+        cache = VectorCache(self._index_dir / _VECTOR_CACHE_FILE)
+        try:
+            found = cache.get_many(self.model_name, keys)
+            missing = [k for k in dict.fromkeys(keys) if k not in found]
+            if missing:
+                found.update(self._packaged_vectors().get_many(missing))
+            todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+            if todo:
+                computed = self._compute(list(todo.values()), progress)
+                cache.put_many(self.model_name, list(todo), computed)
+                found.update(zip(todo, computed, strict=True))
+        finally:
+            cache.close()
+        vectors = np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+        stored = self._store.metadata().get(DIMENSION_KEY)
+        if stored is not None and int(stored) != vectors.shape[1]:
+            raise ModelMismatchError(mismatch_message(
+                f"{self.model_name} ({stored} dimensions)",
+                f"{self.model_name} ({vectors.shape[1]} dimensions)"))
+        return vectors, sum(1 for k in keys if k not in todo)
+
+    def _packaged_vectors(self) -> PackagedVectors:
+        if self._packaged is None:
+            path = packaged_path(self._knowledge_dir, self.model_name)
+            loaded = PackagedVectors.load(path, self.model_name)
+            self._packaged = loaded or PackagedVectors(
+                self.model_name, np.zeros(0, dtype="V16"), np.zeros((0, 1), dtype=np.float16))
+        return self._packaged
+
+    def _compute(self, texts: Sequence[str], progress: bool) -> NDArray[np.float32]:
         from tqdm import tqdm
 
         embedder = self._embedder_for_documents()
         if self._store.collection() is not None:
             self._checked(embedder)
-        texts = [r.indexed_text() for r in records]
         parts = []
         with tqdm(total=len(texts), desc="Indexation", unit="passage", disable=not progress,
                   file=sys.stderr, leave=False) as bar:
