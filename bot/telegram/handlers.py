@@ -51,6 +51,11 @@ def clean_text(text: str) -> str:
     return _CONTROL_RE.sub("", text).strip()
 
 
+def _euros(value: float) -> str:
+    """An LLM cost the French way, to the hundredth of a cent: 0,0250."""
+    return f"{value:.4f}".replace(".", ",")
+
+
 def today_paris() -> date:
     """Today's date in France (day 1 of a pilot started now)."""
     return datetime.now(PARIS).date()
@@ -138,7 +143,7 @@ class BotHandlers:
         t = self.store.usage_totals()
         text = msg.USAGE_REPORT.format(
             users=t.users, q_today=t.questions_today, q_total=t.questions_total,
-            c_today=f"{t.cost_today_eur:.4f}", c_total=f"{t.cost_total_eur:.4f}",
+            c_today=_euros(t.cost_today_eur), c_total=_euros(t.cost_total_eur),
         )  # fmt: skip
         await context.bot.send_message(chat.id, text)
 
