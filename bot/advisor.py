@@ -20,8 +20,9 @@ from bot.advice import Advice, Profile, ToolPick, Turn, Usage
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, normalise
 from bot.errors import LLMError
 from bot.grounding import DraftError, ground, parse_draft
+from bot.guard import Leak, OutputGuard
 from bot.llm.client import Completion, LLMClient
-from bot.messages import user_message_for
+from bot.messages import GUARD_BLOCKED, user_message_for
 from bot.offline import choose_tools, compose, detect_family, why_for
 from bot.prompt import PromptSource, build_messages, repair_messages
 from retrieval.errors import InvalidQueryError
@@ -139,9 +140,12 @@ class Advisor:
         tool_k: int = 4,
         max_sources: int = 8,
         owns_kb: bool = False,
+        guard: OutputGuard | None = None,
     ) -> None:
         self.kb = kb
         self.llm = llm
+        keys = [e.api_key for e in llm.endpoints if e.api_key] if llm is not None else []
+        self.guard = (guard or OutputGuard.default()).with_secrets(keys)
         self.catalogue = catalogue if catalogue is not None else Catalogue.from_kb(kb)
         self.templates = templates if templates is not None else PilotTemplates.from_kb(kb)
         self.history_turns = history_turns
@@ -175,6 +179,8 @@ class Advisor:
             log.warning("LLM answer unusable (%s): offline composer used", type(exc).__name__)
             advice = self._offline(question, hits, profile, history, degraded=True)
             notice = user_message_for(exc) if isinstance(exc, LLMError) else None
+            if isinstance(exc, GuardError):
+                notice = GUARD_BLOCKED
             return advice.model_copy(update={"usage": spend.usage(), "notice": notice})
 
     async def tools_for(self, need: str, *, profile: Profile | None = None) -> list[ToolPick]:
@@ -282,19 +288,25 @@ class Advisor:
             history=history,
             history_turns=self.history_turns,
         )
-        on_delta = _answer_streamer(on_text) if on_text is not None else None
-        first = await self.llm.complete(messages, json_mode=True, on_delta=on_delta)
+        # one time budget for the whole answer, repair included
+        deadline = asyncio.get_running_loop().time() + self.llm.timeout_s
+        watch = _StreamWatch(self.guard, on_text) if on_text is not None else None
+        on_delta = _answer_streamer(watch.forward) if watch is not None else None
+        first = await self.llm.complete(
+            messages, json_mode=True, on_delta=on_delta, deadline=deadline
+        )
         spend.add(first)
         try:
             draft = parse_draft(first.text)
         except DraftError as exc:
             log.info("LLM draft invalid (%s); asking for a repair", exc)
             repaired = await self.llm.complete(
-                repair_messages(messages, first.text, str(exc)), json_mode=True
-            )
+                repair_messages(messages, first.text, str(exc)), json_mode=True,
+                deadline=deadline,
+            )  # fmt: skip
             spend.add(repaired)
             draft = parse_draft(repaired.text)
-        return ground(
+        advice = ground(
             draft,
             sources=sources,
             catalogue=self.catalogue,
@@ -302,6 +314,11 @@ class Advisor:
             profile=profile,
             usage=spend.usage(),
         )
+        leak = (watch.leak if watch is not None else None) or self.guard.check_advice(advice)
+        if leak is not None:
+            log.warning("LLM answer blocked by the output guard (%s)", leak.kind)
+            raise GuardError(leak.kind)
+        return advice
 
     def _offline(
         self,
@@ -333,6 +350,25 @@ class Advisor:
             for tool in self.catalogue
             if any(f" {alias} " in haystack for alias in tool.aliases)
         ]
+
+
+class GuardError(DraftError):
+    """The LLM answer leaked something (system prompt, secret): it must not be shown."""
+
+
+class _StreamWatch:
+    """Forwards streamed text to `on_text` until the guard sees a leak, then stays silent."""
+
+    def __init__(self, guard: OutputGuard, on_text: OnText) -> None:
+        self._guard = guard
+        self._on_text = on_text
+        self.leak: Leak | None = None
+
+    async def forward(self, text: str) -> None:
+        if self.leak is None:
+            self.leak = self._guard.leak(text)
+        if self.leak is None:
+            await self._on_text(text)
 
 
 def _price_label(tool: CatalogueTool) -> str:

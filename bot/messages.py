@@ -54,6 +54,10 @@ DEGRADED_NOTE = (
     "Réponse dégradée : l'IA générative est indisponible, voici ce que dit ma base "
     "de connaissances."
 )
+GUARD_BLOCKED = (
+    "Réponse dégradée : la réponse de l'IA a été écartée par sécurité. Voici ce que dit ma "
+    "base de connaissances."
+)
 FREE = "gratuit"
 TOOLS_TITLE = "Outils proposés"
 PILOT_TITLE = "Pilote de deux semaines"

@@ -38,6 +38,7 @@ def open_knowledge(
 def build_advisor(settings: Settings, *, kb: KnowledgeBase | None = None) -> Advisor:
     """The advisor with its LLM client (None in offline mode); opens the KB when not given."""
     from bot.advisor import Advisor
+    from bot.guard import OutputGuard, settings_secrets
     from bot.llm import LLMClient
 
     owns_kb = kb is None
@@ -47,6 +48,7 @@ def build_advisor(settings: Settings, *, kb: KnowledgeBase | None = None) -> Adv
         LLMClient.from_settings(settings),
         history_turns=settings.history_turns,
         owns_kb=owns_kb,
+        guard=OutputGuard.default(settings_secrets(settings)),
     )
 
 

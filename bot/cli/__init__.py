@@ -41,6 +41,9 @@ def _configure_logging(settings: Settings) -> None:
     # httpx logs every URL at INFO, and Telegram URLs carry the bot token.
     for noisy in ("httpx", "httpcore", "chromadb", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.guard import install_log_redaction, settings_secrets
+
+    install_log_redaction(settings_secrets(settings))  # a library may still log a secret
 
 
 def _quiet_third_parties() -> None:
