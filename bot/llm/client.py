@@ -33,6 +33,9 @@ Message = Mapping[str, str]
 OnDelta = Callable[[str], Awaitable[None]]
 
 _OPTIONAL_PARAMS = ("response_format", "stream_options")  # dropped if a provider rejects them
+# One connection per answer in flight: a small pool would queue users behind each other
+# (PTB runs up to 256 updates at once).
+POOL_CONNECTIONS = 256
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ class LLMClient:
             return None
         owns = http is None
         client = http or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10)
+            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=32)
         )
         return cls(
             endpoints,
@@ -213,18 +216,25 @@ class LLMClient:
         json_mode: bool = False,
         max_tokens: int | None = None,
         on_delta: OnDelta | None = None,
+        deadline: float | None = None,
     ) -> Completion:
         """One chat completion; streams through `on_delta` when given.
 
         Tries each endpoint in turn while they fail with Unavailable or RateLimit errors.
+        The whole chain shares one budget of `timeout_s` seconds (or ends at `deadline`, a
+        time of the running loop's clock, when that comes first): a fallback provider only
+        gets the time the previous ones left.
         """
         state = _CallState()
         last: LLMError | None = None
+        end = asyncio.get_running_loop().time() + self.timeout_s
+        end = min(end, deadline) if deadline is not None else end
         for endpoint in self.endpoints:
             try:
                 return await self._complete_with(
-                    endpoint, messages, json_mode, max_tokens or self.max_tokens, on_delta, state
-                )
+                    endpoint, messages, json_mode, max_tokens or self.max_tokens, on_delta,
+                    state, end,
+                )  # fmt: skip
             except (LLMUnavailableError, LLMRateLimitError) as exc:
                 if state.emitted:
                     raise
@@ -241,10 +251,10 @@ class LLMClient:
         max_tokens: int,
         on_delta: OnDelta | None,
         state: _CallState,
+        deadline: float,
     ) -> Completion:
         body = self._body(endpoint, messages, json_mode, max_tokens, stream=on_delta is not None)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
         attempt = 0
         while True:
             remaining = deadline - loop.time()
