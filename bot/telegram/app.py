@@ -7,7 +7,6 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
@@ -25,6 +24,7 @@ from bot.errors import ConfigError
 from bot.storage import Store
 from bot.telegram.handlers import BotHandlers
 from bot.telegram.limits import Limits
+from bot.telegram.retry import RetryingRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(post_init)
         .build()
