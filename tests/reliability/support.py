@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram.ext import AIORateLimiter, BaseRateLimiter
+from telegram.ext import BaseRateLimiter
 
 from bot.config import Settings
 from bot.storage import SQLiteStore
@@ -184,7 +184,7 @@ class BotRun:
     ) -> None:
         self.settings = settings
         self.kb = kb
-        self.rate_limiter = rate_limiter or AIORateLimiter(max_retries=3)
+        self.rate_limiter = rate_limiter  # None: the application's default
         self.errors: list[BaseException] = []
         self.app: AnyApp | None = None
         self.store: SQLiteStore | None = None

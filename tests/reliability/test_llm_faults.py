@@ -75,9 +75,10 @@ async def test_llm_fault_gives_flagged_offline_answer_in_time(
 
 async def test_fallback_chain_shares_one_deadline() -> None:
     """Two stalling providers: the chain gives up after one timeout, not one per provider."""
-    with FakeLLMServer(default=Behaviour.stall(30)) as first, FakeLLMServer(
-        default=Behaviour.stall(30)
-    ) as second:
+    with (
+        FakeLLMServer(default=Behaviour.stall(30)) as first,
+        FakeLLMServer(default=Behaviour.stall(30)) as second,
+    ):
         endpoints = [
             Endpoint("custom", first.base_url, "m", "sk-a-0000000000000000"),
             Endpoint("custom", second.base_url, "m", "sk-b-0000000000000000"),
@@ -94,10 +95,14 @@ async def test_fallback_chain_shares_one_deadline() -> None:
 
 async def test_fallback_gets_the_time_left_and_answers() -> None:
     """A failing primary then a working fallback: answered within the single budget."""
-    with FakeLLMServer(default=Behaviour.status(500)) as first, FakeLLMServer(
-        default=Behaviour.reply(GOOD)
-    ) as second:
-        endpoints = [Endpoint("custom", first.base_url, "m"), Endpoint("custom", second.base_url, "m")]
+    with (
+        FakeLLMServer(default=Behaviour.status(500)) as first,
+        FakeLLMServer(default=Behaviour.reply(GOOD)) as second,
+    ):
+        endpoints = [
+            Endpoint("custom", first.base_url, "m"),
+            Endpoint("custom", second.base_url, "m"),
+        ]
         async with httpx.AsyncClient() as http:
             client = LLMClient(endpoints, http=http, timeout_s=3.0, max_retries=1, backoff_s=0.1)
             completion = await client.complete([{"role": "user", "content": "bonjour"}])
