@@ -1,0 +1,166 @@
+"""Scale-out: a `chroma run` server, the knowledge base ingested into it, two webhook workers.
+
+Both workers are real `pilote-ia run --webhook` processes sharing the Chroma server and one
+data directory (SQLite in WAL mode: profiles, history and update de-duplication are shared, so
+a reverse proxy may send any update to any worker). Telegram is the fake Bot API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.telegram_server import Call, FakeTelegram, running_fake
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "s3cret-webhook-token_42"
+PUBLIC_URL = "https://bot.example.org/telegram/hook"
+QUESTION = "Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # the server answers (an error status is still an answer)
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{url} never answered:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def chroma_port(tmp_path: Path) -> Iterator[int]:
+    """A `chroma run` server on a free loopback port."""
+    chroma = BIN / "chroma"
+    if not chroma.exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = _free_port()
+    log = tmp_path / "chroma.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log)
+            yield port
+        finally:
+            _stop(proc)
+
+
+def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict[str, str]:
+    prefixes = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_",
+                "WEBHOOK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(PILOTE_IA_DATA_DIR=str(data), CHROMA_HOST="127.0.0.1",
+               CHROMA_PORT=str(chroma_port), TELEGRAM_BOT_TOKEN=fake.token,
+               TELEGRAM_API_BASE_URL=fake.base_url, TELEGRAM_WEBHOOK_SECRET=SECRET, **extra)
+    return env
+
+
+def _update(update_id: int, chat: int, text: str) -> dict[str, Any]:
+    user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
+    return {"update_id": update_id, "message": {
+        "message_id": 1, "date": int(time.time()), "chat": {"id": chat, "type": "private"},
+        "from": user, "text": text}}
+
+
+def _post(port: int, payload: dict[str, Any], secret: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/telegram/hook", data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _final_answer(fake: FakeTelegram, chat: int) -> Call | None:
+    for call in fake.calls_to("editMessageText"):
+        if int(call.params["chat_id"]) == chat and "a:ck" in call.params.get("reply_markup", ""):
+            return call
+    return None
+
+
+def test_two_webhook_workers_answer_from_one_chroma_server(
+    tmp_path: Path, chroma_port: int
+) -> None:
+    data = tmp_path / "shared-data"
+    with running_fake() as fake:
+        ingest = subprocess.run([str(BIN / "pilote-ia"), "ingest"], cwd=tmp_path,
+                                env=_env(data, chroma_port, fake), capture_output=True,
+                                text=True, timeout=300, check=False)
+        assert ingest.returncode == 0, ingest.stderr
+
+        workers: list[tuple[int, subprocess.Popen[bytes], Path]] = []
+        try:
+            for n in range(2):
+                port = _free_port()
+                log = tmp_path / f"worker-{n}.log"
+                with log.open("wb") as out:
+                    proc = subprocess.Popen(
+                        [str(BIN / "pilote-ia"), "run", "--webhook", PUBLIC_URL], cwd=tmp_path,
+                        env=_env(data, chroma_port, fake, WEBHOOK_PORT=str(port)),
+                        stdout=out, stderr=subprocess.STDOUT)
+                workers.append((port, proc, log))
+            for port, proc, log in workers:
+                _wait_http(f"http://127.0.0.1:{port}/telegram/hook", proc, log)
+
+            hooks = fake.calls_to("setWebhook")
+            assert len(hooks) == 2
+            assert {h.params["url"] for h in hooks} == {PUBLIC_URL}
+            assert {h.params["secret_token"] for h in hooks} == {SECRET}
+
+            (port_a, _, _), (port_b, _, _) = workers
+            assert _post(port_a, _update(1, 101, "Bonjour"), "wrong-secret") == 403
+            assert _post(port_a, _update(2, 201, QUESTION), SECRET) == 200
+            assert _post(port_b, _update(3, 202, QUESTION), SECRET) == 200
+            first = fake.wait_for(lambda f: _final_answer(f, 201), timeout=60)
+            second = fake.wait_for(lambda f: _final_answer(f, 202), timeout=60)
+            # the same question answered by each worker from the shared knowledge base
+            assert first.params["text"] == second.params["text"]
+            assert "WhatsApp" in first.params["text"]
+            # an update replayed to the other worker is recognised as already handled
+            assert _post(port_b, _update(2, 201, QUESTION), SECRET) == 200
+            time.sleep(1.0)
+            assert len([c for c in fake.calls_to("sendMessage")
+                        if int(c.params["chat_id"]) == 201]) == 1
+            assert not [c for c in fake.calls if str(c.params.get("chat_id")) == "101"]
+        finally:
+            for _, proc, _ in workers:
+                _stop(proc)
+        for _, _, log in workers:
+            assert "Traceback" not in log.read_text(errors="replace"), log.read_text()
