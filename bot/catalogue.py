@@ -19,7 +19,8 @@ from retrieval.models import Fiche
 log = logging.getLogger(__name__)
 
 DEFAULT_PILOT_GUIDE = "guide-pilote-deux-semaines"
-_EU_MARKERS = ("ue", "eu", "europe", "france", "allemagne", "local", "vos serveurs", "votre")
+_EU_MARKERS = ("ue", "eu", "europe", "france", "allemagne")
+_LOCAL_MARKERS = ("vos propres machines", "ou vous l installez", "sur vos serveurs")
 
 
 class FicheSource(Protocol):
@@ -59,9 +60,15 @@ class CatalogueTool:
 
     @property
     def eu_hosted(self) -> bool:
-        """True when the card says data can stay in the EU (or on your own machines)."""
-        words = normalise(self.data_hosting).split()
-        return any(marker in words for marker in _EU_MARKERS)
+        """True when the card says data stays in the EU (or on your own machines).
+
+        Only the first place named counts: "Hors UE", "UE possible selon l'offre" or
+        "Infrastructure Meta (hors UE possible)" do not promise EU hosting.
+        """
+        text = normalise(self.data_hosting)
+        if any(marker in text for marker in _LOCAL_MARKERS):
+            return True
+        return bool(text) and text.split()[0] in _EU_MARKERS
 
     @property
     def aliases(self) -> frozenset[str]:

@@ -43,9 +43,7 @@ TOO_LONG = (
 )
 BUSY = "Je réponds encore à votre question précédente, un instant…"
 RATE_LIMITED = "Vous avez posé beaucoup de questions cette heure-ci. Réessayez dans un moment."
-BUDGET_OFFLINE_NOTE = (
-    "Budget IA du jour atteint : réponse tirée de la base de connaissances seule."
-)
+BUDGET_OFFLINE_NOTE = "Budget IA du jour atteint : réponse tirée de la base de connaissances seule."
 BUDGET_SPENT = "Le budget IA du jour est atteint. Revenez demain, merci de votre patience."
 NOT_ALLOWED = "Ce bot est réservé à certains utilisateurs. Contactez la personne qui l'a installé."
 ADMIN_ONLY = "Cette commande est réservée aux administrateurs."
@@ -64,7 +62,8 @@ PILOT_TITLE = "Pilote de deux semaines"
 PILOT_GOAL = "Objectif :"
 PILOT_KPIS = "Indicateurs :"
 PILOT_BUDGET = "Budget :"
-PILOT_MORE = "… et {n} autres étapes : /pilote"
+PILOT_MORE = "… {n} autres étapes : /pilote"
+PILOT_BUDGET_DETAIL = "Budget du pilote (deux semaines) :"
 SOURCES_TITLE = "Sources"
 COST_TITLE = "Détail des coûts"
 PRICE_AS_OF = "tarif au {date}"
@@ -94,8 +93,7 @@ EXPORT_CAPTION_MD = "Votre liste de contrôle."
 EXPORT_CAPTION_ICS = "Les 14 jours du pilote, à importer dans votre agenda."
 RESET_DONE = "Conversation oubliée. Votre profil est conservé."
 FORGET_CONFIRM = (
-    "Effacer toutes vos données (profil, conversations, pilote, rappels) ? "
-    "C'est définitif."
+    "Effacer toutes vos données (profil, conversations, pilote, rappels) ? C'est définitif."
 )
 BUTTON_FORGET_YES = "Oui, tout effacer"
 BUTTON_CANCEL = "Annuler"
@@ -151,8 +149,7 @@ LLM_BAD_RESPONSE = (
     "La réponse de {provider} était inutilisable. Je réponds avec ma base de connaissances seule."
 )
 INDEX_NOT_READY = (
-    "La base de connaissances n'est pas encore prête. Lancez « pilote-ia ingest » puis "
-    "réessayez."
+    "La base de connaissances n'est pas encore prête. Lancez « pilote-ia ingest » puis réessayez."
 )
 INDEX_MODEL_MISMATCH = (
     "L'index a été construit avec un autre modèle d'embeddings : relancez "
@@ -163,13 +160,17 @@ STORE_UNAVAILABLE = (
     "La base de connaissances est injoignable (serveur Chroma). Réessayez plus tard."
 )
 EMBEDDING_FAILED = "Le modèle de recherche n'a pas pu être chargé. Voir « pilote-ia doctor »."
-INVALID_QUESTION = "Je n'ai pas compris la question : écrivez-la en quelques mots."
+INVALID_QUESTION = (
+    "Je n'ai pas compris la question. Décrivez en une phrase ce qui vous prend du temps, "
+    "par exemple : « je croule sous les messages WhatsApp »."
+)
 CONFIG_INVALID = "La configuration est incomplète : lancez « pilote-ia doctor » pour le détail."
 STORAGE_FAILED = "Impossible d'enregistrer vos données pour le moment. Réessayez dans un instant."
 NOTHING_FOUND = (
-    "Je n'ai rien trouvé dans ma base sur ce sujet. Je conseille les petites entreprises "
-    "sur l'usage de l'IA : reformulez votre question dans ce sens, ou tapez /aide pour "
-    "des exemples."
+    "Je ne peux pas vous aider sur ce sujet : je conseille les petites entreprises sur "
+    "l'usage de l'IA (quels outils, à quel prix, comment les tester). Essayez par exemple : "
+    "« je perds mes soirées sur les devis » ou « comment répondre plus vite aux clients ? ». "
+    "Tapez /aide pour en savoir plus."
 )
 
 

@@ -153,6 +153,31 @@ WHY_BY_CATEGORY = {
     "agent": "Enchaîne plusieurs tâches seul : à surveiller de près.",
 }
 _CHEAPER = re.compile(r"moins cher|gratuit|pas cher|petit budget|economi|budget serre|cout")
+_ANOTHER = re.compile(r"autre (?:option|outil|solution|chose|piste)|sans reprendre|a part")
+_TRANSLATION = re.compile(r"tradu|langue|anglais|allemand|espagnol|italien|etranger|touris")
+# developer-facing categories, only proposed for automation questions
+TECHNICAL_CATEGORIES = frozenset({"llm-api", "agent"})
+# sections of a fact or guide that hold its gist, in order of preference
+GIST_SECTIONS = ("en bref", "ce qu une pme doit retenir", "pour une pme", "a retenir")
+# sentences of a case that talk about the source article rather than the business
+_META_SENTENCE = re.compile(
+    r"^(?:corrections?\b|nuance\b|l'article\b|selon l'article\b|cas illustratif\b|aucun\b"
+    r"|hypoth[eè]ses?\b|sans conna[iî]tre\b)",
+    re.IGNORECASE,
+)
+MAX_SUMMARY_SENTENCES = 4
+SHORT_SENTENCE = 90  # a "how" sentence this short gets the next one too
+# the plan used when no pilot guide covers the need (the generic guide has no template)
+GENERIC_STEPS: tuple[tuple[int, str], ...] = (
+    (1, "Choisir une seule tâche et mesurer le temps qu'elle prend aujourd'hui"),
+    (2, "Ouvrir l'offre gratuite ou un mois d'essai de l'outil retenu"),
+    (3, "Écrire une consigne type et la tester sur 5 cas réels"),
+    (5, "Utiliser l'outil chaque jour sur cette tâche, tout relire avant envoi"),
+    (8, "Mi-parcours : noter le temps gagné et les erreurs corrigées"),
+    (10, "Ajuster la consigne selon les erreurs relevées"),
+    (12, "Calculer le coût réel par mois (abonnement et usage)"),
+    (14, "Bilan : comparer au jour 1 et décider de continuer, d'ajuster ou d'arrêter"),
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])")
 _DOMAIN_WORDS = frozenset(
     {
@@ -287,11 +312,15 @@ def _tool_rank(
     tool: CatalogueTool, preferred: Sequence[str], family: str | None, cheaper: bool
 ) -> tuple[float, ...]:
     retrieved = 0 if tool.id in preferred or cheaper else 1
-    api_penalty = 1 if tool.category in ("llm-api", "agent") and family != "automatisation" else 0
     usual = FAMILY_CATEGORIES.get(family or "", ())
     off_family = 0 if not usual or tool.category in usual else 1
     eu = 0 if tool.eu_hosted else 1
-    return (api_penalty, off_family, retrieved, tool.price_min, tool.price_max, eu)
+    technical = 1 if tool.category in TECHNICAL_CATEGORIES and family != "automatisation" else 0
+    if cheaper:  # the lowest real monthly bill first
+        return (technical, off_family, tool.price_max, tool.price_min, eu)
+    # a free way in first, then data kept in the EU, then the price
+    return (technical, off_family, retrieved, 0 if tool.price_min == 0 else 1, eu, tool.price_min,
+            tool.price_max)  # fmt: skip
 
 
 def choose_tools(
@@ -303,12 +332,19 @@ def choose_tools(
     cheaper: bool = False,
     exclude: Sequence[str] = (),
     limit: int = MAX_TOOLS,
+    question: str = "",
 ) -> list[CatalogueTool]:
-    """2-4 tools for the family that fit the budget: cheapest first, EU hosting on ties,
-    one per category."""
+    """2-4 tools for the family that fit the budget, one per category: a free way in and EU
+    hosting first (the lowest bill first when `cheaper`). Translation tools only when the
+    question is about languages; API and agent tools only for automation."""
     profile = profile or Profile()
     pool = catalogue.for_use_case(family) if family else []
     pool += [t for t in (catalogue.get(i) for i in preferred) if t and t not in pool]
+    if not _TRANSLATION.search(normalise(question)):
+        pool = [t for t in pool if t.category != "traduction"] or pool
+    if family != "automatisation":
+        plain = [t for t in pool if t.category not in TECHNICAL_CATEGORIES]
+        pool = plain if len(plain) >= MIN_TOOLS else pool
     fitting = [
         t
         for t in pool
@@ -333,11 +369,20 @@ def choose_tools(
 
 def why_for(tool: CatalogueTool) -> str:
     """One French sentence saying what the tool brings."""
-    why = WHY_BY_CATEGORY.get(tool.category, "Outil du catalogue adapté à ce besoin.")
-    if tool.price_min == 0:
-        why += " Offre gratuite pour commencer."
-    elif tool.eu_hosted:
-        why += " Données hébergées dans l'UE."
+    if tool.category == "llm-api" and tool.price_max == 0:
+        why = "Fait tourner un modèle ouvert sur vos machines : demande un peu de technique."
+    else:
+        why = WHY_BY_CATEGORY.get(tool.category, "Outil du catalogue adapté à ce besoin.")
+    perks = []
+    if tool.price_max == 0:
+        perks.append("gratuit")
+    elif tool.price_min == 0:
+        perks.append("offre gratuite pour commencer")
+    if tool.eu_hosted:
+        perks.append("données dans l'UE" if tool.price_min == 0 else "données hébergées dans l'UE")
+    if perks:
+        text = ", ".join(perks)
+        why += f" {text[0].upper()}{text[1:]}."
     return why
 
 
@@ -346,22 +391,37 @@ def _sections(body: str) -> dict[str, str]:
     return {normalise(parts[i]): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
 
 
+def _cap(sentence: str) -> str:
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        return sentence
+    return sentence[: MAX_SENTENCE_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a Markdown paragraph, without list marks or inline code, capped."""
+    text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", text, flags=re.MULTILINE)
+    text = " ".join(text.replace("`", "").split())
+    return [_cap(part) for part in _SENTENCE_END.split(text) if part] if text else []
+
+
 def first_sentence(text: str) -> str:
     """The first sentence of a paragraph, without Markdown list marks, capped in length."""
-    text = " ".join(re.sub(r"^\s*[-*]\s+", "", text, flags=re.MULTILINE).split())
-    sentence = _SENTENCE_END.split(text, maxsplit=1)[0] if text else ""
-    if len(sentence) > MAX_SENTENCE_CHARS:
-        sentence = sentence[: MAX_SENTENCE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return sentence
+    found = sentences(text)
+    return found[0] if found else ""
 
 
-def _section(body: str, *prefixes: str) -> str:
-    sections = _sections(body)
+def _section_sentences(body: str, *prefixes: str) -> list[str]:
+    found = _sections(body)
     for prefix in prefixes:  # in order of preference
-        for heading, text in sections.items():
+        for heading, text in found.items():
             if heading.startswith(prefix):
-                return first_sentence(text)
-    return ""
+                return sentences(text)
+    return []
+
+
+def _useful(candidates: Sequence[str]) -> str:
+    """The first sentence that speaks about the business, not about the source article."""
+    return next((c for c in candidates if not _META_SENTENCE.match(c)), "")
 
 
 def _short_name(tool: CatalogueTool) -> str:
@@ -369,14 +429,18 @@ def _short_name(tool: CatalogueTool) -> str:
 
 
 def _format_price(tool: CatalogueTool) -> str:
-    def euros(value: float) -> str:
-        return f"{value:g}".replace(".", ",")
+    return _format_range(tool.price_min, tool.price_max)
 
-    if tool.price_max == 0:
+
+def _format_range(low: float, high: float) -> str:
+    def euros(value: float) -> str:
+        return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+    if high == 0:
         return "gratuit"
-    if tool.price_min == tool.price_max:
-        return f"{euros(tool.price_max)} €/mois"
-    return f"{euros(tool.price_min)} à {euros(tool.price_max)} €/mois"
+    if low == high:
+        return f"{euros(high)} €/mois"
+    return f"{euros(low)} à {euros(high)} €/mois"
 
 
 def closest_case(
@@ -400,39 +464,162 @@ def closest_case(
     return None
 
 
+def _names(tools: Sequence[CatalogueTool]) -> str:
+    names = [_short_name(t) for t in tools]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} et {names[-1]}"
+
+
+def _tools_sentence(tools: Sequence[CatalogueTool], mode: str, before: float | None) -> str:
+    if not tools:
+        return ""
+    first, rest = tools[0], list(tools[1:])
+    if mode == "cheaper":
+        total = _format_range(sum(t.price_min for t in tools), sum(t.price_max for t in tools))
+        names = ", ".join(f"{_short_name(t)} ({_format_price(t)})" for t in tools)
+        text = f"Version la moins chère : {names}, soit {total} au total"
+        if before is not None and before > sum(t.price_max for t in tools):
+            text += (
+                f", contre {_format_range(before, before)} au plus pour la proposition précédente"
+            )
+        return (
+            text
+            + ". Commencez par les offres gratuites et ne payez que si le pilote est concluant."
+        )
+    if mode == "another":
+        return (f"Autre option : {_names(tools)} (détail ci-dessous), à tester de la même façon "
+                "sur deux semaines.")  # fmt: skip
+    if mode == "info":
+        return f"Outils liés à ce sujet : {_names(tools)} (prix ci-dessous)."
+    then = f", puis {_names(rest)} si besoin" if rest else ""
+    return (f"Par où commencer : {_short_name(first)} ({_format_price(first)}){then}, "
+            "sur un pilote de deux semaines.")  # fmt: skip
+
+
 def summary(
     family: str | None,
     lead: Hit | None,
     case: Fiche | None,
     tools: Sequence[CatalogueTool],
+    *,
+    lead_fiche: Fiche | None = None,
+    mode: str = "advice",
+    before: float | None = None,
 ) -> str:
-    """2-4 short French sentences: the best passage or the closest case, what to try first.
+    """2-4 short French sentences: the gist or the closest case, then what to try first.
 
-    Citation markers follow the order of `_sources`: the lead fiche is [1], the case [2].
+    `mode` is "advice", "info" (a question about a fact or a rule), "cheaper" or "another"
+    (follow-ups). Citation markers follow the order of `_sources`: the lead fiche is [1],
+    the case [2].
     """
-    sentences: list[str] = []
+    parts: list[str] = []
     number = 1
-    if lead is not None and (case is None or lead.fiche_id != case.id):
-        gist = first_sentence(lead.text)
-        sentences.append(f"D'après « {lead.title} » : {gist.rstrip('.')} [{number}].")
-        number += 1
-    if case is not None:
-        kind = "" if case.meta.get("sourced", True) else " (exemple illustratif)"
-        problem = _section(case.body, "probleme", "situation", "contexte")
-        result = _section(case.body, "resultat", "bilan")
-        sentences.append(f"Cas proche{kind} : {case.title} [{number}].")
-        if number == 1 and problem:  # the case leads: tell its story
-            sentences.append(problem)
-        if result:
-            sentences.append(result)
-    if tools:
-        names = ", ".join(f"{_short_name(t)} ({_format_price(t)})" for t in tools)
-        label = FAMILY_LABELS.get(family or "", "ce besoin")
-        sentences.append(
-            f"Pour {label}, vous pouvez tester {names} sur deux semaines, avec une mesure "
-            "au jour 1 et une décision au jour 14."
-        )
-    return " ".join(sentences)
+    if mode == "info" and lead_fiche is not None:
+        gist = _section_sentences(lead_fiche.body, *GIST_SECTIONS)
+        if not gist and lead is not None:
+            gist = sentences(lead.text)
+        kept = [g for g in gist if not _META_SENTENCE.match(g)][:2]
+        if kept:
+            kept[-1] = f"{kept[-1].rstrip('.')} [1]."
+            parts += kept
+            number += 1
+    elif mode == "advice":
+        if lead is not None and cite_lead(lead, lead_fiche, case):
+            point = first_sentence(lead.text)
+            parts.append(f"D'après « {lead.title} » : {point.rstrip('.')} [{number}].")
+            number += 1
+        if case is not None:
+            kind = "" if case.meta.get("sourced", True) else " (cas illustratif)"
+            parts.append(f"Exemple proche{kind} : « {case.title} » [{number}].")
+            hows = [h for h in _section_sentences(case.body, "solution")
+                    if not _META_SENTENCE.match(h)]  # fmt: skip
+            parts += hows[:2] if hows and len(hows[0]) < SHORT_SENTENCE else hows[:1]
+            if case.meta.get("sourced", True):
+                result = _useful(_section_sentences(case.body, "resultat", "bilan"))
+                if result:
+                    parts.append(result)
+    parts = parts[: MAX_SUMMARY_SENTENCES - 1]
+    tail = _tools_sentence(tools, mode, before)
+    if tail:
+        parts.append(tail)
+    return " ".join(parts)
+
+
+def cite_lead(lead: Hit, lead_fiche: Fiche | None, case: Fiche | None) -> bool:
+    """Quote the best passage unless it is the case itself, a pilot plan (the plan is shown
+    below) or empty."""
+    is_plan = lead.type == "guide" and (
+        lead_fiche is None or lead_fiche.meta.get("category") == "pilote"
+    )
+    same = case is not None and lead.fiche_id == case.id
+    return not is_plan and not same and bool(first_sentence(lead.text))
+
+
+def _mode(question: str, hits: Sequence[Hit], lead: Fiche | None, history: Sequence[Turn]) -> str:
+    text = normalise(question)
+    if history and _ANOTHER.search(text):
+        return "another"
+    if history and _CHEAPER.search(text):
+        return "cheaper"
+    if lead is not None and _is_reference(lead) and _family_hits(question) <= 1:
+        return "info"
+    return "advice"
+
+
+def _is_reference(fiche: Fiche) -> bool:
+    """A fact sheet or a guide that is not a pilot plan (AI Act, GDPR, aid...)."""
+    return fiche.type == "fact" or (
+        fiche.type == "guide" and fiche.meta.get("category") != "pilote"
+    )
+
+
+def _family_hits(question: str) -> int:
+    """How many use-case keywords the question itself names (best family)."""
+    text = f" {normalise(question)} "
+    return max(sum(1 for w in words if f" {w}" in text) for words in FAMILY_KEYWORDS.values())
+
+
+_GENERIC_TITLE_WORDS = frozenset({"ia", "tpe", "pme", "entreprise", "petite", "outil", "outils"})
+
+
+def _reference_lead(
+    question: str, hits: Sequence[Hit], lookup: Callable[[str], Fiche | None]
+) -> Fiche | None:
+    """Among the top hits, the reference fiche whose title best matches the question."""
+    words = {w[:5] for w in normalise(question).split()
+             if len(w) > 2 and w not in _STOPWORDS and w not in _GENERIC_TITLE_WORDS}  # fmt: skip
+    best: tuple[int, int, Fiche] | None = None
+    for rank, hit in enumerate(hits[:3]):
+        fiche = lookup(hit.fiche_id)
+        if fiche is None or not _is_reference(fiche):
+            continue
+        title = {w[:5] for w in normalise(fiche.title).split()}
+        score = len(words & title)
+        if best is None or (score, -rank) > (best[0], best[1]):
+            best = (score, -rank, fiche)
+    return best[2] if best else None
+
+
+def _info_tools(
+    catalogue: Catalogue, lead: Fiche, profile: Profile, question: str
+) -> list[CatalogueTool]:
+    """The tools a reference fiche talks about; where an EU-hosted tool of the same kind
+    exists, it replaces the others (the question is often about data safety)."""
+    related = [t for t in (catalogue.get(i) for i in lead.meta.get("related") or ()) if t]
+    kinds = {t.category for t in related}
+    eu = [t for t in catalogue if t.category in kinds and t.eu_hosted]
+    eu_kinds = {t.category for t in eu}
+    pool = eu + [t for t in related if t.category not in eu_kinds]
+    picks = choose_tools(catalogue, None, profile=profile, preferred=[t.id for t in pool],
+                         question=question)  # fmt: skip
+    if len(picks) < MIN_TOOLS:  # nothing specific: general assistants to try for free
+        starters = sorted(
+            (t for t in catalogue if t.category == "assistant" and t not in picks
+             and t.fits(budget=profile.monthly_budget_eur)),
+            key=lambda t: (not t.eu_hosted, t.price_min > 0, "chin" in normalise(t.data_hosting),
+                           t.price_max),
+        )  # fmt: skip
+        picks += starters[: MIN_TOOLS - len(picks)]
+    return picks
 
 
 def compose(
@@ -450,36 +637,58 @@ def compose(
 ) -> Advice:
     """Advice built from the retrieved fiches alone."""
     profile = profile or Profile()
-    if not is_relevant(question, hits):
+    follow_up = bool(history) and bool(
+        _CHEAPER.search(normalise(question)) or _ANOTHER.search(normalise(question))
+    )
+    if not follow_up and not is_relevant(question, hits):
         return _nothing_found(templates, profile, degraded)
     family = detect_family(question, hits, lookup)
+    lead = hits[0] if hits else None
+    lead_fiche = lookup(lead.fiche_id) if lead else None
+    reference = _reference_lead(question, hits, lookup)
+    mode = _mode(question, hits, reference, history)
+    if mode == "info" and reference is not None:
+        lead_fiche = reference
+        lead = next(h for h in hits if h.fiche_id == reference.id)
     case = closest_case(hits, family, cases, lookup, profile.sector)
-    preferred = [h.fiche_id for h in hits if h.type == "tool"]
-    preferred += list(case.meta.get("tools") or ()) if case else []
-    cheaper = bool(_CHEAPER.search(normalise(question))) and bool(history)
-    tools = choose_tools(
-        catalogue,
-        family,
-        profile=profile,
-        preferred=preferred,
-        cheaper=cheaper,
-        exclude=previous_tools if cheaper else (),
-    )
+    if case is not None and all(hit.fiche_id != case.id for hit in hits):
+        case = None  # only a case the search actually found is worth quoting
+    previous = [t for t in (catalogue.get(i) for i in previous_tools) if t is not None]
+    if mode == "info" and lead_fiche is not None:
+        tools = _info_tools(catalogue, lead_fiche, profile, question)
+        case = None
+        family = None
+    else:
+        preferred = [h.fiche_id for h in hits if h.type == "tool"]
+        preferred += list(case.meta.get("tools") or ()) if case else []
+        tools = choose_tools(
+            catalogue, family, profile=profile, preferred=preferred,
+            cheaper=mode == "cheaper", exclude=previous_tools if mode == "another" else (),
+            limit=MIN_TOOLS if mode == "cheaper" else MAX_TOOLS, question=question,
+        )  # fmt: skip
+    if len(tools) < MIN_TOOLS:  # never fewer than two: widen to the family's usual tools
+        extra = choose_tools(catalogue, family, profile=profile, question=question)
+        tools += [t for t in extra if t not in tools][: MIN_TOOLS - len(tools)]
     picks: list[ToolPick] = [tool.to_pick(why_for(tool)) for tool in tools]
     template = templates.for_use_case(family)
     pilot = normalise_pilot(
         template=template,
+        steps=() if template is not None and template.steps else GENERIC_STEPS,
         tools=picks,
         budget_eur=template.budget_eur if template else None,
         profile=profile,
     )
-    lead = hits[0] if hits else None
-    if case is not None and all(hit.fiche_id != case.id for hit in hits):
-        case = None  # only a case the search actually found is worth quoting
-    lead_fiche = lookup(lead.fiche_id) if lead else None
-    sources = _sources(lead_fiche, case, hits, template.guide_id if template else None, lookup)
+    before = sum(t.price_max for t in previous) if previous else None
+    text = summary(family, lead, case if mode == "advice" else None, tools,
+                   lead_fiche=lead_fiche, mode=mode, before=before)  # fmt: skip
+    shown_case = case if mode == "advice" else None
+    first = lead_fiche
+    if mode == "advice" and lead is not None and not cite_lead(lead, lead_fiche, case):
+        first = None  # the summary cites the case as [1]
+    sources = _sources(first, shown_case, hits, template.guide_id if template else None,
+                       lookup)  # fmt: skip
     return Advice(
-        answer=summary(family, lead, case, tools) or NOTHING_FOUND,
+        answer=text or NOTHING_FOUND,
         tools=picks,
         pilot=pilot,
         sources=sources,

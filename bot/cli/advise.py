@@ -101,6 +101,12 @@ def _money(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+def _french_date(iso: str) -> str:
+    year, _, rest = iso.partition("-")
+    month, _, day = rest.partition("-")
+    return f"{day}/{month}/{year}" if day and month and year.isdigit() else iso
+
+
 def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
     """The advice as a readable French text block."""
     lines = [advice.answer, ""] if include_answer else [""]
@@ -113,7 +119,7 @@ def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
             price = (
                 "gratuit" if cost.max == 0 else f"{_money(cost.min)} à {_money(cost.max)} €/mois"
             )
-            when = f" (tarif au {tool.as_of})" if tool.as_of else ""
+            when = f" (tarif au {_french_date(tool.as_of)})" if tool.as_of else ""
             lines.append(f"• {tool.name} : {price}{when}")
             lines.append(f"  {tool.why}")
         lines.append("")

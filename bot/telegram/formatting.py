@@ -11,7 +11,8 @@ from bot import messages as msg
 from bot.advice import Advice, CostRange, ToolPick
 
 MAX_MESSAGE = 4096
-GLANCE_STEPS = 5
+GLANCE_STEPS = 3  # first steps shown under an answer; the day-14 decision is always shown
+GLANCE_KPIS = 3
 _CHOP = 64  # longest unbreakable run of text; longer runs may be cut anywhere
 
 _TOKEN_RE = re.compile(
@@ -46,8 +47,19 @@ def eur(value: float) -> str:
     return f"{value:.2f}".replace(".", ",")
 
 
+def french_date(iso: str) -> str:
+    """2026-11-23 -> 23/11/2026 (left as is when it is not an ISO date)."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso.strip())
+    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}" if match else iso
+
+
+def is_decline(advice: Advice) -> bool:
+    """True for an answer with nothing to act on (off-topic or nothing found)."""
+    return not advice.tools and not advice.sources
+
+
 def cost_range(cost: CostRange) -> str:
-    """"gratuit", "19 €/mois" or "0 à 49 €/mois"."""
+    """ "gratuit", "19 €/mois" or "0 à 49 €/mois"."""
     if cost.max == 0:
         return msg.FREE
     if cost.min == cost.max:
@@ -74,36 +86,44 @@ def format_advice(advice: Advice, *, note: str | None = None) -> str:
     blocks.append(esc(advice.answer.strip()))
     if advice.tools:
         blocks.append("\n".join([f"<b>{esc(msg.TOOLS_TITLE)}</b>", *_tool_lines(advice.tools)]))
-    pilot = advice.pilot
-    pilot_lines = [
-        f"<b>{esc(msg.PILOT_TITLE)}</b>",
-        f"{esc(msg.PILOT_GOAL)} {esc(pilot.goal)}",
-    ]
-    if pilot.kpis:
-        pilot_lines.append(f"{esc(msg.PILOT_KPIS)} {esc(', '.join(pilot.kpis))}")
-    pilot_lines.append(f"{esc(msg.PILOT_BUDGET)} {eur(pilot.budget_eur)} €")
-    steps = sorted(pilot.steps, key=lambda s: s.day)
-    pilot_lines += [f"J{s.day} : {esc(s.task)}" for s in steps[:GLANCE_STEPS]]
-    if len(steps) > GLANCE_STEPS:
-        pilot_lines.append(esc(msg.PILOT_MORE.format(n=len(steps) - GLANCE_STEPS)))
-    blocks.append("\n".join(pilot_lines))
+    if not is_decline(advice):
+        blocks.append(_pilot_glance(advice))
     if advice.sources:
         numbered = [f"{i}. {esc(s.title)}" for i, s in enumerate(advice.sources, 1)]
         blocks.append("\n".join([f"<b>{esc(msg.SOURCES_TITLE)}</b>", *numbered]))
     return "\n\n".join(blocks)
 
 
+def _pilot_glance(advice: Advice) -> str:
+    """Goal, three KPIs, budget, the first steps and the go/no-go day."""
+    pilot = advice.pilot
+    lines = [f"<b>{esc(msg.PILOT_TITLE)}</b>", f"{esc(msg.PILOT_GOAL)} {esc(pilot.goal)}"]
+    if pilot.kpis:
+        kpis = ", ".join(pilot.kpis[:GLANCE_KPIS])
+        more = "…" if len(pilot.kpis) > GLANCE_KPIS else ""
+        lines.append(f"{esc(msg.PILOT_KPIS)} {esc(kpis)}{more}")
+    lines.append(f"{esc(msg.PILOT_BUDGET)} {eur(pilot.budget_eur)} €")
+    steps = sorted(pilot.steps, key=lambda s: s.day)
+    shown = steps if len(steps) <= GLANCE_STEPS + 1 else [*steps[:GLANCE_STEPS], steps[-1]]
+    for step in shown:
+        if step is steps[-1] and len(shown) < len(steps):
+            lines.append(esc(msg.PILOT_MORE.format(n=len(steps) - len(shown))))
+        lines.append(f"J{step.day} : {esc(step.task)}")
+    return "\n".join(lines)
+
+
 def format_cost_detail(advice: Advice) -> str:
     """Monthly cost of each tool with its price date, the total range and the pilot budget."""
     lines = [f"<b>{esc(msg.COST_TITLE)}</b>"]
     for tool in advice.tools:
-        dated = f" ({esc(msg.PRICE_AS_OF.format(date=tool.as_of))})" if tool.as_of else ""
+        when = french_date(tool.as_of) if tool.as_of else ""
+        dated = f" ({esc(msg.PRICE_AS_OF.format(date=when))})" if when else ""
         lines.append(f"• {esc(tool.name)} : {esc(cost_range(tool.monthly_cost_eur))}{dated}")
     low = sum(t.monthly_cost_eur.min for t in advice.tools)
     high = sum(t.monthly_cost_eur.max for t in advice.tools)
     total = CostRange(min=low, max=high)
     lines.append(f"\n{esc(msg.COST_TOTAL)} {esc(cost_range(total))}")
-    lines.append(f"{esc(msg.PILOT_BUDGET)} {eur(advice.pilot.budget_eur)} €")
+    lines.append(f"{esc(msg.PILOT_BUDGET_DETAIL)} {eur(advice.pilot.budget_eur)} €")
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ from bot.telegram.formatting import (
     format_advice,
     format_cost_detail,
     format_tools,
+    is_decline,
     split_html,
 )
 from bot.telegram.limits import Limits, Verdict
@@ -238,10 +239,12 @@ class BotHandlers:
                 u = advice.usage
                 self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
             self.store.add_turn(chat_id, user_id, question, advice.answer)
-            self.store.save_last_advice(chat_id, user_id, question, advice)
+            declined = is_decline(advice)
+            if not declined:  # a decline has no plan: keep the last real one for /pilote
+                self.store.save_last_advice(chat_id, user_id, question, advice)
             parts = split_html(format_advice(advice, note=note))
             self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
-            await reply.finish(parts, kb.advice_buttons())
+            await reply.finish(parts, None if declined else kb.advice_buttons())
         finally:
             self.in_flight.discard(user_id)
 

@@ -268,11 +268,11 @@ async def test_cost_detail_button(harness: BotHarness, fake: FakeTelegram) -> No
     detail = await _tap(fake, answer, "a:co", "Détail des coûts")
     assert detail.plain.splitlines() == [
         "Détail des coûts",
-        "• WhatsApp Business : gratuit (tarif au 2026-11-01)",
-        "• Le Chat Pro : 14,99 €/mois (tarif au 2026-11-01)",
+        "• WhatsApp Business : gratuit (tarif au 01/11/2026)",
+        "• Le Chat Pro : 14,99 €/mois (tarif au 01/11/2026)",
         "",
         "Total par mois : 14,99 €/mois",
-        "Budget : 15 €",
+        "Budget du pilote (deux semaines) : 15 €",
     ]
 
 

@@ -9,6 +9,8 @@ from bot.telegram.formatting import (
     esc,
     format_advice,
     format_cost_detail,
+    french_date,
+    is_decline,
     split_html,
     split_plain,
     utf16_len,
@@ -22,7 +24,12 @@ def test_advice_layout_has_tools_prices_pilot_and_sources() -> None:
     plain = parse_telegram_html(text)
     assert "WhatsApp Business — gratuit" in plain
     assert "Le Chat Pro — 14,99 €/mois" in plain
-    assert "J1 : Étape du jour 1" in plain and "… et 2 autres étapes : /pilote" in plain
+    # the glance: three first steps, how many more, and always the day-14 decision
+    steps = [line for line in plain.splitlines() if line.startswith(("J", "…"))]
+    assert steps == [
+        "J1 : Étape du jour 1", "J2 : Étape du jour 2", "J3 : Étape du jour 3",
+        "… 3 autres étapes : /pilote", "J14 : Étape du jour 14",
+    ]  # fmt: skip
     assert "1. WhatsApp Business" in plain and "2. Pilote : messages clients" in plain
     assert "dégradée" not in plain
 
@@ -40,7 +47,7 @@ def test_dynamic_pieces_are_escaped() -> None:
 
 def test_cost_detail_sums_the_range() -> None:
     plain = parse_telegram_html(format_cost_detail(sample_advice()))
-    assert "Total par mois : 14,99 €/mois" in plain and "tarif au 2026-11-01" in plain
+    assert "Total par mois : 14,99 €/mois" in plain and "tarif au 01/11/2026" in plain
 
 
 def test_long_answer_splits_at_paragraphs_and_reopens_tags() -> None:
@@ -85,3 +92,28 @@ def test_splitter_parts_always_valid(text: str, limit: int) -> None:
     for part in split_html(text, limit):
         plain = parse_telegram_html(part)  # balanced tags, valid entities
         assert 0 < utf16_len(plain) <= limit and plain.strip()
+
+
+def test_glance_keeps_three_kpis_and_short_lines() -> None:
+    advice = sample_advice()
+    advice.pilot.kpis = [f"indicateur numéro {i} assez long à lire" for i in range(6)]
+    plain = parse_telegram_html(format_advice(advice))
+    kpi_line = next(line for line in plain.splitlines() if line.startswith("Indicateurs"))
+    assert kpi_line.count(",") == 2 and kpi_line.endswith("…")
+    # apart from the summary paragraph, every line fits a phone screen in a few rows
+    assert all(len(line) <= 140 for line in plain.splitlines()[1:])
+
+
+def test_a_decline_shows_no_plan() -> None:
+    advice = sample_advice("Je ne peux pas vous aider sur ce sujet. Tapez /aide.")
+    advice.tools, advice.sources = [], []
+    assert is_decline(advice)
+    plain = parse_telegram_html(format_advice(advice))
+    assert plain == "Je ne peux pas vous aider sur ce sujet. Tapez /aide."
+    assert not is_decline(sample_advice())
+
+
+def test_cost_detail_dates_are_french() -> None:
+    plain = parse_telegram_html(format_cost_detail(sample_advice()))
+    assert "(tarif au 01/11/2026)" in plain and "2026-11-01" not in plain
+    assert french_date("2026-11-23") == "23/11/2026" and french_date("bientôt") == "bientôt"
