@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
+from bot.messages import NO_ADVICE_YET, NOTHING_FOUND
 from retrieval import KnowledgeBase, open_knowledge_base
 from tests.fakes.embedder import HashEmbedder
 from tests.fakes.telegram_server import FakeTelegram
@@ -45,4 +46,22 @@ async def test_offline_advisor_answers_through_telegram(
     board = await fake.until(lambda f: [m for m in f.chat_messages(77) if "/" in m.plain
                                         and any(d.startswith("c:t:") for _, d in m.buttons)])
     assert board[-1].plain.startswith("Pilote de deux semaines · 0/")
+    await advisor.aclose()
+
+
+async def test_off_topic_is_declined_without_buttons(
+    harness: BotHarness, fake: FakeTelegram, kb: KnowledgeBase
+) -> None:
+    advisor = Advisor(kb, None)
+    harness.overrides.update(llm_provider=None, llm_api_key=None)
+    await harness.start(advisor)
+    fake.push_message(78, 78, "Tu as une recette de la tarte tatin ?")
+    shown = await fake.until(
+        lambda f: [m for m in f.chat_messages(78) if "Je ne peux pas vous aider" in m.plain],
+        timeout=30,
+    )
+    assert shown[-1].plain == NOTHING_FOUND and shown[-1].buttons == []
+    assert harness.store is not None and harness.store.last_advice(78, 78) is None
+    fake.push_message(78, 78, "/pilote")
+    await fake.until(lambda f: [m for m in f.chat_messages(78) if m.plain == NO_ADVICE_YET])
     await advisor.aclose()
