@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 20240611
 SECTIONS_PER_DOC = 5
+_SECTION_WORDS = 80
 
 BUSINESSES = [
     "une boulangerie de quartier", "un garage automobile", "un cabinet d'expertise comptable",
@@ -166,6 +167,8 @@ def generate(n_chunks: int, seed: int = SEED) -> Corpus:
         for heading_row in rng.sample(range(len(HEADINGS)), count):
             rows = [first_sentence + rng.randrange(len(sentences))
                     for _ in range(rng.randint(3, 5))]
+            while len(rows) > 1 and sum(len(pool[r].split()) for r in rows) > _SECTION_WORDS:
+                rows.pop()  # one section must stay one chunk of the real chunker
             lines += [f"## {HEADINGS[heading_row]}", "", " ".join(pool[r] for r in rows), ""]
             parts[f"{stem}|{HEADINGS[heading_row]}"] = [
                 title_row, len(all_titles) + heading_row, *rows]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ MAX_QUERY_CHARS = 2000
 _EMBED_BATCH = 64
 _FINGERPRINT_KEY = "kb_fingerprint"
 _VECTOR_CACHE_FILE = "embeddings.sqlite3"
+# The advisor searches the same question two or three times (general, tools, sector);
+# embedding it is most of a search's cost, so recent query vectors and masks are kept.
+_QUERY_CACHE = 256
+_MASK_CACHE = 32
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,9 @@ class KnowledgeBase:
         self._lexical: LexicalIndex | None = None
         self._fiches: dict[str, Fiche] | None = None
         self._packaged: PackagedVectors | None = None
+        self._query_vectors: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._masks: OrderedDict[tuple[str, SearchFilters], NDArray[np.bool_]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # the advisor searches from worker threads
 
     # -- embedders ---------------------------------------------------------------------
 
@@ -273,9 +281,36 @@ class KnowledgeBase:
     def _dense(
         self, text: str, n: int, filters: SearchFilters | None
     ) -> list[tuple[StoredChunk, float]]:
-        vector = self.query_embedder().encode([text])[0]
+        vector = self._query_vector(text)
         n = min(n, len(self._lexical_index().records))
         return self._store.query(vector, n, filtering.to_where(filters))
+
+    def _query_vector(self, text: str) -> NDArray[np.float32]:
+        with self._cache_lock:
+            vector = self._query_vectors.get(text)
+            if vector is not None:
+                self._query_vectors.move_to_end(text)
+                return vector
+        fresh: NDArray[np.float32] = self.query_embedder().encode([text])[0]
+        with self._cache_lock:
+            self._query_vectors[text] = fresh
+            if len(self._query_vectors) > _QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        return fresh
+
+    def _filter_mask(self, index: LexicalIndex, filters: SearchFilters) -> NDArray[np.bool_]:
+        key = (index.fingerprint, filters)
+        with self._cache_lock:
+            mask = self._masks.get(key)
+        if mask is None:
+            accept = filtering.to_predicate(filters)
+            mask = np.fromiter((accept(r.metadata) for r in index.records), dtype=bool,
+                               count=len(index.records))
+            with self._cache_lock:
+                self._masks[key] = mask
+                if len(self._masks) > _MASK_CACHE:
+                    self._masks.popitem(last=False)
+        return mask
 
     def _bm25(
         self, text: str, n: int, filters: SearchFilters | None
@@ -283,11 +318,15 @@ class KnowledgeBase:
         index = self._lexical_index()
         scores = index.scores(text)
         if filters is not None:
-            accept = filtering.to_predicate(filters)
-            keep = np.fromiter((accept(r.metadata) for r in index.records), dtype=bool,
-                               count=len(index.records))
-            scores = np.where(keep, scores, np.float32(0.0))
-        order = np.argsort(-scores, kind="stable")[:n]
+            scores = np.where(self._filter_mask(index, filters), scores, np.float32(0.0))
+        if n < len(scores):
+            # top n without sorting every record; ties keep record order, as a stable sort
+            top = np.argpartition(-scores, n - 1)[:n]
+            cut = scores[top].min()
+            top = np.flatnonzero(scores >= cut) if cut > 0 else top[scores[top] > 0]
+            order = top[np.lexsort((top, -scores[top]))][:n]
+        else:
+            order = np.argsort(-scores, kind="stable")
         return [(index.records[i], float(scores[i])) for i in order if scores[i] > 0]
 
     # -- ingest ------------------------------------------------------------------------
@@ -476,6 +515,8 @@ class KnowledgeBase:
         self._query_embedder = None
         self._document_embedder = None
         self._lexical = None
+        self._query_vectors.clear()
+        self._masks.clear()
         self._store.close()
 
 
