@@ -239,7 +239,7 @@ def build_index(corpus: Corpus, model: str) -> Path:
 
 
 def queries(n: int = 200, seed: int = SEED) -> list[str]:
-    """French owner questions in the corpus' domain (not taken from the sentence pool)."""
+    """Distinct French owner questions in the corpus' domain (not from the sentence pool)."""
     rng = random.Random(seed - 1)
     forms = [
         "Je gère {business}, comment gagner du temps sur {task} ?",
@@ -249,13 +249,13 @@ def queries(n: int = 200, seed: int = SEED) -> list[str]:
         "Est-ce que je dois {rule} si j'utilise un chatbot ?",
         "Quelle aide publique pour équiper {business} en IA ?",
     ]
-    out = []
-    for _ in range(n):
+    out: dict[str, None] = {}
+    while len(out) < n:
         tool, price = rng.choice(TOOLS)
-        out.append(rng.choice(forms).format(
+        out[rng.choice(forms).format(
             business=rng.choice(BUSINESSES), task=rng.choice(TASKS), tool=tool,
-            price=max(price, 10), kpi=rng.choice(KPIS), rule=rng.choice(RULES)))
-    return out
+            price=max(price, 10), kpi=rng.choice(KPIS), rule=rng.choice(RULES))] = None
+    return list(out)
 
 
 if __name__ == "__main__":
