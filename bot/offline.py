@@ -490,6 +490,8 @@ def _tools_sentence(tools: Sequence[CatalogueTool], mode: str, before: float | N
                 "sur deux semaines.")  # fmt: skip
     if mode == "info":
         return f"Outils liés à ce sujet : {_names(tools)} (prix ci-dessous)."
+    if mode == "info-starter":
+        return f"Pour un premier essai à petit prix : {_names(tools)} (détail ci-dessous)."
     then = f", puis {_names(rest)} si besoin" if rest else ""
     return (f"Par où commencer : {_short_name(first)} ({_format_price(first)}){then}, "
             "sur un pilote de deux semaines.")  # fmt: skip
@@ -513,7 +515,7 @@ def summary(
     """
     parts: list[str] = []
     number = 1
-    if mode == "info" and lead_fiche is not None:
+    if mode.startswith("info") and lead_fiche is not None:
         gist = _section_sentences(lead_fiche.body, *GIST_SECTIONS)
         if not gist and lead is not None:
             gist = sentences(lead.text)
@@ -601,9 +603,10 @@ def _reference_lead(
 
 def _info_tools(
     catalogue: Catalogue, lead: Fiche, profile: Profile, question: str
-) -> list[CatalogueTool]:
-    """The tools a reference fiche talks about; where an EU-hosted tool of the same kind
-    exists, it replaces the others (the question is often about data safety)."""
+) -> tuple[list[CatalogueTool], bool]:
+    """The tools a reference fiche talks about (True), else general assistants to try for
+    free (False); where an EU-hosted tool of the same kind exists, it replaces the others
+    (the question is often about data safety)."""
     related = [t for t in (catalogue.get(i) for i in lead.meta.get("related") or ()) if t]
     kinds = {t.category for t in related}
     eu = [t for t in catalogue if t.category in kinds and t.eu_hosted]
@@ -611,7 +614,8 @@ def _info_tools(
     pool = eu + [t for t in related if t.category not in eu_kinds]
     picks = choose_tools(catalogue, None, profile=profile, preferred=[t.id for t in pool],
                          question=question)  # fmt: skip
-    if len(picks) < MIN_TOOLS:  # nothing specific: general assistants to try for free
+    from_sheet = len(picks) >= MIN_TOOLS
+    if not from_sheet:  # nothing specific: general assistants to try for free
         starters = sorted(
             (t for t in catalogue if t.category == "assistant" and t not in picks
              and t.fits(budget=profile.monthly_budget_eur)),
@@ -619,7 +623,7 @@ def _info_tools(
                            t.price_max),
         )  # fmt: skip
         picks += starters[: MIN_TOOLS - len(picks)]
-    return picks
+    return picks, from_sheet
 
 
 def compose(
@@ -655,7 +659,8 @@ def compose(
         case = None  # only a case the search actually found is worth quoting
     previous = [t for t in (catalogue.get(i) for i in previous_tools) if t is not None]
     if mode == "info" and lead_fiche is not None:
-        tools = _info_tools(catalogue, lead_fiche, profile, question)
+        tools, from_sheet = _info_tools(catalogue, lead_fiche, profile, question)
+        mode = "info" if from_sheet else "info-starter"
         case = None
         family = None
     else:
@@ -686,7 +691,7 @@ def compose(
     if mode == "advice" and lead is not None and not cite_lead(lead, lead_fiche, case):
         first = None  # the summary cites the case as [1]
     sources = _sources(first, shown_case, hits, template.guide_id if template else None,
-                       lookup)  # fmt: skip
+                       lookup, plans=not mode.startswith("info"))  # fmt: skip
     return Advice(
         answer=text or NOTHING_FOUND,
         tools=picks,
@@ -704,9 +709,14 @@ def _sources(
     hits: Sequence[Hit],
     guide_id: str | None,
     lookup: Callable[[str], Fiche | None],
+    *,
+    plans: bool = True,
 ) -> list[SourceRef]:
+    """Cited fiches first, then the top hits (pilot plans only when `plans`), then the
+    plan's guide."""
     ordered: list[Fiche] = [f for f in (lead, case) if f is not None]
-    ordered += [f for f in (lookup(h.fiche_id) for h in hits[:3]) if f is not None]
+    found = [f for f in (lookup(h.fiche_id) for h in hits[:3]) if f is not None]
+    ordered += [f for f in found if plans or f.meta.get("category") != "pilote"]
     guide = lookup(guide_id) if guide_id else None
     if guide is not None:
         ordered.append(guide)

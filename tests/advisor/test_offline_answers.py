@@ -133,3 +133,13 @@ def test_eu_hosting_is_read_from_the_first_place_named() -> None:
     assert not tool("Hors UE (Chine ou international)").eu_hosted
     assert not tool("Infrastructure Meta (hors UE possible, à vérifier)").eu_hosted
     assert not tool("Cloud Microsoft (frontière de données UE possible)").eu_hosted
+
+
+async def test_an_aid_question_cites_the_aid_sheet_and_no_unrelated_plan(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("Quelles aides pour financer un projet d'IA dans ma TPE ?")
+    assert advice.sources[0].id == "guide-aides-publiques"
+    assert not [s for s in advice.sources if s.id.startswith("guide-pilote-")]
+    assert 2 <= len(advice.tools) <= 4
+    _assert_readable(advice)
