@@ -162,7 +162,7 @@ GIST_SECTIONS = ("en bref", "ce qu une pme doit retenir", "pour une pme", "a ret
 # sentences of a case that talk about the source article rather than the business
 _META_SENTENCE = re.compile(
     r"^(?:corrections?\b|nuance\b|l'article\b|selon l'article\b|cas illustratif\b|aucun\b"
-    r"|hypoth[eè]ses?\b|sans conna[iî]tre\b)",
+    r"|hypoth[eè]ses?\b|sans conna[iî]tre\b|seule?s? (?:la|le|les)\b)",
     re.IGNORECASE,
 )
 MAX_SUMMARY_SENTENCES = 4
@@ -539,6 +539,11 @@ def summary(
                 result = _useful(_section_sentences(case.body, "resultat", "bilan"))
                 if result:
                     parts.append(result)
+    if not parts and mode == "advice" and family in FAMILY_LABELS:
+        parts.append(
+            f"Pour {FAMILY_LABELS[family]}, voici les outils à essayer en premier, prix "
+            "du catalogue à l'appui."
+        )
     parts = parts[: MAX_SUMMARY_SENTENCES - 1]
     tail = _tools_sentence(tools, mode, before)
     if tail:
@@ -547,13 +552,12 @@ def summary(
 
 
 def cite_lead(lead: Hit, lead_fiche: Fiche | None, case: Fiche | None) -> bool:
-    """Quote the best passage unless it is the case itself, a pilot plan (the plan is shown
-    below) or empty."""
+    """Quote the best passage only when no case study tells the story, and never a pilot
+    plan (the plan is shown below) or an empty passage."""
     is_plan = lead.type == "guide" and (
         lead_fiche is None or lead_fiche.meta.get("category") == "pilote"
     )
-    same = case is not None and lead.fiche_id == case.id
-    return not is_plan and not same and bool(first_sentence(lead.text))
+    return case is None and not is_plan and bool(first_sentence(lead.text))
 
 
 def _mode(question: str, hits: Sequence[Hit], lead: Fiche | None, history: Sequence[Turn]) -> str:
