@@ -23,6 +23,7 @@ from typing import Any
 
 from telegram.ext import BaseRateLimiter
 
+from bot import messages as msg
 from bot.config import Settings
 from bot.storage import SQLiteStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApp, build_application
@@ -35,7 +36,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 BOT_TOKEN = "7012345678:AAHk9vQ2xZb8LmN4pRtY6uWcE1sD3fG5hJ7"
 API_KEY = "sk-live-4f9A2b7C1d8E3f6G0h5J9k2L7m4N1p8Q"
-ANSWER_BUTTON = '"a:ck"'
 _QUESTION = re.compile(r"<question>\s*(.*?)\s*</question>", re.S)
 _MARKER = re.compile(r"\bQ[0-9]+x[0-9]+\b")
 
@@ -111,6 +111,7 @@ class CountingTelegram(FakeTelegram):
             defaultdict(list)
         )
         self._final_lock = threading.Lock()
+        self._pending: set[int] = set()
         self.keep_calls = True
 
     def handle(self, method: str, params: dict[str, Any], files: Any) -> Any:
@@ -118,17 +119,33 @@ class CountingTelegram(FakeTelegram):
         if not self.keep_calls:
             with self._cond:
                 self.calls.clear()
-        if method in ("sendMessage", "editMessageText") and ANSWER_BUTTON in str(
-            params.get("reply_markup") or ""
-        ):
-            chat_id = int(params["chat_id"])
-            final = Final(chat_id, int(result["message_id"]), str(params["text"]), time.monotonic())
-            with self._final_lock:
-                self.finals.append(final)
-                waiters = list(self._waiters.get(chat_id, ()))
-            for loop, event in waiters:
-                loop.call_soon_threadsafe(event.set)
+        if method in ("sendMessage", "editMessageText"):
+            self._maybe_final(method, params, result)
         return result
+
+    def _maybe_final(self, method: str, params: dict[str, Any], result: Any) -> None:
+        """Finals: the HTML edit of a placeholder, or an HTML message sent without one."""
+        chat_id, text = int(params["chat_id"]), str(params.get("text", ""))
+        html = str(params.get("parse_mode") or "").upper() == "HTML"
+        now = time.monotonic()
+        with self._final_lock:
+            if method == "sendMessage" and text == msg.THINKING:
+                self._pending.add(chat_id)
+                return
+            if not html:
+                return  # plain previews while streaming, plain fallbacks
+            if method == "editMessageText":
+                if chat_id not in self._pending:
+                    return
+                self._pending.discard(chat_id)
+            else:
+                previous = [f for f in self.finals if f.chat_id == chat_id]
+                if chat_id in self._pending or (previous and now - previous[-1].at < 1.0):
+                    return  # a continuation part of a long answer
+            self.finals.append(Final(chat_id, int(result["message_id"]), text, now))
+            waiters = list(self._waiters.get(chat_id, ()))
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
 
     def finals_of(self, chat_id: int) -> list[Final]:
         """Final answers sent to one chat, in order."""
