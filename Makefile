@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 Q      ?= Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench embeddings clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 
 bench: install
 	$(BIN)/python benchmarks/run.py --quick
+
+# Regenerate the vectors shipped with knowledge/ after editing fiches (a stale one is a miss).
+embeddings: install
+	$(BIN)/python -m retrieval.embed_cache knowledge
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
