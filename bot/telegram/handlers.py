@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 MAX_QUESTION = 4000
 PARIS = ZoneInfo("Europe/Paris")
 REMINDER_AT = time(9, 0, tzinfo=PARIS)
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# ZWNJ/ZWJ (U+200C/D) stay: they join emoji sequences and shape Persian or Indic words
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\ufeff]")
 
 Ctx = ContextTypes.DEFAULT_TYPE
 
