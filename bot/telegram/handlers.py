@@ -31,6 +31,7 @@ from bot.telegram.formatting import (
 )
 from bot.telegram.limits import Limits, Verdict
 from bot.telegram.streaming import ProgressiveReply, edit_html, send_html, send_parts, typing
+from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class BotHandlers:
             return
         try:
             picks = await self.advisor.tools_for(need, profile=self.store.get_profile(user.id))
-        except BotError as exc:
+        except (BotError, RetrievalError) as exc:
             await context.bot.send_message(chat.id, msg.user_message_for(exc))
             return
         await send_parts(context.bot, chat.id, split_html(format_tools(need, picks)))
@@ -232,7 +233,7 @@ class BotHandlers:
                         history=self.store.history(chat_id, user_id, self.settings.history_turns),
                         on_text=reply.update,
                     )
-                except BotError as exc:
+                except (BotError, RetrievalError) as exc:  # Chroma down, empty query
                     log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
                     await reply.fail(esc(msg.user_message_for(exc)))
                     return
