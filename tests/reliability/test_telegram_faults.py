@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from retrieval import KnowledgeBase
+from tests.fakes.llm_server import Behaviour
 from tests.reliability.support import BotRun, CountingTelegram, ScriptedLLM, bot_settings
 from tests.reliability.support import echo_marker as _echo
-from tests.fakes.llm_server import Behaviour
 
 SCENARIOS = {
     "placeholder-429": ("sendMessage", {"status": 429, "retry_after": 1}),
