@@ -35,7 +35,7 @@ CREDENTIAL_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b[0-9a-f]{32}\.[A-Za-z0-9]{10,}\b"),  # Zhipu / Z.ai keys
     # long runs mixing digits, lower and upper case letters: no French word looks like that
     re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{32,}\b"),
-    re.compile(r"(?i)\b(?:api[_ -]?key|token|secret|password|mot de passe)\s*[:=]\s*\S{8,}"),
+    re.compile(r"(?i)(?:api[_ -]?key|token|secret|password|mot de passe)\s*[:=]\s*\S{8,}"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
 
