@@ -235,6 +235,7 @@ class BotHandlers:
                     )
                 except (BotError, RetrievalError) as exc:  # Chroma down, empty query
                     log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
+                    self.in_flight.discard(user_id)  # a retry right after the error is welcome
                     await reply.fail(esc(msg.user_message_for(exc)))
                     return
             if advice.usage is not None:

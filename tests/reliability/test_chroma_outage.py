@@ -88,7 +88,11 @@ async def test_chroma_outage_then_recovery(telegram: CountingTelegram, tmp_path:
                 down_s = time.monotonic() - started
                 server = start_chroma(path, port, log)
                 telegram.push_message(1, 1, "Q1x2 commandes WhatsApp de ma boulangerie")
-                back = await telegram.next_final(1, 2, timeout=30)
+                try:
+                    back = await telegram.next_final(1, 2, timeout=30)
+                except TimeoutError:
+                    seen = [(m.plain[:60], m.edits) for m in telegram.chat_messages(1)]
+                    raise AssertionError(f"no answer after the restart: {seen} {run.errors}")
                 assert run.errors == []
         shown = telegram.messages[(1, down.message_id)].plain
         print(f"\n[chroma] outage answered in {down_s:.2f} s: {shown[:80]!r}")
