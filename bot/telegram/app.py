@@ -102,4 +102,6 @@ def register(app: AnyApp, h: BotHandlers) -> None:
     app.add_handler(
         MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, h.unsupported)
     )
+    # an unknown /command in a private chat gets the help rather than silence
+    app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, h.help))
     app.add_error_handler(h.on_error)
