@@ -15,15 +15,23 @@ logger = logging.getLogger(__name__)
 
 
 def open_knowledge(
-    settings: Settings, *, build_if_empty: bool = True, progress: bool = True
+    settings: Settings,
+    *,
+    build_if_empty: bool = True,
+    progress: bool = True,
+    check_model: bool = True,
 ) -> KnowledgeBase:
-    """Open the knowledge base; when its index is empty, build it from the knowledge dir."""
+    """Open the knowledge base; when its index is empty, build it from the knowledge dir.
+
+    `check_model=False` only for a rebuild with another embedding model.
+    """
     kb = open_knowledge_base(
         index_dir=settings.index_dir,
         knowledge_dir=settings.knowledge_dir,
         embedding_model=settings.embedding_model,
         chroma_host=settings.chroma_host,
         chroma_port=settings.chroma_port,
+        check_model=check_model,
     )
     if build_if_empty and kb.is_empty():
         logger.info("empty index: building it from %s", settings.knowledge_dir)

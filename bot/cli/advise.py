@@ -148,11 +148,16 @@ def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _open_advisor(settings: Settings) -> Advisor | str:
+def _open_advisor(args: argparse.Namespace, settings: Settings) -> tuple[Advisor, Profile] | str:
+    """The advisor and the `--profile` given, or the French message saying what is wrong."""
     from bot.wiring import build_advisor
 
     try:
-        return build_advisor(settings)
+        profile = parse_profile(args.profile)
+    except ValueError:
+        return BAD_PROFILE.format(value=args.profile)
+    try:
+        return build_advisor(settings), profile
     except (RetrievalError, BotError) as exc:
         return user_message_for(exc)
 
@@ -168,13 +173,10 @@ def _questions(args: argparse.Namespace, stdin: TextIO) -> Iterable[str]:
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer the question given, or each line of stdin, with one advisor."""
-    try:
-        profile = parse_profile(args.profile)
-    except ValueError:
-        return _fail(BAD_PROFILE.format(value=args.profile))
-    advisor = _open_advisor(settings)
-    if isinstance(advisor, str):
-        return _fail(advisor)
+    opened = _open_advisor(args, settings)
+    if isinstance(opened, str):
+        return _fail(opened)
+    advisor, profile = opened
     return asyncio.run(_ask_all(advisor, _questions(args, sys.stdin), profile, args.json))
 
 
@@ -203,13 +205,10 @@ async def _ask_all(
 
 def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Interactive French conversation with memory of the session's turns."""
-    try:
-        profile = parse_profile(args.profile)
-    except ValueError:
-        return _fail(BAD_PROFILE.format(value=args.profile))
-    advisor = _open_advisor(settings)
-    if isinstance(advisor, str):
-        return _fail(advisor)
+    opened = _open_advisor(args, settings)
+    if isinstance(opened, str):
+        return _fail(opened)
+    advisor, profile = opened
     return asyncio.run(_chat(advisor, profile, settings.history_turns, input))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.wiring import open_knowledge
-from retrieval import IngestReport, SearchFilters, evaluate, open_knowledge_base
+from retrieval import IngestReport, SearchFilters, evaluate
 from retrieval.errors import (
     EmbeddingError,
     IndexNotReadyError,
@@ -106,14 +106,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Index the given paths (default: the knowledge dir) and print the summary."""
     paths = list(args.paths) or [settings.knowledge_dir]
     try:
-        kb = open_knowledge_base(
-            index_dir=settings.index_dir,
-            knowledge_dir=settings.knowledge_dir,
-            embedding_model=settings.embedding_model,
-            chroma_host=settings.chroma_host,
-            chroma_port=settings.chroma_port,
-            check_model=not args.rebuild,
-        )
+        kb = open_knowledge(settings, build_if_empty=False, check_model=not args.rebuild)
         try:
             report = kb.ingest(paths, rebuild=args.rebuild, progress=True)
         finally:
