@@ -3,13 +3,8 @@ recovers without a restart of its own."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +12,7 @@ from bot import messages as msg
 from retrieval import open_knowledge_base
 from tests.fakes.embedder import HashEmbedder
 from tests.fakes.llm_server import Behaviour
+from tests.fakes.processes import free_port, start_chroma, stop
 from tests.reliability.support import (
     BotRun,
     CountingTelegram,
@@ -25,46 +21,11 @@ from tests.reliability.support import (
     echo_marker,
 )
 
-CHROMA = Path(sys.executable).parent / "chroma"
 SMALL_KNOWLEDGE = Path(__file__).resolve().parents[1] / "advisor" / "fixtures" / "knowledge"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_chroma(path: Path, port: int, log: Path) -> Any:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma run did not start: {log.read_text()}")
-            time.sleep(0.2)
-
-
-def stop(proc: Any) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.slow
 async def test_chroma_outage_then_recovery(telegram: CountingTelegram, tmp_path: Path) -> None:
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
     port, path, log = free_port(), tmp_path / "chroma", tmp_path / "chroma.log"
     server = start_chroma(path, port, log)
     embedder = HashEmbedder()
@@ -92,7 +53,8 @@ async def test_chroma_outage_then_recovery(telegram: CountingTelegram, tmp_path:
                     back = await telegram.next_final(1, 2, timeout=30)
                 except TimeoutError:
                     seen = [(m.plain[:60], m.edits) for m in telegram.chat_messages(1)]
-                    raise AssertionError(f"no answer after the restart: {seen} {run.errors}")
+                    message = f"no answer after the restart: {seen} {run.errors}"
+                    raise AssertionError(message) from None
                 assert run.errors == []
         shown = telegram.messages[(1, down.message_id)].plain
         print(f"\n[chroma] outage answered in {down_s:.2f} s: {shown[:80]!r}")

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,52 +9,16 @@ import pytest
 
 from retrieval import KnowledgeBase, open_knowledge_base
 from retrieval.errors import ModelMismatchError, StoreUnavailableError
+from tests.fakes import processes
 from tests.fakes.embedder import HashEmbedder
 
 pytestmark = pytest.mark.slow
 
-CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     """A `chroma run` server on a free loopback port, stopped at teardown."""
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("wb")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat",
-                                            timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = (tmp_path / "chroma.log").read_text()
-                    pytest.fail(f"chroma run did not start: {output}")
-                time.sleep(0.2)
+    with processes.chroma_server(tmp_path) as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_ingest_and_search_through_the_server(
@@ -102,6 +61,7 @@ def test_unreachable_server_raises_store_unavailable(tmp_path: Path, knowledge_d
     with pytest.raises(StoreUnavailableError, match="127.0.0.1"):
         open_knowledge_base(
             index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-            embedding_model="fake-hash-64", chroma_host="127.0.0.1", chroma_port=_free_port(),
+            embedding_model="fake-hash-64", chroma_host="127.0.0.1",
+            chroma_port=processes.free_port(),
             embedder=HashEmbedder(),
         )

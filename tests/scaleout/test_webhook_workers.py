@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,63 +19,23 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import processes
+from tests.fakes.processes import BIN, free_port, stop, wait_http
 from tests.fakes.telegram_server import Call, FakeTelegram, running_fake
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-webhook-token_42"
 PUBLIC_URL = "https://bot.example.org/telegram/hook"
 QUESTION = "Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return  # the server answers (an error status is still an answer)
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{url} never answered:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture
 def chroma_port(tmp_path: Path) -> Iterator[int]:
     """A `chroma run` server on a free loopback port."""
-    chroma = BIN / "chroma"
-    if not chroma.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    port = _free_port()
-    log = tmp_path / "chroma.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(chroma), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
-             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log)
-            yield port
-        finally:
-            _stop(proc)
+    with processes.chroma_server(tmp_path) as port:
+        yield port
 
 
 def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict[str, str]:
@@ -128,7 +86,7 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
         workers: list[tuple[int, subprocess.Popen[bytes], Path]] = []
         try:
             for n in range(2):
-                port = _free_port()
+                port = free_port()
                 log = tmp_path / f"worker-{n}.log"
                 with log.open("wb") as out:
                     proc = subprocess.Popen(
@@ -137,7 +95,7 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
                         stdout=out, stderr=subprocess.STDOUT)
                 workers.append((port, proc, log))
             for port, proc, log in workers:
-                _wait_http(f"http://127.0.0.1:{port}/telegram/hook", proc, log)
+                wait_http(f"http://127.0.0.1:{port}/telegram/hook", proc, log)
 
             hooks = fake.calls_to("setWebhook")
             assert len(hooks) == 2
@@ -161,6 +119,6 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
             assert not [c for c in fake.calls if str(c.params.get("chat_id")) == "101"]
         finally:
             for _, proc, _ in workers:
-                _stop(proc)
+                stop(proc)
         for _, _, log in workers:
             assert "Traceback" not in log.read_text(errors="replace"), log.read_text()
