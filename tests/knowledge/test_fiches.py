@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from retrieval import vocabulary
+
 KB_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 EVAL_FILE = KB_DIR / "eval" / "questions.jsonl"
 
@@ -28,22 +30,7 @@ FOLDERS: dict[str, tuple[str, str]] = {
     "facts": ("fact", "fact-"),
 }
 
-SECTORS = {
-    "tous",
-    "restauration",
-    "commerce",
-    "artisanat-btp",
-    "immobilier",
-    "comptabilite-juridique",
-    "sante",
-    "architecture",
-    "communication-creation",
-    "conseil-services",
-    "e-commerce",
-    "beaute-bien-etre",
-    "automobile",
-    "logiciel-tech",
-}
+SECTORS = set(vocabulary.SECTORS)
 TOOL_CATEGORIES = {
     "assistant",
     "llm-api",
