@@ -1,4 +1,5 @@
-"""SQLite state of the bot: profiles, history, checklists, usage, processed updates, reminders.
+"""SQLite state of the bot: profiles, history, checklists, usage, processed updates, reminders,
+and the questions in flight (so a crash loses none of them).
 
 This module owns the schema. `MIGRATIONS[i]` upgrades a database from version i to i+1;
 `schema_version` records where a file stands. Handlers only see the `Store` protocol, so a
@@ -65,13 +66,24 @@ MIGRATIONS: tuple[str, ...] = (
         user_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, created_at REAL NOT NULL
     );
     """,
+    # 2 -> 3: questions in flight, resumed after a crash
+    """
+    CREATE TABLE pending_questions (
+        update_id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL, question TEXT NOT NULL,
+        reply_to INTEGER, placeholder_id INTEGER,
+        owner TEXT NOT NULL, lease_until REAL NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE INDEX pending_by_user ON pending_questions (user_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _USER_TABLES = (
     "profiles", "history", "last_advice", "checklists", "checklist_ticks",
-    "questions", "usage", "reminders",
+    "questions", "usage", "reminders", "pending_questions",
 )  # fmt: skip
+PENDING_LEASE_S = 60.0  # a question's owner renews it while alive; expired = orphaned
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,26 @@ class Reminder:
 
     user_id: int
     chat_id: int
+
+
+@dataclass(frozen=True)
+class PendingQuestion:
+    """A question being answered: recorded with its update id, deleted once answered.
+
+    `owner` names the process answering it (see `bot.telegram.resume.process_token`);
+    `lease_until` is pushed forward while that process lives, so another process may take
+    over the question once the lease expired.
+    """
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    question: str
+    owner: str
+    reply_to: int | None = None
+    placeholder_id: int | None = None
+    created_at: float = 0.0
+    lease_until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +170,12 @@ class Store(Protocol):
     def cost_today(self, user_id: int) -> float: ...
     def usage_totals(self) -> UsageTotals: ...
     def mark_update(self, update_id: int) -> bool: ...
+    def mark_question(self, pending: PendingQuestion) -> bool: ...
+    def set_placeholder(self, update_id: int, message_id: int) -> None: ...
+    def finish_question(self, update_id: int) -> None: ...
+    def pending_questions(self) -> list[PendingQuestion]: ...
+    def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool: ...
+    def renew_questions(self, owner: str) -> int: ...
     def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None: ...
     def reminders(self) -> list[Reminder]: ...
     def has_reminder(self, user_id: int) -> bool: ...
@@ -382,6 +420,82 @@ class SQLiteStore:
         )
         return cursor.rowcount == 1
 
+    # -- questions in flight --------------------------------------------------
+
+    def mark_question(self, pending: PendingQuestion) -> bool:
+        """Record the update id and the question in flight in one transaction.
+
+        False (and nothing written) when the update was already processed. `created_at` and
+        `lease_until` come from the store's clock.
+        """
+        now = self._clock()
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)",
+                        (pending.update_id, now),
+                    )
+                    fresh = cursor.rowcount == 1
+                    if fresh:
+                        self._db.execute(
+                            "INSERT INTO pending_questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (pending.update_id, pending.chat_id, pending.user_id,
+                             pending.question, pending.reply_to, pending.placeholder_id,
+                             pending.owner, now + PENDING_LEASE_S, now),
+                        )  # fmt: skip
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        return fresh
+
+    def set_placeholder(self, update_id: int, message_id: int) -> None:
+        """Remember the "searching…" message of a question in flight (to edit it on resume)."""
+        self._run(
+            "UPDATE pending_questions SET placeholder_id=? WHERE update_id=?",
+            (message_id, update_id),
+        )
+
+    def finish_question(self, update_id: int) -> None:
+        """The question got its final reply: forget it."""
+        self._run("DELETE FROM pending_questions WHERE update_id=?", (update_id,))
+
+    def pending_questions(self) -> list[PendingQuestion]:
+        """Every question in flight, oldest first."""
+        rows = self._all(
+            "SELECT update_id, chat_id, user_id, question, owner, reply_to, placeholder_id,"
+            " created_at, lease_until FROM pending_questions ORDER BY created_at, update_id"
+        )
+        return [
+            PendingQuestion(
+                update_id=int(u), chat_id=int(c), user_id=int(usr), question=str(q),
+                owner=str(o), reply_to=None if r is None else int(r),
+                placeholder_id=None if p is None else int(p), created_at=float(at),
+                lease_until=float(lease),
+            )
+            for u, c, usr, q, o, r, p, at, lease in rows
+        ]  # fmt: skip
+
+    def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
+        """Take over a question from `previous_owner`; False when someone else was faster."""
+        cursor = self._run(
+            "UPDATE pending_questions SET owner=?, lease_until=? WHERE update_id=? AND owner=?",
+            (owner, self._clock() + PENDING_LEASE_S, update_id, previous_owner),
+        )
+        return cursor.rowcount == 1
+
+    def renew_questions(self, owner: str) -> int:
+        """Push forward the lease of `owner`'s questions (it is alive); rows renewed."""
+        cursor = self._run(
+            "UPDATE pending_questions SET lease_until=? WHERE owner=?",
+            (self._clock() + PENDING_LEASE_S, owner),
+        )
+        return cursor.rowcount
+
     # -- reminders ------------------------------------------------------------
 
     def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None:
@@ -406,13 +520,14 @@ class SQLiteStore:
     # -- retention and erasure ------------------------------------------------
 
     def purge(self, retention_days: int) -> int:
-        """Delete conversation content and update ids older than the retention; rows deleted.
+        """Delete conversation content, questions in flight and update ids older than the
+        retention; rows deleted.
 
         Counters (questions, usage) hold no message text and stay until `forget_user`.
         """
         cutoff = self._clock() - retention_days * DAY_S
         deleted = 0
-        for table in ("history", "last_advice"):
+        for table in ("history", "last_advice", "pending_questions"):
             deleted += self._run(f"DELETE FROM {table} WHERE created_at<?", (cutoff,)).rowcount
         deleted += self._run("DELETE FROM processed_updates WHERE at<?", (cutoff,)).rowcount
         return deleted

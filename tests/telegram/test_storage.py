@@ -6,7 +6,14 @@ import sqlite3
 from pathlib import Path
 
 from bot.advice import Profile
-from bot.storage import DAY_S, MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+from bot.storage import (
+    DAY_S,
+    MIGRATIONS,
+    PENDING_LEASE_S,
+    SCHEMA_VERSION,
+    PendingQuestion,
+    SQLiteStore,
+)
 from tests.telegram.support import sample_advice
 
 
@@ -20,7 +27,7 @@ class Clock:
 
 def test_fresh_file_is_at_latest_version_in_wal(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     store.close()
     mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -36,7 +43,7 @@ def test_migrates_a_version_1_file_and_keeps_its_data(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     profile = store.get_profile(7)
     assert profile is not None and profile.sector == "restauration"
     store.set_reminder(7, 70, True)  # table added by migration 2
@@ -118,7 +125,9 @@ def test_forget_user_erases_every_table(tmp_path: Path) -> None:
         store.record_question(user)
         store.add_usage(user, 1, 1, 0.1)
         store.set_reminder(user, 5, True)
+        store.mark_question(PendingQuestion(100 + user, 5, user, "en cours ?", owner="w"))
     store.forget_user(1)
+    assert [p.user_id for p in store.pending_questions()] == [2]
     db = sqlite3.connect(path)
     tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     for table in tables:
@@ -128,3 +137,63 @@ def test_forget_user_erases_every_table(tmp_path: Path) -> None:
             kept = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id=2").fetchone()[0]
             assert (table, left) == (table, 0)
             assert kept == 1, table
+
+
+def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (2)")
+    db.execute("INSERT INTO profiles VALUES (7, 'commerce', 'seul', 0, 'temps', 0)")
+    db.execute("INSERT INTO history (chat_id, user_id, question, answer, created_at)"
+               " VALUES (70, 7, 'q', 'a', 1)")  # fmt: skip
+    db.execute("INSERT INTO processed_updates VALUES (41, 1)")
+    db.execute("INSERT INTO reminders VALUES (7, 70, 1)")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.schema_version == 3
+    profile = store.get_profile(7)
+    assert profile is not None and profile.sector == "commerce"
+    assert [t.answer for t in store.history(70, 7, 5)] == ["a"]
+    assert store.has_reminder(7) and store.mark_update(41) is False
+    assert store.pending_questions() == []  # table added by migration 3
+    assert store.mark_question(PendingQuestion(42, 70, 7, "q ?", owner="w"))
+    assert [p.update_id for p in store.pending_questions()] == [42]
+    store.close()
+    assert SQLiteStore(path).schema_version == 3  # re-opening migrates nothing
+
+
+def test_question_in_flight_is_recorded_with_its_update(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+    pending = PendingQuestion(9, 90, 1, "Comment répondre plus vite ?", owner="a", reply_to=4)
+    assert store.mark_question(pending) is True
+    assert store.mark_update(9) is False  # the update id was recorded in the same transaction
+    assert store.mark_question(pending) is False  # a re-delivery writes nothing
+    store.set_placeholder(9, 12)
+    [row] = store.pending_questions()
+    assert (row.chat_id, row.user_id, row.question, row.reply_to, row.placeholder_id) == (
+        90, 1, "Comment répondre plus vite ?", 4, 12,
+    )  # fmt: skip
+    assert row.created_at == clock.now and row.lease_until == clock.now + PENDING_LEASE_S
+    clock.now += 30
+    assert store.renew_questions("a") == 1 and store.renew_questions("b") == 0
+    assert store.pending_questions()[0].lease_until == clock.now + PENDING_LEASE_S
+    assert store.claim_question(9, "z", "b") is False  # not z's question
+    assert store.claim_question(9, "a", "b") is True
+    assert store.claim_question(9, "a", "c") is False  # b was faster
+    assert store.pending_questions()[0].owner == "b"
+    store.finish_question(9)
+    assert store.pending_questions() == []
+
+
+def test_purge_drops_old_questions_in_flight(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+    store.mark_question(PendingQuestion(1, 10, 1, "vieille question", owner="a"))
+    clock.now += 40 * DAY_S
+    store.mark_question(PendingQuestion(2, 10, 1, "récente", owner="a"))
+    assert store.purge(30) == 2  # the old row and its update id
+    assert [p.question for p in store.pending_questions()] == ["récente"]
