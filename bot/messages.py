@@ -42,6 +42,13 @@ TOO_LONG = (
     "moins de {limit} caractères, s'il vous plaît."
 )
 BUSY = "Je réponds encore à votre question précédente, un instant…"
+# questions interrupted by a restart of the bot
+RESUMING = "Suite à un redémarrage, je reprends votre question « {question} »."
+RESUMED = "Suite à un redémarrage, voici la réponse à votre question « {question} » :"
+RESUME_TOO_OLD = (
+    "Désolé, un redémarrage m'a interrompu et votre question « {question} » est restée "
+    "sans réponse. Posez-la à nouveau si elle vous intéresse toujours."
+)
 RATE_LIMITED = "Vous avez posé beaucoup de questions cette heure-ci. Réessayez dans un moment."
 BUDGET_OFFLINE_NOTE = "Budget IA du jour atteint : réponse tirée de la base de connaissances seule."
 BUDGET_SPENT = "Le budget IA du jour est atteint. Revenez demain, merci de votre patience."

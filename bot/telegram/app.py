@@ -22,7 +22,7 @@ from bot.advice import AdvisorLike
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.storage import Store
-from bot.telegram.handlers import BotHandlers
+from bot.telegram.handlers import PENDING_SWEEP_S, QUESTION_FILTER, BotHandlers
 from bot.telegram.limits import Limits
 from bot.telegram.retry import RetryingRateLimiter
 
@@ -68,6 +68,10 @@ def build_application(
         purged = store.purge(settings.history_retention_days)
         if app.job_queue is not None:
             app.job_queue.run_repeating(purge_job, PURGE_EVERY_S, name="purge")
+            # first run right after start, in the background: polling is not held up
+            app.job_queue.run_repeating(
+                handlers.pending_job, PENDING_SWEEP_S, first=0, name="pending"
+            )
         log.info("bot ready: %d reminders restored, %d old rows purged", restored, purged)
 
     app = (
@@ -98,7 +102,7 @@ def register(app: AnyApp, h: BotHandlers) -> None:
     app.add_handler(CallbackQueryHandler(h.on_advice_button, pattern=r"^a:"))
     app.add_handler(CallbackQueryHandler(h.on_checklist_button, pattern=r"^c:"))
     app.add_handler(CallbackQueryHandler(h.on_forget_button, pattern=r"^f:"))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.question))
+    app.add_handler(MessageHandler(QUESTION_FILTER, h.question))
     app.add_handler(
         MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, h.unsupported)
     )

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from time import time as wall_clock
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, MessageEntityType
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
 
 from bot import messages as msg
 from bot.advice import AdvisorLike, Profile
 from bot.config import Settings
 from bot.errors import BotError
-from bot.storage import Checklist, Store
+from bot.storage import Checklist, PendingQuestion, Store
 from bot.telegram import checklist as ck
 from bot.telegram import keyboards as kb
 from bot.telegram.formatting import (
@@ -30,12 +34,24 @@ from bot.telegram.formatting import (
     split_html,
 )
 from bot.telegram.limits import Limits, Verdict
-from bot.telegram.streaming import ProgressiveReply, edit_html, send_html, send_parts, typing
+from bot.telegram.resume import owner_alive, process_token
+from bot.telegram.streaming import (
+    ProgressiveReply,
+    edit_html,
+    edit_or_send,
+    send_html,
+    send_parts,
+    typing,
+)
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION = 4000
+QUESTION_FILTER = filters.TEXT & ~filters.COMMAND
+PENDING_SWEEP_S = 20.0  # renew this process's questions in flight, take over orphans
+PENDING_MAX_AGE_S = 24 * 3600.0  # older interrupted questions get an apology, not an answer
+_SHOWN_QUESTION = 60  # characters of a question quoted back to its owner
 PARIS = ZoneInfo("Europe/Paris")
 REMINDER_AT = time(9, 0, tzinfo=PARIS)
 # ZWNJ/ZWJ (U+200C/D) stay: they join emoji sequences and shape Persian or Indic words
@@ -64,6 +80,12 @@ def today_paris() -> date:
     return datetime.now(PARIS).date()
 
 
+def shown_question(question: str) -> str:
+    """A question on one short line, to quote it back to its owner."""
+    line = " ".join(question.split())
+    return line if len(line) <= _SHOWN_QUESTION else line[: _SHOWN_QUESTION - 1].rstrip() + "…"
+
+
 @dataclass
 class BotHandlers:
     """Every handler of the bot, sharing the advisor, the store and the limits."""
@@ -74,12 +96,23 @@ class BotHandlers:
     limits: Limits
     offline_advisor: AdvisorLike | None = None
     in_flight: set[int] = field(default_factory=set)
+    owner: str = field(default_factory=process_token)  # names this process's pending questions
+    clock: Callable[[], float] = wall_clock
 
     # -- gates (handler groups -2 and -1) -------------------------------------
 
     async def dedupe(self, update: Update, context: Ctx) -> None:
-        """Drop an update already processed (e.g. re-delivered after a restart)."""
-        if not self.store.mark_update(update.update_id):
+        """Drop an update already processed (e.g. re-delivered after a restart).
+
+        A question for the advisor is recorded as pending in the same transaction, so a
+        crash before its answer leaves a row that the next start resumes.
+        """
+        pending = self._pending_of(update, context.bot)
+        fresh = (
+            self.store.mark_question(pending) if pending is not None
+            else self.store.mark_update(update.update_id)
+        )  # fmt: skip
+        if not fresh:
             log.info("update %s already processed, skipped", update.update_id)
             raise ApplicationHandlerStop
         message = update.effective_message
@@ -186,29 +219,98 @@ class BotHandlers:
         mentions = message.parse_entities([MessageEntityType.MENTION]).values()
         return any(m.lower() == f"@{username.lower()}" for m in mentions)
 
+    def _question_text(self, message: Message, bot: Bot) -> str | None:
+        """The cleaned question of a text addressed to the bot; None when not addressed."""
+        if message.text is None or not self._addressed(message, bot.id, bot.username):
+            return None
+        return clean_text(re.sub(f"@{re.escape(bot.username)}", "", message.text, flags=re.I))
+
+    @staticmethod
+    def _reply_to(message: Message) -> int | None:
+        return None if message.chat.type == ChatType.PRIVATE else message.message_id
+
+    def _another_option(self, chat_id: int, user_id: int) -> str | None:
+        """The follow-up question of the "another option" button; None without a last answer."""
+        last = self.store.last_advice(chat_id, user_id)
+        if last is None:
+            return None
+        names = ", ".join(t.name for t in last.advice.tools) or "-"
+        return msg.ANOTHER_OPTION_QUESTION.format(question=last.question, tools=names)
+
+    def _pending_of(self, update: Update, bot: Bot) -> PendingQuestion | None:
+        """The question this update sends to `answer`, if any (same checks as the handlers)."""
+        user = update.effective_user
+        if user is None or not self.limits.is_allowed(user.id):
+            return None
+        question: str | None = None
+        chat_id, reply_to = 0, None
+        message, query = update.message, update.callback_query
+        if message is not None and QUESTION_FILTER.check_update(update):
+            text = self._question_text(message, bot)
+            if text and len(text) <= MAX_QUESTION:
+                question, chat_id, reply_to = text, message.chat_id, self._reply_to(message)
+        elif query is not None and query.message is not None and self._is_another_option(query):
+            chat_id = query.message.chat.id
+            question = self._another_option(chat_id, user.id)
+        if question is None:
+            return None
+        return PendingQuestion(
+            update.update_id, chat_id, user.id, question, owner=self.owner, reply_to=reply_to
+        )
+
+    @staticmethod
+    def _is_another_option(query: CallbackQuery) -> bool:
+        data = query.data or ""
+        return data.startswith("a:") and data not in (kb.ADVICE_CHECKLIST, kb.ADVICE_COST)
+
     async def question(self, update: Update, context: Ctx) -> None:
         """A free-text question: checks, then the streamed answer."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None and message.text is not None
         bot = context.bot
-        if not self._addressed(message, bot.id, bot.username):
+        text = self._question_text(message, bot)
+        if text is None:
             return
-        text = clean_text(re.sub(f"@{re.escape(bot.username)}", "", message.text, flags=re.I))
-        reply_to = None if message.chat.type == ChatType.PRIVATE else message.message_id
+        reply_to = self._reply_to(message)
         if not text:
             await send_html(bot, message.chat_id, esc(msg.EMPTY_QUESTION), reply_to=reply_to)
         elif len(text) > MAX_QUESTION:
             tip = msg.TOO_LONG.format(length=len(text), limit=MAX_QUESTION)
             await send_html(bot, message.chat_id, esc(tip), reply_to=reply_to)
         else:
-            await self.answer(context, message.chat_id, user.id, text, reply_to=reply_to)
+            await self.answer(context, message.chat_id, user.id, text, reply_to=reply_to,
+                              update_id=update.update_id)  # fmt: skip
 
     async def answer(
         self, context: Ctx, chat_id: int, user_id: int, question: str,
-        *, reply_to: int | None = None,
+        *, reply_to: int | None = None, update_id: int | None = None,
     ) -> None:  # fmt: skip
-        """Answer one question for this chat+user, one at a time per user."""
-        bot = context.bot
+        """Answer one question for this chat+user, one at a time per user.
+
+        `update_id` names the pending row `dedupe` recorded: it is deleted once the user got
+        a final reply (answer, refusal or error) and kept when the task is cancelled mid-answer,
+        so the next start resumes the question.
+        """
+        try:
+            await self._answer_now(context.bot, chat_id, user_id, question, reply_to, update_id)
+        except Exception:
+            self._finish(update_id)
+            raise
+        self._finish(update_id)
+
+    def _finish(self, update_id: int | None) -> None:
+        if update_id is not None:
+            self.store.finish_question(update_id)
+
+    def _advisor_for(self, verdict: Verdict) -> tuple[AdvisorLike, str | None]:
+        if verdict is Verdict.OFFLINE and self.offline_advisor is not None:
+            return self.offline_advisor, msg.BUDGET_OFFLINE_NOTE
+        return self.advisor, None
+
+    async def _answer_now(
+        self, bot: Bot, chat_id: int, user_id: int, question: str,
+        reply_to: int | None, update_id: int | None,
+    ) -> None:  # fmt: skip
         if user_id in self.in_flight:
             await send_html(bot, chat_id, esc(msg.BUSY), reply_to=reply_to)
             return
@@ -217,37 +319,122 @@ class BotHandlers:
             text = msg.RATE_LIMITED if verdict is Verdict.RATE_LIMITED else msg.BUDGET_SPENT
             await send_html(bot, chat_id, esc(text), reply_to=reply_to)
             return
-        advisor = self.offline_advisor if verdict is Verdict.OFFLINE else self.advisor
-        assert advisor is not None
-        note = msg.BUDGET_OFFLINE_NOTE if verdict is Verdict.OFFLINE else None
+        advisor, note = self._advisor_for(verdict)
         self.in_flight.add(user_id)
         try:
             self.store.record_question(user_id)
             reply = ProgressiveReply(bot, chat_id, reply_to=reply_to)
-            async with typing(bot, chat_id):
-                await reply.start()
-                try:
-                    advice = await advisor.advise(
-                        question,
-                        profile=self.store.get_profile(user_id),
-                        history=self.store.history(chat_id, user_id, self.settings.history_turns),
-                        on_text=reply.update,
-                    )
-                except (BotError, RetrievalError) as exc:  # Chroma down, empty query
-                    log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
-                    self.in_flight.discard(user_id)  # a retry right after the error is welcome
-                    await reply.fail(esc(msg.user_message_for(exc)))
-                    return
-            if advice.usage is not None:
-                u = advice.usage
-                self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
-            self.store.add_turn(chat_id, user_id, question, advice.answer)
-            declined = is_decline(advice)
-            if not declined:  # a decline has no plan: keep the last real one for /pilote
-                self.store.save_last_advice(chat_id, user_id, question, advice)
-            parts = split_html(format_advice(advice, note=note))
-            self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
-            await reply.finish(parts, None if declined else kb.advice_buttons())
+            await self._complete(bot, reply, chat_id, user_id, question, advisor, note,
+                                 update_id=update_id)  # fmt: skip
+        finally:
+            self.in_flight.discard(user_id)
+
+    async def _complete(
+        self, bot: Bot, reply: ProgressiveReply, chat_id: int, user_id: int, question: str,
+        advisor: AdvisorLike, note: str | None, *, update_id: int | None,
+        prefix: str | None = None, placeholder: str = esc(msg.THINKING),
+    ) -> None:  # fmt: skip
+        """Placeholder (unless attached), streamed advice, storage, then the final edit.
+
+        The caller holds the user's in-flight mark; it is released before the final edit
+        so that the user may ask again as soon as they read the answer.
+        """
+        async with typing(bot, chat_id):
+            if reply.message_id is None:
+                sent = await reply.start(placeholder)
+                if update_id is not None:
+                    self.store.set_placeholder(update_id, sent)
+            try:
+                advice = await advisor.advise(
+                    question,
+                    profile=self.store.get_profile(user_id),
+                    history=self.store.history(chat_id, user_id, self.settings.history_turns),
+                    on_text=reply.update,
+                )
+            except (BotError, RetrievalError) as exc:  # Chroma down, empty query
+                log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
+                self.in_flight.discard(user_id)  # a retry right after the error is welcome
+                await reply.fail(esc(msg.user_message_for(exc)))
+                return
+        if advice.usage is not None:
+            u = advice.usage
+            self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
+        self.store.add_turn(chat_id, user_id, question, advice.answer)
+        declined = is_decline(advice)
+        if not declined:  # a decline has no plan: keep the last real one for /pilote
+            self.store.save_last_advice(chat_id, user_id, question, advice)
+        body = format_advice(advice, note=note)
+        if prefix:
+            body = f"{esc(prefix)}\n\n{body}"
+        self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
+        await reply.finish(split_html(body), None if declined else kb.advice_buttons())
+
+    # -- questions interrupted by a restart -----------------------------------
+
+    async def pending_job(self, context: Ctx) -> None:
+        """At startup and every `PENDING_SWEEP_S`: renew this process's questions in flight,
+        take over those of a dead process and answer them in background tasks."""
+        self.store.renew_questions(self.owner)
+        now = self.clock()
+        claimed: dict[int, list[PendingQuestion]] = defaultdict(list)
+        for pending in self.store.pending_questions():
+            if pending.owner == self.owner:
+                continue
+            if pending.lease_until > now and owner_alive(pending.owner):
+                continue
+            if self.store.claim_question(pending.update_id, pending.owner, self.owner):
+                claimed[pending.user_id].append(replace(pending, owner=self.owner))
+        for user_id, questions in claimed.items():
+            context.application.create_task(
+                self._resume_user(context.bot, questions), name=f"resume-{chat_tag(user_id)}"
+            )
+        if claimed:
+            count = sum(len(q) for q in claimed.values())
+            log.info("resuming %d interrupted questions of %d users", count, len(claimed))
+
+    async def _resume_user(self, bot: Bot, questions: list[PendingQuestion]) -> None:
+        for pending in questions:  # oldest first, one at a time like live questions
+            try:
+                await self._resume(bot, pending)
+            except Exception as exc:  # noqa: BLE001 - one failure must not stop the others
+                log.warning("resumed question failed: %s chat=%s", type(exc).__name__,
+                            chat_tag(pending.chat_id))  # fmt: skip
+            self.store.finish_question(pending.update_id)
+
+    async def _resume(self, bot: Bot, pending: PendingQuestion) -> None:
+        """Answer a question interrupted by a restart: edit its placeholder when it was sent,
+        else a new message that says so; an apology when the question is too old."""
+        user_id, chat_id = pending.user_id, pending.chat_id
+        shown = shown_question(pending.question)
+        if not self.limits.is_allowed(user_id):
+            return
+        if self.clock() - pending.created_at > PENDING_MAX_AGE_S:
+            text = esc(msg.RESUME_TOO_OLD.format(question=shown))
+            await edit_or_send(bot, chat_id, pending.placeholder_id, text,
+                               reply_to=pending.reply_to)  # fmt: skip
+            return
+        while user_id in self.in_flight:  # a live question of the same user goes first
+            await asyncio.sleep(0.1)
+        # already counted when asked: the hourly quota does not apply again
+        verdict = self.limits.check(user_id, can_go_offline=self.offline_advisor is not None)
+        if verdict is Verdict.BUDGET_SPENT:
+            await edit_or_send(bot, chat_id, pending.placeholder_id, esc(msg.BUDGET_SPENT),
+                               reply_to=pending.reply_to)  # fmt: skip
+            return
+        advisor, note = self._advisor_for(verdict)
+        reply = ProgressiveReply(bot, chat_id, reply_to=pending.reply_to)
+        prefix = None
+        if pending.placeholder_id is not None:
+            reply.attach(pending.placeholder_id)
+        else:
+            prefix = msg.RESUMED.format(question=shown)
+        self.in_flight.add(user_id)
+        try:
+            await self._complete(
+                bot, reply, chat_id, user_id, pending.question, advisor, note,
+                update_id=pending.update_id, prefix=prefix,
+                placeholder=f"{esc(msg.RESUMING.format(question=shown))}\n{esc(msg.THINKING)}",
+            )  # fmt: skip
         finally:
             self.in_flight.discard(user_id)
 
@@ -311,9 +498,9 @@ class BotHandlers:
         elif query.data == kb.ADVICE_COST:
             await send_parts(context.bot, chat_id, split_html(format_cost_detail(last.advice)))
         else:
-            names = ", ".join(t.name for t in last.advice.tools) or "-"
-            question = msg.ANOTHER_OPTION_QUESTION.format(question=last.question, tools=names)
-            await self.answer(context, chat_id, user_id, question)
+            question = self._another_option(chat_id, user_id)
+            assert question is not None
+            await self.answer(context, chat_id, user_id, question, update_id=update.update_id)
 
     async def on_checklist_button(self, update: Update, context: Ctx) -> None:
         """Tick an item, export, or switch reminders."""

@@ -36,6 +36,12 @@ def _not_modified(exc: BadRequest) -> bool:
     return "not modified" in exc.message.lower()
 
 
+def _gone(exc: BadRequest) -> bool:
+    """The message to edit was deleted or can no longer be edited."""
+    text = exc.message.lower()
+    return "not found" in text or "can't be edited" in text
+
+
 @contextlib.asynccontextmanager
 async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
     """Show "typing…" until the block ends (Telegram clears it after ~5 s, so repeat)."""
@@ -101,6 +107,27 @@ async def edit_html(
         await bot.edit_message_text(plain, chat_id, message_id, reply_markup=markup)
 
 
+async def edit_or_send(
+    bot: Bot,
+    chat_id: int,
+    message_id: int | None,
+    text: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    reply_to: int | None = None,
+) -> None:
+    """Edit `message_id` to `text`, or send it when there is no such message (any more)."""
+    if message_id is not None:
+        try:
+            await edit_html(bot, chat_id, message_id, text, markup)
+            return
+        except BadRequest as exc:
+            if not _gone(exc):
+                raise
+            log.info("message to edit gone (%s), sending a new one", exc.message)
+    await send_html(bot, chat_id, text, markup=markup, reply_to=reply_to)
+
+
 async def send_parts(
     bot: Bot, chat_id: int, parts: Sequence[str], *, markup: InlineKeyboardMarkup | None = None
 ) -> None:
@@ -134,10 +161,21 @@ class ProgressiveReply:
         self._pending: asyncio.Task[None] | None = None
         self.edits = 0
 
-    async def start(self) -> None:
-        """Send the placeholder."""
-        message = await send_html(self._bot, self._chat_id, msg.THINKING, reply_to=self._reply_to)
+    @property
+    def message_id(self) -> int | None:
+        """Id of the placeholder once sent or attached."""
+        return self._message_id
+
+    async def start(self, text: str = msg.THINKING) -> int:
+        """Send the placeholder (HTML); returns its message id."""
+        message = await send_html(self._bot, self._chat_id, text, reply_to=self._reply_to)
         self._message_id = message.message_id
+        self._last_edit = self._clock()
+        return message.message_id
+
+    def attach(self, message_id: int) -> None:
+        """Use a placeholder sent earlier (e.g. before a restart) instead of a new one."""
+        self._message_id = message_id
         self._last_edit = self._clock()
 
     async def update(self, text: str) -> None:
@@ -173,15 +211,12 @@ class ProgressiveReply:
         if self._message_id is None:
             await send_parts(self._bot, self._chat_id, parts, markup=markup)
             return
-        first_markup = markup if len(parts) == 1 else None
-        await edit_html(self._bot, self._chat_id, self._message_id, parts[0], first_markup)
+        first = markup if len(parts) == 1 else None
+        await edit_or_send(self._bot, self._chat_id, self._message_id, parts[0], markup=first)
         if len(parts) > 1:
             await send_parts(self._bot, self._chat_id, parts[1:], markup=markup)
 
     async def fail(self, text: str) -> None:
         """Replace the placeholder by an error text."""
         await self._settle()
-        if self._message_id is None:
-            await send_html(self._bot, self._chat_id, text)
-        else:
-            await edit_html(self._bot, self._chat_id, self._message_id, text, None)
+        await edit_or_send(self._bot, self._chat_id, self._message_id, text)
