@@ -68,9 +68,14 @@ def build_application(
         purged = store.purge(settings.history_retention_days)
         if app.job_queue is not None:
             app.job_queue.run_repeating(purge_job, PURGE_EVERY_S, name="purge")
-            # first run right after start, in the background: polling is not held up
+            # questions interrupted by a crash: resumed as soon as the job queue starts (it is
+            # not started yet; a late start must not count as a missed run), in background
+            # tasks so that polling is not held up; then a sweep for other processes' orphans
+            app.job_queue.run_once(
+                handlers.pending_job, 0, name="resume", job_kwargs={"misfire_grace_time": None}
+            )
             app.job_queue.run_repeating(
-                handlers.pending_job, PENDING_SWEEP_S, first=0, name="pending"
+                handlers.pending_job, PENDING_SWEEP_S, first=PENDING_SWEEP_S, name="pending"
             )
         log.info("bot ready: %d reminders restored, %d old rows purged", restored, purged)
 
@@ -80,6 +85,8 @@ def build_application(
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
         .concurrent_updates(True)
+        .connection_pool_size(int(__import__("os").environ.get("XPOOL", "256")))
+        .pool_timeout(float(__import__("os").environ.get("XPT", "1")))
         .post_init(post_init)
         .build()
     )
