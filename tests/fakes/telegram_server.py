@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ class FakeTelegram:
         self.bot_id = bot_id
         self.bot_username = bot_username
         self.calls: list[Call] = []
+        self.method_counts: Counter[str] = Counter()  # every request, even once calls is cleared
         self.messages: dict[tuple[int, int], SentMessage] = {}
         self.allowed_updates: list[str] | None = None
         self._updates: list[dict[str, Any]] = []
@@ -394,6 +396,8 @@ class FakeTelegram:
         self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
     ) -> Any:
         """Run one API method; returns the result or raises TelegramError."""
+        with self._cond:
+            self.method_counts[method] += 1
         if method == "getUpdates":
             return self._get_updates(params)
         call = Call(method, params, time.monotonic(), files=files)
