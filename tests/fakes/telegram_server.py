@@ -526,7 +526,10 @@ class FakeTelegram:
         with self._cond:
             while True:
                 if offset:
-                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                    left = [u for u in self._updates if u["update_id"] >= offset]
+                    if len(left) != len(self._updates):
+                        self._updates = left
+                        self._cond.notify_all()  # wakes `wait_for(pending_updates() == 0)`
                 if self._updates or self._stopping:
                     return list(self._updates[:limit])
                 left = deadline - time.monotonic()
