@@ -36,6 +36,7 @@ OnText = Callable[[str], Awaitable[None]]
 _ELLIPTIC = re.compile(
     r"^(et|ok|alors|mais|sinon|plutot|moins|plus|aussi|pareil|idem|ca|combien|pourquoi|autre)\b"
 )
+SEARCH_THREADS = 2
 _ANSWER_KEY = re.compile(r'"answer"\s*:\s*"')
 _ESCAPE_TAIL = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
 
@@ -154,7 +155,10 @@ class Advisor:
         self.max_sources = max_sources
         self._owns_kb = owns_kb
         self._cases = kb.fiches("case")
-        self._search_lock = asyncio.Lock()  # the embedder and BM25 run one query at a time
+        # searches run in worker threads, two at a time: the index is only read (its caches
+        # lock themselves) and numpy, Chroma and the tokenizer release the GIL, but more
+        # threads would only fight the event loop for it on a 2-core machine
+        self._search_slots = asyncio.Semaphore(SEARCH_THREADS)
 
     # -- public API --------------------------------------------------------------------
 
@@ -189,7 +193,7 @@ class Advisor:
             raise InvalidQueryError("the need is empty")
         profile = profile or Profile()
         filters = SearchFilters(types=("tool",), max_monthly_cost_eur=profile.monthly_budget_eur)
-        async with self._search_lock:
+        async with self._search_slots:
             hits = await asyncio.to_thread(self.kb.search, need, k=8, filters=filters)
         family = detect_family(need, [], self.kb.fiche)
         pool: list[CatalogueTool] = self.catalogue.for_use_case(family) if family else []
@@ -212,7 +216,7 @@ class Advisor:
     # -- retrieval ---------------------------------------------------------------------
 
     async def _retrieve(self, query: str, profile: Profile | None) -> list[Hit]:
-        async with self._search_lock:
+        async with self._search_slots:
             return await asyncio.to_thread(self._search, query, profile or Profile())
 
     def _search(self, query: str, profile: Profile) -> list[Hit]:
@@ -376,17 +380,51 @@ def _price_label(tool: CatalogueTool) -> str:
     return f"{tool.price_min:g}–{tool.price_max:g} €/mois{when}"
 
 
+class AnswerDecoder:
+    """`partial_answer` over a growing buffer, scanning each new character once.
+
+    Re-reading the whole buffer at every streamed delta costs O(n²) in Python for a long
+    answer (a few hundred deltas); here a C regex resumes where the previous delta ended.
+    """
+
+    _BODY = re.compile(r'(?:[^"\\]|\\.)*', re.S)
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._start: int | None = None  # where the answer string's body begins
+        self._end = 0  # scanned so far (a token boundary inside the body)
+        self._closed = False
+
+    def feed(self, delta: str) -> str | None:
+        """Add streamed text; returns the answer decoded so far (None until it begins)."""
+        self._buffer += delta
+        if self._start is None:
+            match = _ANSWER_KEY.search(self._buffer)
+            if match is None:
+                return None
+            self._start = self._end = match.end()
+        if not self._closed:
+            self._end = self._BODY.match(self._buffer, self._end).end()
+            self._closed = self._end < len(self._buffer) and self._buffer[self._end] == '"'
+        raw = self._buffer[self._start : self._end]
+        if not self._closed and self._end < len(self._buffer):
+            raw = self._buffer[self._start :]  # a lone backslash ends the buffer
+        raw = _ESCAPE_TAIL.sub("", raw)
+        try:
+            decoded = json.loads(f'"{raw}"')
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, str) else None
+
+
 def _answer_streamer(on_text: OnText) -> Callable[[str], Awaitable[None]]:
     """An on_delta callback that forwards the growing "answer" text to `on_text`."""
-    parts: list[str] = []
+    decoder = AnswerDecoder()
     state = {"sent": "", "broken": False}
 
     async def on_delta(delta: str) -> None:
-        parts.append(delta)
-        if state["broken"]:
-            return
-        text = partial_answer("".join(parts))
-        if not text or text == state["sent"]:
+        text = decoder.feed(delta)
+        if state["broken"] or not text or text == state["sent"]:
             return
         state["sent"] = text
         try:

@@ -43,9 +43,11 @@ _EMBED_BATCH = 64
 _FINGERPRINT_KEY = "kb_fingerprint"
 _VECTOR_CACHE_FILE = "embeddings.sqlite3"
 # The advisor searches the same question two or three times (general, tools, sector);
-# embedding it is most of a search's cost, so recent query vectors and masks are kept.
+# embedding it is most of a search's cost, so recent query vectors, BM25 scores and masks
+# are kept.
 _QUERY_CACHE = 256
 _MASK_CACHE = 32
+_SCORES_CACHE = 32  # BM25 scores of recent query texts (one float per chunk each)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class KnowledgeBase:
         self._packaged: PackagedVectors | None = None
         self._query_vectors: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._masks: OrderedDict[tuple[str, SearchFilters], NDArray[np.bool_]] = OrderedDict()
+        self._scores: OrderedDict[tuple[str, str], NDArray[np.float32]] = OrderedDict()
         self._cache_lock = threading.Lock()  # the advisor searches from worker threads
 
     # -- embedders ---------------------------------------------------------------------
@@ -312,11 +315,27 @@ class KnowledgeBase:
                     self._masks.popitem(last=False)
         return mask
 
+    def _bm25_scores(self, index: LexicalIndex, text: str) -> NDArray[np.float32]:
+        """BM25 scores of every chunk, kept for recent texts (read-only arrays)."""
+        key = (index.fingerprint, text)
+        with self._cache_lock:
+            cached = self._scores.get(key)
+            if cached is not None:
+                self._scores.move_to_end(key)
+                return cached
+        scores = index.scores(text)
+        scores.flags.writeable = False
+        with self._cache_lock:
+            self._scores[key] = scores
+            if len(self._scores) > _SCORES_CACHE:
+                self._scores.popitem(last=False)
+        return scores
+
     def _bm25(
         self, text: str, n: int, filters: SearchFilters | None
     ) -> list[tuple[StoredChunk, float]]:
         index = self._lexical_index()
-        scores = index.scores(text)
+        scores = self._bm25_scores(index, text)
         if filters is not None:
             scores = np.where(self._filter_mask(index, filters), scores, np.float32(0.0))
         if n < len(scores):
@@ -517,6 +536,7 @@ class KnowledgeBase:
         self._lexical = None
         self._query_vectors.clear()
         self._masks.clear()
+        self._scores.clear()
         self._store.close()
 
 
