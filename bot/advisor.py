@@ -404,7 +404,8 @@ class AnswerDecoder:
                 return None
             self._start = self._end = match.end()
         if not self._closed:
-            self._end = self._BODY.match(self._buffer, self._end).end()
+            body = self._BODY.match(self._buffer, self._end)  # matches, maybe empty
+            self._end = body.end() if body is not None else self._end
             self._closed = self._end < len(self._buffer) and self._buffer[self._end] == '"'
         raw = self._buffer[self._start : self._end]
         if not self._closed and self._end < len(self._buffer):
