@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -246,9 +246,7 @@ class KnowledgeBase:
         max_per_fiche: int | None = None,
     ) -> list[Hit]:
         """Nearest chunks by embedding (cosine similarity as score)."""
-        text, checked = self._prepare(query, k, filters, max_per_fiche)
-        n = max(k, CANDIDATES) if max_per_fiche else k
-        return _cap(self._dense(text, n, checked), k, max_per_fiche)
+        return self._search_one(self._dense, query, k, filters, max_per_fiche)
 
     def search_bm25(
         self,
@@ -259,9 +257,19 @@ class KnowledgeBase:
         max_per_fiche: int | None = None,
     ) -> list[Hit]:
         """Best chunks by French BM25 (BM25 score as score)."""
+        return self._search_one(self._bm25, query, k, filters, max_per_fiche)
+
+    def _search_one(
+        self,
+        method: Callable[[str, int, SearchFilters | None], list[tuple[StoredChunk, float]]],
+        query: str,
+        k: int,
+        filters: SearchFilters | None,
+        max_per_fiche: int | None,
+    ) -> list[Hit]:
         text, checked = self._prepare(query, k, filters, max_per_fiche)
         n = max(k, CANDIDATES) if max_per_fiche else k
-        return _cap(self._bm25(text, n, checked), k, max_per_fiche)
+        return _cap(method(text, n, checked), k, max_per_fiche)
 
     def _prepare(
         self, query: str, k: int, filters: SearchFilters | None, max_per_fiche: int | None
