@@ -34,8 +34,8 @@ from typing import Any  # noqa: E402
 
 from bot.advisor import Advisor  # noqa: E402
 from bot.llm import Endpoint, LLMClient  # noqa: E402
-from retrieval import KnowledgeBase, open_knowledge_base  # noqa: E402
-from tests.fakes.embedder import HashEmbedder  # noqa: E402
+from retrieval import KnowledgeBase  # noqa: E402
+from tests.fakes.embedder import hash_indexed_kb  # noqa: E402
 
 FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
 
@@ -43,14 +43,7 @@ FIXTURE_KNOWLEDGE = Path(__file__).parent / "fixtures" / "knowledge"
 @pytest.fixture(scope="session")
 def small_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     """The fixture fiches indexed once per session (hash embedder, embedded Chroma)."""
-    embedder = HashEmbedder()
-    kb = open_knowledge_base(
-        index_dir=tmp_path_factory.mktemp("advisor-kb"),
-        knowledge_dir=FIXTURE_KNOWLEDGE,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
-    kb.ingest([FIXTURE_KNOWLEDGE], progress=False)
+    kb = hash_indexed_kb(tmp_path_factory.mktemp("advisor-kb"), FIXTURE_KNOWLEDGE)
     yield kb
     kb.close()
 

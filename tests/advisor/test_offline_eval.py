@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
-from retrieval import KnowledgeBase, open_knowledge_base
-from tests.fakes.embedder import HashEmbedder
+from retrieval import KnowledgeBase
+from tests.fakes.embedder import hash_indexed_kb
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 EVAL_SET = KNOWLEDGE / "eval" / "questions.jsonl"
@@ -19,14 +19,7 @@ EVAL_SET = KNOWLEDGE / "eval" / "questions.jsonl"
 @pytest.fixture(scope="module")
 def repo_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     """The shipped knowledge base, indexed with the fast hash embedder."""
-    embedder = HashEmbedder(dimension=256)
-    kb = open_knowledge_base(
-        index_dir=tmp_path_factory.mktemp("repo-kb"),
-        knowledge_dir=KNOWLEDGE,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
-    kb.ingest([KNOWLEDGE], progress=False)
+    kb = hash_indexed_kb(tmp_path_factory.mktemp("repo-kb"), KNOWLEDGE, dimension=256)
     yield kb
     kb.close()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval import KnowledgeBase, open_knowledge_base
 from retrieval.text import analyze
 
 
@@ -29,3 +31,14 @@ class HashEmbedder:
                 out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
             out[row] /= np.linalg.norm(out[row])
         return out
+
+
+def hash_indexed_kb(index_dir: Path, knowledge_dir: Path, *, dimension: int = 64) -> KnowledgeBase:
+    """A real KnowledgeBase (embedded Chroma, BM25) over `knowledge_dir`, hash-embedded."""
+    embedder = HashEmbedder(dimension=dimension, model_name=f"fake-hash-{dimension}")
+    kb = open_knowledge_base(
+        index_dir=index_dir, knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name, embedder=embedder,
+    )  # fmt: skip
+    kb.ingest([knowledge_dir], progress=False)
+    return kb

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import KnowledgeBase, open_knowledge_base
-from tests.fakes.embedder import HashEmbedder
+from retrieval import KnowledgeBase
+from tests.fakes.embedder import hash_indexed_kb
 from tests.reliability.support import BOT_TOKEN, CountingTelegram
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
@@ -22,12 +22,7 @@ def real_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]
     hashing embedder keeps the same chunks, BM25 and Chroma path at ~11 ms, which is what
     lets 1,500 questions run in a minute. Retrieval quality is not what these tests measure.
     """
-    embedder = HashEmbedder()
-    kb = open_knowledge_base(
-        index_dir=tmp_path_factory.mktemp("reliability-index"), knowledge_dir=KNOWLEDGE,
-        embedding_model=embedder.model_name, embedder=embedder,
-    )  # fmt: skip
-    kb.ingest([KNOWLEDGE], progress=False)
+    kb = hash_indexed_kb(tmp_path_factory.mktemp("reliability-index"), KNOWLEDGE)
     yield kb
     kb.close()
 

@@ -12,8 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from retrieval import open_knowledge_base
-from tests.fakes.embedder import HashEmbedder
+from tests.fakes.embedder import hash_indexed_kb
 from tests.reliability.load import ROOT, load_limiter, load_settings
 from tests.reliability.support import BotRun
 
@@ -22,12 +21,7 @@ KNOWLEDGE = ROOT / "knowledge"
 
 async def serve(data_dir: Path, telegram_url: str, llm_url: str) -> int:
     """Run the bot until SIGTERM; returns the number of handler errors."""
-    embedder = HashEmbedder()
-    kb = open_knowledge_base(
-        index_dir=data_dir / "index", knowledge_dir=KNOWLEDGE,
-        embedding_model=embedder.model_name, embedder=embedder,
-    )  # fmt: skip
-    kb.ingest([KNOWLEDGE], progress=False)
+    kb = hash_indexed_kb(data_dir / "index", KNOWLEDGE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

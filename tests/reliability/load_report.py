@@ -19,8 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from retrieval import open_knowledge_base
-from tests.fakes.embedder import HashEmbedder
+from tests.fakes.embedder import hash_indexed_kb
 from tests.reliability.load import LoadResult, run_load, run_load_process
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
@@ -28,12 +27,7 @@ _LOCATION = re.compile(r" \((.*?):\d+\)")
 
 
 def _in_process(tmp: Path, users: int, per_user: int) -> LoadResult:
-    embedder = HashEmbedder()
-    kb = open_knowledge_base(
-        index_dir=tmp / "index", knowledge_dir=KNOWLEDGE,
-        embedding_model=embedder.model_name, embedder=embedder,
-    )  # fmt: skip
-    kb.ingest([KNOWLEDGE], progress=False)
+    kb = hash_indexed_kb(tmp / "index", KNOWLEDGE)
     try:
         return asyncio.run(run_load(kb, tmp / "data", users=users, per_user=per_user))
     finally:

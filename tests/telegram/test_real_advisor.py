@@ -9,8 +9,8 @@ import pytest
 
 from bot.advisor import Advisor
 from bot.messages import NO_ADVICE_YET, NOTHING_FOUND
-from retrieval import KnowledgeBase, open_knowledge_base
-from tests.fakes.embedder import HashEmbedder
+from retrieval import KnowledgeBase
+from tests.fakes.embedder import hash_indexed_kb
 from tests.fakes.telegram_server import FakeTelegram
 from tests.telegram.conftest import BotHarness
 
@@ -19,12 +19,7 @@ FIXTURE_KNOWLEDGE = Path(__file__).parents[1] / "advisor" / "fixtures" / "knowle
 
 @pytest.fixture
 def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    embedder = HashEmbedder()
-    base = open_knowledge_base(
-        index_dir=tmp_path / "index", knowledge_dir=FIXTURE_KNOWLEDGE,
-        embedding_model=embedder.model_name, embedder=embedder,
-    )  # fmt: skip
-    base.ingest([FIXTURE_KNOWLEDGE], progress=False)
+    base = hash_indexed_kb(tmp_path / "index", FIXTURE_KNOWLEDGE)
     yield base
     base.close()
 
