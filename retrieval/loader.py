@@ -184,11 +184,14 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         raise KnowledgeBaseError(name, f"secteur inconnu : {', '.join(unknown)}")
     if fiche_type == "tool":
         price = meta.get("price_eur_month")
+        if price is None and isinstance(meta.get("price_unknown"), str):
+            return  # no published price: said so, never guessed
         if not isinstance(price, dict) or not all(
             isinstance(price.get(k), int | float) and not isinstance(price.get(k), bool)
             for k in ("min", "max")
         ):
-            raise KnowledgeBaseError(name, "« price_eur_month » doit donner min et max en euros")
+            raise KnowledgeBaseError(name, "« price_eur_month » doit donner min et max en euros "
+                                 "(ou valoir null avec « price_unknown » : sur devis, non publié)")
 
 
 class _HTMLText(HTMLParser):
