@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 FICHE_TYPES = ("case", "tool", "guide", "fact")
 USER_DOC_TYPE = "doc"
 ALL_TYPES = (*FICHE_TYPES, USER_DOC_TYPE)
@@ -25,3 +30,103 @@ SECTORS = (
 )
 
 TYPE_PREFIXES = {"case": "case-", "tool": "tool-", "guide": "guide-", "fact": "fact-"}
+
+
+# --- The domain vocabulary file (knowledge/vocabulary.yaml, docs/data-formats.md §3) ------
+
+VOCABULARY_FILE = "vocabulary.yaml"
+SHIPPED_KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+class NeedWords(BaseModel):
+    """A use-case family: how owners name it and which tool categories serve it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1)
+    keywords: tuple[str, ...] = Field(min_length=1)
+    categories: tuple[str, ...] = Field(min_length=1)
+
+
+class CategoryWords(BaseModel):
+    """A tool category: what such a tool brings, and whether it is for developers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    why: str = Field(min_length=1)
+    technical: bool = False
+
+
+class SectorWords(BaseModel):
+    """A sector: the words that reveal it and the needs its owners usually start with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keywords: tuple[str, ...] = Field(min_length=1)
+    needs: tuple[str, ...] = ()
+
+
+class TopicWords(BaseModel):
+    """An information topic and the fiches that answer it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keywords: tuple[str, ...] = Field(min_length=1)
+    fiches: tuple[str, ...] = ()
+
+
+class PlanStep(BaseModel):
+    """One step of the generic two-week plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    day: int = Field(ge=1, le=14)
+    task: str = Field(min_length=1)
+
+
+INTENT_CUES = ("information", "need", "follow_up", "cheaper", "another", "out_of_scope",
+               "subversion", "domain")  # fmt: skip
+
+
+class DomainVocabulary(BaseModel):
+    """Everything the offline advisor knows about words, loaded from vocabulary.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    needs: dict[str, NeedWords]
+    categories: dict[str, CategoryWords]
+    sectors: dict[str, SectorWords] = Field(default_factory=dict)
+    priorities: dict[str, str] = Field(default_factory=dict)
+    intents: dict[str, tuple[str, ...]]
+    topics: dict[str, TopicWords] = Field(default_factory=dict)
+    generic_pilot: tuple[PlanStep, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DomainVocabulary:
+        missing = [cue for cue in INTENT_CUES if cue not in self.intents]
+        if missing:
+            raise ValueError(f"intents: missing cue lists {', '.join(missing)}")
+        for need_id, need in self.needs.items():
+            unknown = [c for c in need.categories if c not in self.categories]
+            if unknown:
+                raise ValueError(f"needs.{need_id}.categories: unknown {', '.join(unknown)}")
+        unknown_sectors = [s for s in self.sectors if s not in SECTORS]
+        if unknown_sectors:
+            raise ValueError(f"sectors: unknown {', '.join(unknown_sectors)}")
+        named = [*self.priorities.values(), *(n for s in self.sectors.values() for n in s.needs)]
+        unknown_needs = sorted({need for need in named if need not in self.needs})
+        if unknown_needs:
+            raise ValueError(f"priorities/sectors: unknown needs {', '.join(unknown_needs)}")
+        return self
+
+
+def load_domain_vocabulary(knowledge_dir: Path | None = None) -> DomainVocabulary:
+    """The vocabulary of a knowledge directory, else the shipped one; ValueError if invalid."""
+    path = (knowledge_dir or SHIPPED_KNOWLEDGE_DIR) / VOCABULARY_FILE
+    if not path.is_file():
+        path = SHIPPED_KNOWLEDGE_DIR / VOCABULARY_FILE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return DomainVocabulary.model_validate(raw)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
