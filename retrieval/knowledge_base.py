@@ -51,6 +51,24 @@ _SCORES_CACHE = 32  # BM25 scores of recent query texts (one float per chunk eac
 
 
 @dataclass(frozen=True)
+class Fusion:
+    """How hybrid search merges the dense and BM25 rankings (reciprocal-rank fusion).
+
+    Each list gives an item weight / (k + rank); with `by_fiche`, the items are fiches
+    (ranked by their first chunk in each list) and chunks follow their fiche's order.
+    """
+
+    k: int = RRF_K
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    by_fiche: bool = False
+
+
+PLAIN_FUSION = Fusion()  # textbook RRF over chunks: the untuned baseline of the evaluation
+TUNED_FUSION = Fusion(dense_weight=DENSE_WEIGHT, bm25_weight=BM25_WEIGHT, by_fiche=True)
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """What an ingest did; documents and chunks count what the index holds afterwards."""
 
@@ -211,31 +229,21 @@ class KnowledgeBase:
         k: int = 5,
         filters: SearchFilters | None = None,
         max_per_fiche: int = 2,
+        fusion: Fusion = TUNED_FUSION,
     ) -> list[Hit]:
         """Hybrid search: reciprocal-rank fusion of the dense and BM25 candidate lists.
 
-        Fusion works on fiches: each list is ranked by fiche (first chunk wins), the fiche
-        gets sum(weight / (60 + rank)), and its best chunks follow in that order. Every hit
-        carries its fiche's fused score.
+        By default fusion works on fiches: each list is ranked by fiche (first chunk wins),
+        the fiche gets sum(weight / (60 + rank)), and its best chunks follow in that order.
+        Every hit then carries its fiche's fused score.
         """
         text, checked = self._prepare(query, k, filters, max_per_fiche)
         n = max(CANDIDATES, 2 * k)
-        rankings = ((DENSE_WEIGHT, self._dense(text, n, checked)),
-                    (BM25_WEIGHT, self._bm25(text, n, checked)))
-        fiche_score: dict[str, float] = defaultdict(float)
-        chunk_score: dict[str, float] = defaultdict(float)
-        chunks: dict[str, StoredChunk] = {}
-        for weight, ranking in rankings:
-            fiche_order: list[str] = []
-            for rank, (chunk, _) in enumerate(ranking, start=1):
-                chunks[chunk.id] = chunk
-                chunk_score[chunk.id] += weight / (RRF_K + rank)
-                if chunk.fiche_id not in fiche_order:
-                    fiche_order.append(chunk.fiche_id)
-                    fiche_score[chunk.fiche_id] += weight / (RRF_K + len(fiche_order))
-        ordered = sorted(chunks.values(), key=lambda c: (
-            -fiche_score[c.fiche_id], c.fiche_id, -chunk_score[c.id], c.id))
-        return _cap([(c, fiche_score[c.fiche_id]) for c in ordered], k, max_per_fiche)
+        rankings = (
+            (fusion.dense_weight, self._dense(text, n, checked)),
+            (fusion.bm25_weight, self._bm25(text, n, checked)),
+        )
+        return _cap(_fuse(rankings, fusion), k, max_per_fiche)
 
     def search_dense(
         self,
@@ -546,6 +554,31 @@ class KnowledgeBase:
         self._masks.clear()
         self._scores.clear()
         self._store.close()
+
+
+def _fuse(
+    rankings: Sequence[tuple[float, list[tuple[StoredChunk, float]]]], fusion: Fusion
+) -> list[tuple[StoredChunk, float]]:
+    """Chunks ordered by their fused score (or their fiche's, with `fusion.by_fiche`)."""
+    fiche_score: dict[str, float] = defaultdict(float)
+    chunk_score: dict[str, float] = defaultdict(float)
+    chunks: dict[str, StoredChunk] = {}
+    for weight, ranking in rankings:
+        fiche_rank: dict[str, int] = {}
+        for rank, (chunk, _) in enumerate(ranking, start=1):
+            chunks[chunk.id] = chunk
+            chunk_score[chunk.id] += weight / (fusion.k + rank)
+            if chunk.fiche_id not in fiche_rank:
+                fiche_rank[chunk.fiche_id] = len(fiche_rank) + 1
+                fiche_score[chunk.fiche_id] += weight / (fusion.k + fiche_rank[chunk.fiche_id])
+    if not fusion.by_fiche:
+        ordered = sorted(chunks.values(), key=lambda c: (-chunk_score[c.id], c.id))
+        return [(c, chunk_score[c.id]) for c in ordered]
+    ordered = sorted(
+        chunks.values(),
+        key=lambda c: (-fiche_score[c.fiche_id], c.fiche_id, -chunk_score[c.id], c.id),
+    )
+    return [(c, fiche_score[c.fiche_id]) for c in ordered]
 
 
 def _cap(

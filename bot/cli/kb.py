@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.errors import BotError
+from bot.messages import user_message_for
 from bot.wiring import open_knowledge
 from retrieval import IngestReport, SearchFilters, evaluate
 from retrieval.errors import (
@@ -20,6 +24,7 @@ from retrieval.errors import (
     RetrievalError,
     StoreUnavailableError,
 )
+from retrieval.evaluation import load_questions, select_split
 from retrieval.vocabulary import ALL_TYPES, SECTORS
 
 # French wording of these commands (user-facing).
@@ -47,7 +52,18 @@ STORE_LOCAL_BROKEN = "Base Chroma locale illisible dans {path} (PILOTE_IA_DATA_D
 EMBEDDING_BROKEN = "Modèle d'embeddings impossible à charger (EMBEDDING_MODEL={model})."
 NOT_READY = "La base de connaissances est vide : lancez « pilote-ia ingest »."
 NO_EVAL_SET = "Jeu d'évaluation introuvable : {path}."
-EVAL_HEADER = "{questions} questions · rappel@k et MRR au niveau des fiches"
+EVAL_HEADER = (
+    "{questions} questions (partie : {split} ; {skipped} sans fiche attendue, ignorées) · "
+    "rappel@k et MRR au niveau des fiches"
+)
+EVAL_SPLITS = {"all": "toutes", "dev": "dev", "test": "test"}
+EVAL_LOSSES = "L'hybride réglé classe moins bien que dense ou BM25 sur {n} question(s) : {ids}."
+EVAL_NO_LOSS = "L'hybride réglé ne classe jamais moins bien que dense ou BM25."
+BAD_SPLIT = "Partie inconnue « {value} » (--split) : choisissez dev, test ou all."
+ANSWERS_ONLY = "--llm et --worst ne servent qu'avec --answers."
+BAD_WORST = "Nombre invalide (--worst) : un entier positif est attendu."
+NO_LLM = "Aucun LLM configuré : renseignez LLM_PROVIDER (et LLM_API_KEY) pour évaluer avec --llm."
+EMPTY_SPLIT = "Aucune question dans la partie « {split} » du jeu d'évaluation."
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,9 +87,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     search.add_argument("--json", action="store_true", help="sortie JSON")
     search.set_defaults(handler=run_search)
 
-    ev = subparsers.add_parser("eval", help="mesurer la qualité de la recherche")
+    ev = subparsers.add_parser("eval", help="mesurer la qualité de la recherche ou des réponses")
     ev.add_argument("--questions", type=Path, metavar="FICHIER",
                     help="jeu de questions JSONL (défaut : knowledge/eval/questions.jsonl)")
+    ev.add_argument("--split", default="all", metavar="PARTIE",
+                    help="partie du jeu évaluée : dev, test ou all (défaut)")
+    ev.add_argument("--answers", action="store_true",
+                    help="noter les réponses du conseiller au lieu de la recherche")
+    ev.add_argument("--llm", action="store_true",
+                    help="avec --answers : utiliser le LLM configuré (défaut : hors ligne)")
+    ev.add_argument("--worst", type=int, default=0, metavar="N",
+                    help="avec --answers : afficher les N pires réponses")
     ev.add_argument("--json", action="store_true", help="sortie JSON")
     ev.set_defaults(handler=run_eval)
 
@@ -192,31 +216,83 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Recall@1/3/5 and MRR of dense, BM25 and hybrid search on the eval set."""
+    """Retrieval scores (dense, BM25, hybrid) or, with --answers, the advisor's answers."""
     path = args.questions or settings.knowledge_dir / "eval" / "questions.jsonl"
     if not path.is_file():
         return _fail(NO_EVAL_SET.format(path=path))
+    if args.split not in EVAL_SPLITS:
+        return _fail(BAD_SPLIT.format(value=args.split))
+    if (args.llm or args.worst) and not args.answers:
+        return _fail(ANSWERS_ONLY)
+    if args.worst < 0:
+        return _fail(BAD_WORST)
+    if args.answers:
+        return _run_answer_eval(args, settings, path)
     try:
         kb = open_knowledge(settings, progress=True)
         try:
-            result = evaluate(kb, path)
+            result = evaluate(kb, path, split=args.split)
         finally:
             kb.close()
     except RetrievalError as exc:
         return _fail(_explain(exc, settings))
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(format_table(result))
+    print(json.dumps(result) if args.json else format_table(result))
     return 0
 
 
+def _run_answer_eval(args: argparse.Namespace, settings: Settings, path: Path) -> int:
+    """Ask every question of the split to the offline (or LLM) advisor and score the answers."""
+    from bot import answer_eval
+    from bot.wiring import build_advisor
+
+    if args.llm and settings.offline:
+        return _fail(NO_LLM)
+    chosen = settings if args.llm else settings.model_copy(update={"llm_provider": None})
+    try:
+        questions = select_split(load_questions(path), args.split)
+        if not questions:
+            return _fail(EMPTY_SPLIT.format(split=args.split))
+        advisor = build_advisor(chosen)
+    except RetrievalError as exc:
+        return _fail(_explain(exc, settings))
+    except BotError as exc:
+        return _fail(user_message_for(exc))
+
+    async def run() -> list[answer_eval.AnswerResult]:
+        try:
+            return await answer_eval.answer_all(advisor, questions)
+        finally:
+            await advisor.aclose()
+
+    started = time.perf_counter()
+    results = asyncio.run(run())
+    report = answer_eval.report(results, split=args.split, mode="llm" if args.llm else "offline",
+                                seconds=time.perf_counter() - started)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(answer_eval.format_report(report, results, args.worst))
+    return 0
+
+
+_COLUMNS = {"dense": "dense", "bm25": "BM25", "hybrid_untuned": "hyb. brut",
+            "hybrid": "hyb. réglé"}
+_METRICS = {"recall@1": "rappel@1", "recall@3": "rappel@3", "recall@5": "rappel@5",
+            "mrr": "MRR"}
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """The eval scores of the three methods side by side."""
-    methods = ("dense", "bm25", "hybrid")
-    metrics = ("recall@1", "recall@3", "recall@5", "mrr")
-    lines = [EVAL_HEADER.format(questions=result["questions"]), ""]
-    lines.append(f"{'':<10}" + "".join(f"{m:>10}" for m in methods))
-    for metric in metrics:
-        lines.append(f"{metric:<10}" + "".join(f"{result[m][metric]:>10.3f}" for m in methods))
+    """The eval scores of the four searches side by side, then where hybrid loses."""
+    lines = [EVAL_HEADER.format(questions=result["questions"], skipped=result["skipped"],
+                                split=EVAL_SPLITS.get(result["split"], result["split"])), ""]
+    lines.append(f"{'':<10}" + "".join(f"{label:>12}" for label in _COLUMNS.values()))
+    for metric, label in _METRICS.items():
+        lines.append(f"{label:<10}" + "".join(f"{result[m][metric]:>12.3f}" for m in _COLUMNS))
+    losses = result["hybrid_losses"]
+    lines.append("")
+    if losses:
+        ids = ", ".join(loss["id"] for loss in losses)
+        lines.append(EVAL_LOSSES.format(n=len(losses), ids=ids))
+    else:
+        lines.append(EVAL_NO_LOSS)
     return "\n".join(lines)

@@ -119,13 +119,13 @@ def test_eval_json_shape_and_table(
     questions = FIXTURES / "knowledge" / "eval" / "questions.jsonl"
     assert _run(["eval", "--json"], settings) == 0  # default path: knowledge_dir/eval
     result = json.loads(capsys.readouterr().out)
-    assert result["questions"] == 7
-    for method in ("dense", "bm25", "hybrid"):
+    assert (result["questions"], result["skipped"]) == (7, 1)  # the out-of-scope one is skipped
+    for method in ("dense", "bm25", "hybrid_untuned", "hybrid"):
         assert set(result[method]) == {"recall@1", "recall@3", "recall@5", "mrr"}
         assert all(0 <= v <= 1 for v in result[method].values())
     assert _run(["eval", "--questions", str(questions)], settings) == 0
     table = capsys.readouterr().out
-    assert "7 questions" in table and "hybrid" in table and "recall@5" in table
+    assert "7 questions" in table and "hyb. réglé" in table and "rappel@5" in table
 
 
 def test_eval_without_question_file(
