@@ -1,8 +1,8 @@
 """`pilote-ia` command line: reads settings once, then dispatches to a command module.
 
-Each command module (`kb`, `advise`, `serve`) exposes `register(subparsers)`, which adds its
-subcommands with `set_defaults(handler=...)`; a handler takes `(args, settings)` and returns
-an exit code.
+Each command module (`kb`, `kb_check`, `advise`, `serve`) exposes `register(subparsers)`, which
+adds its subcommands with `set_defaults(handler=...)`; a handler takes `(args, settings)` and
+returns an exit code.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ EXIT_CONFIG = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand registered."""
-    from bot.cli import advise, kb, serve  # noqa: I001 (lazy: keeps --help fast)
+    from bot.cli import advise, kb, kb_check, serve  # noqa: I001 (lazy: keeps --help fast)
 
     parser = argparse.ArgumentParser(
         prog="pilote-ia", description="Conseiller IA pour TPE/PME (Telegram et terminal)."
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="fichier .env à lire")
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE")
-    for module in (kb, advise, serve):
+    for module in (kb, kb_check, advise, serve):
         module.register(sub)
     return parser
 
