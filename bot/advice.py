@@ -10,6 +10,9 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+Intent = Literal["need", "information", "mixed", "follow_up", "out_of_scope", "subversion"]
+Mode = Literal["llm", "offline", "degraded"]
+
 
 class CostRange(BaseModel):
     """Monthly cost range in euros, taken from the catalogue card."""
@@ -23,7 +26,7 @@ class ToolPick(BaseModel):
 
     name: str
     category: str
-    monthly_cost_eur: CostRange
+    monthly_cost_eur: CostRange | None  # None: the vendor publishes no price
     why: str
     source: str  # fiche id of the catalogue card
     as_of: str | None = None  # date of the price on the card
@@ -62,23 +65,46 @@ class Usage(BaseModel):
     cost_eur: float = Field(ge=0)
 
 
+class AnswerTrace(BaseModel):
+    """How an LLM answer was obtained, for the answer-level evaluation (not in the contract)."""
+
+    structure_valid: bool = True  # the model's first reply parsed as the contract
+    local_json_fix: bool = False  # json-repair fixed the reply without another call
+    repairs: int = Field(default=0, ge=0)  # repair calls paid for
+    length_retries: int = Field(default=0, ge=0)  # replies cut at the token limit, retried
+    claims_removed: int = Field(default=0, ge=0)  # unsupported sentences taken out
+
+
 class Advice(BaseModel):
-    """A complete answer. `mode` says whether an LLM wrote it or the offline composer did."""
+    """A complete answer.
+
+    `intent` is the kind of message it answers; `mode` says who wrote it: the LLM, the
+    offline composer, or the offline composer because the LLM failed ("degraded", with a
+    short `fallback_reason` such as "timeout" or "invalid_json"). `pilot` is None when the
+    message called for no pilot (an information question, a decline).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     answer: str
+    intent: Intent = "need"
     tools: list[ToolPick]
-    pilot: Pilot
+    pilot: Pilot | None
     sources: list[SourceRef]
-    mode: Literal["llm", "offline"]
+    mode: Mode
+    fallback_reason: str | None = None
     usage: Usage | None = None
-    degraded: bool = Field(default=False, exclude=True)  # LLM failed, offline fallback
     notice: str | None = Field(default=None, exclude=True)  # French reason shown when degraded
+    trace: AnswerTrace = Field(default_factory=AnswerTrace, exclude=True)
+
+    @property
+    def degraded(self) -> bool:
+        """True when the LLM failed and the offline composer answered instead."""
+        return self.mode == "degraded"
 
     def to_contract(self) -> dict[str, object]:
         """The `ask --json` object, exactly the documented keys."""
-        return self.model_dump(mode="json", exclude={"degraded", "notice"})
+        return self.model_dump(mode="json", exclude={"notice", "trace"})
 
 
 class Profile(BaseModel):

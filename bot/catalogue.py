@@ -1,6 +1,7 @@
 """Tool catalogue and pilot templates, built from the knowledge base's structured front matter.
 
-Prices always come from here (the catalogue card), never from an LLM.
+Prices always come from here (the catalogue card), never from an LLM. A card whose vendor
+publishes no price has `price = None` and says why ("sur devis", "non publié").
 """
 
 from __future__ import annotations
@@ -8,19 +9,20 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.advice import CostRange, ToolPick
+from bot.keywords import fold_words
 from retrieval.models import Fiche
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PILOT_GUIDE = "guide-pilote-deux-semaines"
-_EU_MARKERS = ("ue", "eu", "europe", "france", "allemagne")
-_LOCAL_MARKERS = ("vos propres machines", "ou vous l installez", "sur vos serveurs")
+# hosting regions (docs/data-formats.md §1) that keep data out of non-EU hands
+_EU_REGIONS = frozenset({"eu", "self-hostable"})
+PRICE_UNKNOWN = "prix non publié, à demander à l'éditeur"
+MAX_REASON_CHARS = 30
 
 
 class FicheSource(Protocol):
@@ -31,15 +33,35 @@ class FicheSource(Protocol):
         ...
 
 
-def normalise(text: str) -> str:
-    """Lowercase, accents stripped, punctuation turned into single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
+def format_eur(value: float) -> str:
+    """An amount in French notation: 0,7 · 15 · 1 234,5."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return text.replace(",", "\u202f").replace(".", ",")
 
 
-def _as_date(value: Any) -> str | None:
-    return str(value) if value not in (None, "") else None
+def format_date(iso: str) -> str:
+    """2026-11-23 -> 23/11/2026 (left as is when it is not an ISO date)."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso.strip())
+    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}" if match else iso
+
+
+def format_monthly(low: float, high: float) -> str:
+    """A monthly price: "gratuit", "15 €/mois" or "0 à 15 €/mois" (never "15 à 15")."""
+    if high == 0:
+        return "gratuit"
+    if low == high:
+        return f"{format_eur(high)} €/mois"
+    return f"{format_eur(low)} à {format_eur(high)} €/mois"
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """Token prices of one model, in euros per million tokens."""
+
+    model: str
+    input_eur: float
+    output_eur: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,70 +71,121 @@ class CatalogueTool:
     id: str
     name: str
     category: str
-    price_min: float
-    price_max: float
+    price: tuple[float, float] | None  # euros per month (min, max); None = not published
+    price_unknown: str = ""
+    price_tax: str = ""  # HT, TTC or "sans objet"
     as_of: str | None = None
     use_cases: tuple[str, ...] = ()
     sectors: tuple[str, ...] = ("tous",)
-    data_hosting: str = ""
+    hosting_region: str = ""
     vendor: str = ""
-    free_tier: str = ""
+    model_prices: tuple[ModelPrice, ...] = ()
+    extra_aliases: tuple[str, ...] = ()  # other names owners use ("copilot")
+    not_with: tuple[str, ...] = ()  # categories it cannot work with (the free WhatsApp app)
 
     @property
     def eu_hosted(self) -> bool:
-        """True when the card says data stays in the EU (or on your own machines).
+        """True when data stays in the EU or on the owner's own machines."""
+        return self.hosting_region in _EU_REGIONS
 
-        Only the first place named counts: "Hors UE", "UE possible selon l'offre" or
-        "Infrastructure Meta (hors UE possible)" do not promise EU hosting.
-        """
-        text = normalise(self.data_hosting)
-        if any(marker in text for marker in _LOCAL_MARKERS):
-            return True
-        return bool(text) and text.split()[0] in _EU_MARKERS
+    @property
+    def price_min(self) -> float | None:
+        """The cheapest monthly bill, None when the price is not published."""
+        return self.price[0] if self.price else None
+
+    @property
+    def free_start(self) -> bool:
+        """True when the tool can be tried for free."""
+        return self.price is not None and self.price[0] == 0
+
+    @property
+    def short_name(self) -> str:
+        """The name without its parenthesis: "Canva" for "Canva (Magic Studio)"."""
+        return re.sub(r"\s*\(.*?\)", "", self.name).strip() or self.name
 
     @property
     def aliases(self) -> frozenset[str]:
-        """Normalised names the tool may be called by."""
-        bare_title = re.sub(r"\(.*?\)", " ", self.name)
-        names = {self.name, bare_title, self.id.removeprefix("tool-").replace("-", " ")}
-        return frozenset(filter(None, (normalise(name) for name in names)))
+        """Folded names the tool may be called by."""
+        names = {self.name, self.short_name, self.id.removeprefix("tool-").replace("-", " "),
+                 *self.extra_aliases}  # fmt: skip
+        return frozenset(filter(None, (fold_words(name) for name in names)))
+
+    def price_text(self) -> str:
+        """The monthly price in French, or that it is not published (and why, when short)."""
+        if self.price is None:
+            reason = self.price_unknown.strip()
+            short = reason and len(reason) <= MAX_REASON_CHARS and "publi" not in reason
+            return f"{PRICE_UNKNOWN} ({reason})" if short else PRICE_UNKNOWN
+        return format_monthly(*self.price)
+
+    def works_with(self, other: CatalogueTool) -> bool:
+        """False when one of the two cannot be combined with the other's kind of tool."""
+        return other.category not in self.not_with and self.category not in other.not_with
 
     def fits(self, *, budget: float | None = None, sector: str | None = None) -> bool:
-        """True when the cheapest offer fits the monthly budget and the sector matches."""
-        if budget is not None and self.price_min > budget:
+        """True when the cheapest offer fits the budget (an unknown price never does) and the
+        sector matches."""
+        if budget is not None and (self.price is None or self.price[0] > budget):
             return False
         return not sector or "tous" in self.sectors or sector in self.sectors
 
     def to_pick(self, why: str) -> ToolPick:
         """The Advice entry for this tool, with the card's price and date."""
-        return ToolPick(
-            name=self.name,
-            category=self.category,
-            monthly_cost_eur=CostRange(min=self.price_min, max=self.price_max),
-            why=why,
-            source=self.id,
-            as_of=self.as_of,
-        )
+        cost = CostRange(min=self.price[0], max=self.price[1]) if self.price else None
+        return ToolPick(name=self.name, category=self.category, monthly_cost_eur=cost, why=why,
+                        source=self.id, as_of=self.as_of)  # fmt: skip
 
     @classmethod
     def from_fiche(cls, fiche: Fiche) -> CatalogueTool:
         """Build from a `tool` fiche; raises ValueError when the price block is unusable."""
         meta = fiche.meta
-        price = meta.get("price_eur_month") or {}
-        low, high = float(price["min"]), float(price["max"])
+        hosting = meta.get("hosting")
+        region = hosting.get("region") if isinstance(hosting, dict) else None
         return cls(
             id=fiche.id,
             name=str(meta.get("title") or fiche.title),
             category=str(meta.get("category") or "assistant"),
-            price_min=low,
-            price_max=max(low, high),
-            as_of=_as_date(meta.get("as_of")),
+            price=_price(meta),
+            price_unknown=str(meta.get("price_unknown") or ""),
+            price_tax=str(meta.get("price_tax") or ""),
+            as_of=_as_date(meta.get("price_read_on") or meta.get("as_of")),
             use_cases=tuple(meta.get("use_cases") or ()),
             sectors=tuple(meta.get("sectors") or ("tous",)),
-            data_hosting=str(meta.get("data_hosting") or ""),
+            hosting_region=str(region or ""),
             vendor=str(meta.get("vendor") or ""),
-            free_tier=str(meta.get("free_tier") or ""),
+            model_prices=_model_prices(meta),
+            extra_aliases=tuple(str(a) for a in meta.get("aliases") or ()),
+            not_with=tuple(str(c) for c in meta.get("not_with") or ()),
         )
+
+
+def _as_date(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _price(meta: dict[str, Any]) -> tuple[float, float] | None:
+    price = meta.get("price_eur_month")
+    if price is None and meta.get("price_unknown"):
+        return None
+    if not isinstance(price, dict):
+        raise ValueError("price_eur_month must be {min, max} or null with price_unknown")
+    low, high = float(price["min"]), float(price["max"])
+    return low, max(low, high)
+
+
+def _model_prices(meta: dict[str, Any]) -> tuple[ModelPrice, ...]:
+    rate_block = meta.get("usd_eur_rate")
+    usd_rate = float(rate_block["rate"]) if isinstance(rate_block, dict) else None
+    prices = []
+    for entry in meta.get("model_prices") or ():
+        currency = str(entry.get("currency", "USD")).upper()
+        rate = 1.0 if currency == "EUR" else usd_rate
+        if rate is None:  # a dollar price with no conversion rate cannot be shown in euros
+            continue
+        prices.append(ModelPrice(model=str(entry["model"]), input_eur=float(entry["input"]) * rate,
+                                 output_eur=float(entry["output"]) * rate,
+                                 note=str(entry.get("note") or "")))  # fmt: skip
+    return tuple(prices)
 
 
 class Catalogue:
@@ -124,10 +197,11 @@ class Catalogue:
         for tool in self._by_id.values():
             for alias in tool.aliases:
                 self._by_alias.setdefault(alias, tool)
+        self._alias_pattern = _alias_pattern(self._by_alias)
 
     @classmethod
     def from_fiches(cls, fiches: Iterable[Fiche]) -> Catalogue:
-        """Catalogue of the `tool` fiches; cards without a usable price are skipped."""
+        """Catalogue of the `tool` fiches; cards without a usable price block are skipped."""
         tools = []
         for fiche in fiches:
             if fiche.type != "tool":
@@ -157,32 +231,34 @@ class Catalogue:
         """The tool called `name`: id, then exact alias, then leading words, then close spelling."""
         if name in self._by_id:
             return self._by_id[name]
-        key = normalise(name)
+        key = fold_words(name)
         if not key:
             return None
         if key in self._by_alias:
             return self._by_alias[key]
-        if f"tool {key}".replace(" ", "-") in self._by_id:
-            return self._by_id[f"tool {key}".replace(" ", "-")]
         starts = [a for a in self._by_alias if key.startswith(a + " ") or a.startswith(key + " ")]
         if starts:
             return self._by_alias[max(starts, key=len)]
         close = difflib.get_close_matches(key, list(self._by_alias), n=1, cutoff=0.85)
         return self._by_alias[close[0]] if close else None
 
+    def named_in(self, folded: str) -> list[CatalogueTool]:
+        """Tools whose name appears in a folded text, in order of appearance, each once."""
+        if self._alias_pattern is None:
+            return []
+        found = (self._by_alias[m.group(1)] for m in self._alias_pattern.finditer(folded))
+        return list(dict.fromkeys(found))
+
     def for_use_case(self, use_case: str) -> list[CatalogueTool]:
         """Tools whose card lists this use-case family."""
         return [tool for tool in self if use_case in tool.use_cases]
 
-    def search(self, need: str) -> list[CatalogueTool]:
-        """Tools whose name, category or use cases share a word with `need`."""
-        words = {w for w in normalise(need).split() if len(w) > 2}
-        found = []
-        for tool in self:
-            haystack = normalise(" ".join((tool.name, tool.category, *tool.use_cases)))
-            if any(word in haystack for word in words):
-                found.append(tool)
-        return found
+
+def _alias_pattern(aliases: Iterable[str]) -> re.Pattern[str] | None:
+    ordered = sorted(aliases, key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, ordered)) + r")(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -218,11 +294,10 @@ class PilotTemplate:
 
 
 class PilotTemplates:
-    """Pilot templates by use-case family, with the generic two-week guide as fallback."""
+    """Pilot templates by use-case family."""
 
     def __init__(self, templates: Sequence[PilotTemplate]) -> None:
         self._by_use_case = {t.use_case: t for t in templates if t.use_case}
-        self._by_guide = {t.guide_id: t for t in templates}
 
     @classmethod
     def from_fiches(cls, fiches: Iterable[Fiche]) -> PilotTemplates:
@@ -246,7 +321,5 @@ class PilotTemplates:
         return cls.from_fiches(kb.fiches("guide"))
 
     def for_use_case(self, use_case: str | None) -> PilotTemplate | None:
-        """The template for this family, else the generic two-week guide's."""
-        if use_case and use_case in self._by_use_case:
-            return self._by_use_case[use_case]
-        return self._by_guide.get(DEFAULT_PILOT_GUIDE)
+        """The template for this family, None when no pilot guide covers it."""
+        return self._by_use_case.get(use_case or "")

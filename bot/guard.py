@@ -112,8 +112,10 @@ class OutputGuard:
 
     def check_advice(self, advice: Advice) -> Leak | None:
         """The first leak in any text of the advice the model wrote, or None."""
-        texts = [advice.answer, advice.pilot.goal, *advice.pilot.kpis]
-        texts += [step.task for step in advice.pilot.steps]
+        texts = [advice.answer]
+        if advice.pilot is not None:
+            texts += [advice.pilot.goal, *advice.pilot.kpis]
+            texts += [step.task for step in advice.pilot.steps]
         texts += [tool.why for tool in advice.tools]
         for text in texts:
             found = self.leak(text)

@@ -75,6 +75,8 @@ SOURCES_TITLE = "Sources"
 COST_TITLE = "Détail des coûts"
 PRICE_AS_OF = "tarif au {date}"
 COST_TOTAL = "Total par mois :"
+COST_TOTAL_UNKNOWN = " (hors outils au prix non publié)"
+PRICE_NOT_PUBLISHED = "prix non publié, à demander à l'éditeur"
 TOOLS_FOR = "Outils pour « {need} »"
 NO_TOOLS = "Je n'ai pas d'outil au catalogue pour « {need} ». Essayez un autre mot."
 TOOLS_USAGE = "Précisez un besoin, par exemple : /outils devis"
@@ -178,6 +180,47 @@ NOTHING_FOUND = (
     "l'usage de l'IA (quels outils, à quel prix, comment les tester). Essayez par exemple : "
     "« je perds mes soirées sur les devis » ou « comment répondre plus vite aux clients ? ». "
     "Tapez /aide pour en savoir plus."
+)
+
+# --- The offline answer (bot/answer_text.py) ----------------------------------------------
+
+DECLINE_OFF_TOPIC = (
+    "Désolé, je ne peux pas vous aider sur ce sujet : je conseille les petites entreprises "
+    "sur l'usage de l'IA (quels outils, à quel prix, comment les tester). Essayez par "
+    "exemple : « je perds mes soirées sur les devis »."
+)
+DECLINE_SUBVERSION = (
+    "Je ne peux pas faire ça : mes consignes et les données des autres utilisateurs restent "
+    "privées. Je peux en revanche vous conseiller sur l'IA pour votre entreprise : outils, "
+    "prix, pilote de deux semaines."
+)
+NEED_OPENING = "Pour {label}, commencez par {first}"
+NEED_THEN = ", puis {rest} si besoin"
+NEED_CLOSING = ", à tester sur un pilote de deux semaines."
+NO_TOOL_FITS = (
+    "Aucun outil du catalogue pour {label} ne rentre dans un budget de {budget} €/mois : "
+    "commencez par des offres gratuites ou revoyez le budget."
+)
+NO_NEED_FOUND = (
+    "Dites-moi quelle tâche vous prend le plus de temps (messages clients, devis, factures, "
+    "réseaux sociaux…) : je vous proposerai des outils précis et un pilote de deux semaines."
+)
+CASE_REAL = "Exemple : « {title} » [{n}]."
+CASE_ILLUSTRATIVE = "Exemple illustratif (pas une preuve de résultat) : « {title} » [{n}]."
+CHEAPER = "Version la moins chère : {tools}, soit {total} au total"
+CHEAPER_BEFORE = ", contre {before} au plus pour la proposition précédente"
+CHEAPER_CLOSING = ". Commencez par les offres gratuites et ne payez que si le pilote est concluant."
+ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
+NO_OTHER = "Je n'ai pas d'autre outil au catalogue pour ce besoin que ceux déjà proposés."
+TOOL_PRICE = "{name} : {price}"
+PRICE_DETAIL = " ({tax}, tarif relevé le {date})"
+MODEL_PRICES_TITLE = "Prix par million de tokens (entrée / sortie), tarifs au {date} :"
+MODEL_PRICE_LINE = "• {model} ({vendor}) : {input} € / {output} €"
+MODEL_PRICES_NOTE = "Montants convertis en euros ; les prix des API changent souvent."
+DEFAULT_TOOL_WHY = "Outil du catalogue adapté à ce besoin."
+FACT_NOT_FOUND = (
+    "Je n'ai pas cette information dans ma base. Reformulez, ou demandez-moi un outil, un "
+    "prix ou une règle (AI Act, RGPD, aides publiques)."
 )
 
 

@@ -308,7 +308,7 @@ class SQLiteStore:
 
     def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
         """Keep the last answer for the buttons under it."""
-        data = {"advice": advice.model_dump(mode="json"), "degraded": advice.degraded}
+        data = {"advice": advice.model_dump(mode="json")}
         payload = json.dumps(data, ensure_ascii=False)
         self._run(
             "INSERT OR REPLACE INTO last_advice VALUES (?, ?, ?, ?, ?)",
@@ -324,8 +324,10 @@ class SQLiteStore:
         if row is None:
             return None
         data = json.loads(str(row[1]))
-        advice = Advice.model_validate(data["advice"])
-        advice.degraded = bool(data.get("degraded", False))
+        stored = dict(data["advice"])
+        if data.get("degraded") and stored.get("mode") == "offline":  # saved before "degraded"
+            stored["mode"] = "degraded"
+        advice = Advice.model_validate(stored)
         return LastAdvice(question=str(row[0]), advice=advice)
 
     # -- checklists -----------------------------------------------------------

@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TextIO
 
-from bot.advice import Advice, Profile, Turn
+from bot.advice import Advice, CostRange, Profile, Turn
+from bot.catalogue import format_monthly
 from bot.config import Settings
 from bot.errors import BotError
-from bot.messages import provider_name, user_message_for
+from bot.messages import PRICE_NOT_PUBLISHED, provider_name, user_message_for
 from retrieval.errors import InvalidQueryError, RetrievalError
 
 if TYPE_CHECKING:
     from bot.advisor import Advisor
+    from bot.drafting import ProbeResult
 
 # French wording of these commands (user-facing).
 BAD_PROFILE = (
@@ -44,8 +46,32 @@ DOCTOR_KNOWLEDGE_BAD = "❌ Base de connaissances : {n} fiche(s) illisible(s), e
 DOCTOR_INDEX_OK = "✅ Index : {n} documents, modèle {model}, recherche en {ms} ms"
 DOCTOR_INDEX_EMPTY = "❌ Index vide : lancez « pilote-ia ingest »"
 DOCTOR_INDEX_BAD = "❌ Index : {message}"
-DOCTOR_LLM_OK = "✅ LLM {provider} ({model}) répond en {ms} ms"
+# `doctor` sends one realistic question (three sources, three tools) in the JSON mode of
+# real answers and says whether a full answer fits the time limits.
+DOCTOR_LLM_OK = (
+    "✅ LLM {provider} ({model}) : réponse complète en {seconds} s, délai {timeout} s "
+    "(premier jeton {first} s, {speed} jetons/s, {format})"
+)
+DOCTOR_LLM_TIGHT = (
+    "⚠️ LLM {provider} ({model}) : réponse complète en {seconds} s, trop près du délai de "
+    "{timeout} s (premier jeton {first} s, {speed} jetons/s) : augmentez LLM_TIMEOUT_S"
+)
+DOCTOR_LLM_SLOW = (
+    "❌ LLM {provider} ({model}) : pas de réponse complète en {timeout} s (premier jeton "
+    "{first} s, {speed} jetons/s) : augmentez LLM_TIMEOUT_S ou prenez un modèle plus rapide"
+)
+DOCTOR_LLM_NO_FIRST = (
+    "❌ LLM {provider} ({model}) : aucun jeton en {first_limit} s, la question n'est pas lue "
+    "à temps : augmentez LLM_FIRST_TOKEN_TIMEOUT_S ou réduisez LLM_CONTEXT_TOKENS"
+)
+DOCTOR_LLM_UNUSABLE = (
+    "❌ LLM {provider} ({model}) : réponse reçue en {seconds} s mais inutilisable ({reason}) : "
+    "essayez un autre modèle"
+)
 DOCTOR_LLM_BAD = "❌ LLM {provider} ({model}) : {message}"
+DOCTOR_FORMATS = {"json_schema": "schéma JSON", "json_object": "mode JSON", "text": "texte libre"}
+DOCTOR_UNKNOWN = "?"
+TIGHT_SHARE = 0.75  # a probe answer using more of the time limit leaves no room for a longer one
 DOCTOR_ALL_OK = "Tout est prêt."
 DOCTOR_BROKEN = "{n} problème(s) à corriger."
 _PROFILE_KEYS = {
@@ -97,6 +123,10 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _price(cost: CostRange | None) -> str:
+    return format_monthly(cost.min, cost.max) if cost is not None else PRICE_NOT_PUBLISHED
+
+
 def _money(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
@@ -115,19 +145,18 @@ def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
     if advice.tools:
         lines.append(TOOLS_TITLE)
         for tool in advice.tools:
-            cost = tool.monthly_cost_eur
-            price = (
-                "gratuit" if cost.max == 0 else f"{_money(cost.min)} à {_money(cost.max)} €/mois"
-            )
-            when = f" (tarif au {_french_date(tool.as_of)})" if tool.as_of else ""
+            price = _price(tool.monthly_cost_eur)
+            known = tool.monthly_cost_eur is not None
+            when = f" (tarif au {_french_date(tool.as_of)})" if tool.as_of and known else ""
             lines.append(f"• {tool.name} : {price}{when}")
             lines.append(f"  {tool.why}")
         lines.append("")
     pilot = advice.pilot
-    lines.append(f"{PILOT_TITLE} : {pilot.goal}")
-    lines.append(f"  Indicateurs : {' ; '.join(pilot.kpis)}")
-    lines += [f"  J{step.day:<3}{step.task}" for step in pilot.steps]
-    lines.append(f"  Budget : {_money(pilot.budget_eur)} €")
+    if pilot is not None:
+        lines.append(f"{PILOT_TITLE} : {pilot.goal}")
+        lines.append(f"  Indicateurs : {' ; '.join(pilot.kpis)}")
+        lines += [f"  J{step.day:<3}{step.task}" for step in pilot.steps]
+        lines.append(f"  Budget : {_money(pilot.budget_eur)} €")
     if advice.sources:
         lines += ["", SOURCES_TITLE]
         lines += [f"[{n}] {s.title} ({s.id})" for n, s in enumerate(advice.sources, start=1)]
@@ -318,24 +347,47 @@ def _check_index(settings: Settings) -> list[str]:
 
 
 async def _check_llm(settings: Settings) -> list[str]:
+    from bot.drafting import probe
     from bot.llm import LLMClient
 
     client = LLMClient.from_settings(settings)
     if client is None:
         return [DOCTOR_OFFLINE]
     try:
-        results = await client.probe()
+        results = await probe(client)
     finally:
         await client.aclose()
-    lines = []
-    for endpoint, error, seconds in results:
-        name = provider_name(endpoint.provider)
-        if error is None:
-            ms = round(seconds * 1000)
-            lines.append(DOCTOR_LLM_OK.format(provider=name, model=endpoint.model, ms=ms))
-        else:
-            message = user_message_for(error).split(".")[0]
-            lines.append(
-                DOCTOR_LLM_BAD.format(provider=name, model=endpoint.model, message=message)
-            )
-    return lines
+    return [_probe_line(result, client.first_token_timeout_s) for result in results]
+
+
+def _seconds(value: float | None) -> str:
+    return DOCTOR_UNKNOWN if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def _probe_line(result: ProbeResult, first_limit: float) -> str:
+    """One French line saying whether a realistic answer fits the time limits."""
+    from bot.llm.client import LLMTimeoutError
+
+    endpoint, completion = result.endpoint, result.completion
+    speed = completion.tokens_per_s if completion else None
+    values = {
+        "provider": provider_name(endpoint.provider),
+        "model": endpoint.model,
+        "seconds": _seconds(result.seconds),
+        "timeout": _seconds(result.timeout_s),
+        "first": _seconds(completion.first_token_s if completion else None),
+        "first_limit": _seconds(first_limit),
+        "speed": DOCTOR_UNKNOWN if speed is None else f"{speed:.0f}",
+        "format": DOCTOR_FORMATS[completion.response_format] if completion else DOCTOR_UNKNOWN,
+        "reason": result.reason,
+    }
+    if result.reason is None:
+        tight = result.seconds > TIGHT_SHARE * result.timeout_s
+        return (DOCTOR_LLM_TIGHT if tight else DOCTOR_LLM_OK).format(**values)
+    if isinstance(result.error, LLMTimeoutError):
+        slow = result.error.stage == "total"
+        return (DOCTOR_LLM_SLOW if slow else DOCTOR_LLM_NO_FIRST).format(**values)
+    if isinstance(result.error, BotError):
+        message = user_message_for(result.error).split(".")[0]
+        return DOCTOR_LLM_BAD.format(message=message, **values)
+    return DOCTOR_LLM_UNUSABLE.format(**values)

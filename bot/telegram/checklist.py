@@ -16,6 +16,8 @@ _DAY_RE = re.compile(r"^J(\d+)\b")
 
 def items_from_advice(advice: Advice) -> list[str]:
     """One item per pilot step, in day order: "J3 · task"."""
+    if advice.pilot is None:
+        return []
     return [f"J{s.day} · {s.task}" for s in sorted(advice.pilot.steps, key=lambda s: s.day)]
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import messages as msg
-from bot.advice import Advice, CostRange, ToolPick
+from bot.advice import Advice, CostRange, Pilot, ToolPick
+from bot.catalogue import format_monthly
 
 MAX_MESSAGE = 4096
 GLANCE_STEPS = 3  # first steps shown under an answer; the day-14 decision is always shown
@@ -55,16 +56,15 @@ def french_date(iso: str) -> str:
 
 def is_decline(advice: Advice) -> bool:
     """True for an answer with nothing to act on (off-topic or nothing found)."""
-    return not advice.tools and not advice.sources
+    declined = advice.intent in ("out_of_scope", "subversion")
+    return declined or (not advice.tools and not advice.sources)
 
 
-def cost_range(cost: CostRange) -> str:
-    """ "gratuit", "19 €/mois" or "0 à 49 €/mois"."""
-    if cost.max == 0:
-        return msg.FREE
-    if cost.min == cost.max:
-        return f"{eur(cost.max)} €/mois"
-    return f"{eur(cost.min)} à {eur(cost.max)} €/mois"
+def cost_range(cost: CostRange | None) -> str:
+    """ "gratuit", "19 €/mois", "0 à 49 €/mois", or that the price is not published."""
+    if cost is None:
+        return msg.PRICE_NOT_PUBLISHED
+    return format_monthly(cost.min, cost.max)
 
 
 def _tool_lines(tools: Sequence[ToolPick]) -> list[str]:
@@ -86,17 +86,16 @@ def format_advice(advice: Advice, *, note: str | None = None) -> str:
     blocks.append(esc(advice.answer.strip()))
     if advice.tools:
         blocks.append("\n".join([f"<b>{esc(msg.TOOLS_TITLE)}</b>", *_tool_lines(advice.tools)]))
-    if not is_decline(advice):
-        blocks.append(_pilot_glance(advice))
+    if advice.pilot is not None and not is_decline(advice):
+        blocks.append(_pilot_glance(advice.pilot))
     if advice.sources:
         numbered = [f"{i}. {esc(s.title)}" for i, s in enumerate(advice.sources, 1)]
         blocks.append("\n".join([f"<b>{esc(msg.SOURCES_TITLE)}</b>", *numbered]))
     return "\n\n".join(blocks)
 
 
-def _pilot_glance(advice: Advice) -> str:
+def _pilot_glance(pilot: Pilot) -> str:
     """Goal, three KPIs, budget, the first steps and the go/no-go day."""
-    pilot = advice.pilot
     lines = [f"<b>{esc(msg.PILOT_TITLE)}</b>", f"{esc(msg.PILOT_GOAL)} {esc(pilot.goal)}"]
     if pilot.kpis:
         kpis = ", ".join(pilot.kpis[:GLANCE_KPIS])
@@ -119,11 +118,12 @@ def format_cost_detail(advice: Advice) -> str:
         when = french_date(tool.as_of) if tool.as_of else ""
         dated = f" ({esc(msg.PRICE_AS_OF.format(date=when))})" if when else ""
         lines.append(f"• {esc(tool.name)} : {esc(cost_range(tool.monthly_cost_eur))}{dated}")
-    low = sum(t.monthly_cost_eur.min for t in advice.tools)
-    high = sum(t.monthly_cost_eur.max for t in advice.tools)
-    total = CostRange(min=low, max=high)
-    lines.append(f"\n{esc(msg.COST_TOTAL)} {esc(cost_range(total))}")
-    lines.append(f"{esc(msg.PILOT_BUDGET_DETAIL)} {eur(advice.pilot.budget_eur)} €")
+    priced = [t.monthly_cost_eur for t in advice.tools if t.monthly_cost_eur is not None]
+    total = CostRange(min=sum(c.min for c in priced), max=sum(c.max for c in priced))
+    unknown = msg.COST_TOTAL_UNKNOWN if len(priced) < len(advice.tools) else ""
+    lines.append(f"\n{esc(msg.COST_TOTAL)} {esc(cost_range(total))}{esc(unknown)}")
+    if advice.pilot is not None:
+        lines.append(f"{esc(msg.PILOT_BUDGET_DETAIL)} {eur(advice.pilot.budget_eur)} €")
     return "\n".join(lines)
 
 

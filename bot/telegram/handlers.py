@@ -361,13 +361,14 @@ class BotHandlers:
             self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
         self.store.add_turn(chat_id, user_id, question, advice.answer)
         declined = is_decline(advice)
-        if not declined:  # a decline has no plan: keep the last real one for /pilote
+        if advice.pilot is not None and not declined:  # /pilote keeps the last real plan
             self.store.save_last_advice(chat_id, user_id, question, advice)
         body = format_advice(advice, note=note)
         if prefix:
             body = f"{esc(prefix)}\n\n{body}"
         self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
-        await reply.finish(split_html(body), None if declined else kb.advice_buttons())
+        buttons = kb.advice_buttons(pilot=advice.pilot is not None, tools=bool(advice.tools))
+        await reply.finish(split_html(body), None if declined else buttons)
 
     # -- questions interrupted by a restart -----------------------------------
 

@@ -70,13 +70,17 @@ def profile_step(step: str) -> InlineKeyboardMarkup:
     return _grid(buttons, 2)
 
 
-def advice_buttons() -> InlineKeyboardMarkup:
-    """Buttons under an answer."""
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(msg.BUTTON_CHECKLIST, callback_data=ADVICE_CHECKLIST),
-        InlineKeyboardButton(msg.BUTTON_COST, callback_data=ADVICE_COST),
-        InlineKeyboardButton(msg.BUTTON_OTHER, callback_data=ADVICE_OTHER),
-    ]])  # fmt: skip
+def advice_buttons(*, pilot: bool, tools: bool) -> InlineKeyboardMarkup | None:
+    """Buttons under an answer: the checklist and another option only with a pilot, the
+    cost detail only with tools; None when there is nothing to open."""
+    buttons = []
+    if pilot:
+        buttons.append(InlineKeyboardButton(msg.BUTTON_CHECKLIST, callback_data=ADVICE_CHECKLIST))
+    if tools:
+        buttons.append(InlineKeyboardButton(msg.BUTTON_COST, callback_data=ADVICE_COST))
+    if pilot:
+        buttons.append(InlineKeyboardButton(msg.BUTTON_OTHER, callback_data=ADVICE_OTHER))
+    return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
 def _short(text: str, width: int = 48) -> str:

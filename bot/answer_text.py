@@ -1,0 +1,113 @@
+"""Writing the offline answer in French: short sentences for a phone screen.
+
+Every function here is given what to say (tools, sentences, numbers) and only words it;
+the choices are made in bot/tool_choice.py and bot/offline.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import messages as msg
+from bot.catalogue import CatalogueTool, format_date, format_eur, format_monthly
+from bot.sentences import Sentence
+
+ILLUSTRATIVE_KINDS = frozenset({"marketing", "illustrative"})
+MAX_MODEL_ROWS = 6
+
+
+def names(tools: Sequence[CatalogueTool]) -> str:
+    """ "A", "A et B", "A, B et C"."""
+    short = [t.short_name for t in tools]
+    return short[0] if len(short) == 1 else f"{', '.join(short[:-1])} et {short[-1]}"
+
+
+def with_price(tool: CatalogueTool) -> str:
+    """ "Make (0 à 18 €/mois)"."""
+    return f"{tool.short_name} ({tool.price_text()})"
+
+
+def need_sentence(label: str, tools: Sequence[CatalogueTool]) -> str:
+    """What to try first for the need, the rest as options."""
+    first, rest = tools[0], list(tools[1:])
+    text = msg.NEED_OPENING.format(label=label, first=with_price(first))
+    if rest:
+        text += msg.NEED_THEN.format(rest=names(rest))
+    return text + msg.NEED_CLOSING
+
+
+def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -> str:
+    """The cheapest combination, its monthly total and the previous one's."""
+    priced = [t for t in tools if t.price is not None]
+    low = sum(t.price[0] for t in priced if t.price)
+    high = sum(t.price[1] for t in priced if t.price)
+    text = msg.CHEAPER.format(tools=", ".join(with_price(t) for t in tools),
+                              total=format_monthly(low, high))  # fmt: skip
+    if before_max is not None and before_max > high:
+        text += msg.CHEAPER_BEFORE.format(before=format_monthly(before_max, before_max))
+    return text + msg.CHEAPER_CLOSING
+
+
+def another_sentence(tools: Sequence[CatalogueTool]) -> str:
+    """Other tools than those already proposed."""
+    if not tools:
+        return msg.NO_OTHER
+    return msg.ANOTHER.format(tools=", ".join(with_price(t) for t in tools))
+
+
+def case_sentence(title: str, source_kind: str, number: int) -> str:
+    """The closest case, said to be an example when it proves nothing."""
+    template = msg.CASE_ILLUSTRATIVE if source_kind in ILLUSTRATIVE_KINDS else msg.CASE_REAL
+    return template.format(title=title, n=number)
+
+
+def cited(sentences: Sequence[Sentence], numbers: dict[str, int]) -> str:
+    """The sentences, each group from one fiche followed by its citation marker."""
+    parts: list[str] = []
+    for i, sentence in enumerate(sentences):
+        text = sentence.text
+        last_of_fiche = i + 1 == len(sentences) or sentences[i + 1].fiche_id != sentence.fiche_id
+        if last_of_fiche and sentence.fiche_id in numbers:
+            ending = "…" if text.endswith("…") else "."
+            text = f"{text.rstrip('.…;: ')} [{numbers[sentence.fiche_id]}]{ending}"
+        parts.append(text)
+    return " ".join(parts)
+
+
+def tool_price_sentence(tool: CatalogueTool) -> str:
+    """ "ChatGPT : 0 à 23 €/mois (TTC, tarif relevé le 2026-11-23)."."""
+    text = msg.TOOL_PRICE.format(name=tool.name, price=tool.price_text())
+    if tool.price is not None and tool.price[1] > 0 and tool.price_tax in ("HT", "TTC"):
+        text += msg.PRICE_DETAIL.format(tax=tool.price_tax, date=format_date(tool.as_of or "?"))
+    return text + "."
+
+
+def why(tool: CatalogueTool, category_why: str) -> str:
+    """One sentence on what the tool brings, with its free start and EU hosting."""
+    perks = []
+    if tool.price is not None and tool.price[1] == 0:
+        perks.append("gratuit")
+    elif tool.free_start:
+        perks.append("offre gratuite pour commencer")
+    if tool.eu_hosted:
+        perks.append("données dans l'UE")
+    if not perks:
+        return category_why
+    text = ", ".join(perks)
+    return f"{category_why} {text[0].upper()}{text[1:]}."
+
+
+def model_price_table(rows: Sequence[tuple[CatalogueTool, str, float, float]]) -> str:
+    """Token prices of several models, one line each, with the oldest date read."""
+    shown = list(rows)[:MAX_MODEL_ROWS]
+    dates = sorted(filter(None, (tool.as_of for tool, *_ in shown)))
+    lines = [msg.MODEL_PRICES_TITLE.format(date=format_date(dates[0]) if dates else "?")]
+    for tool, model, input_eur, output_eur in shown:
+        vendor = tool.short_name
+        prices = {
+            "input": format_eur(round(input_eur, 3)),
+            "output": format_eur(round(output_eur, 3)),
+        }
+        lines.append(msg.MODEL_PRICE_LINE.format(model=model, vendor=vendor, **prices))
+    lines.append(msg.MODEL_PRICES_NOTE)
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Folding and keyword matching over owners' messages (rules: knowledge/vocabulary.yaml)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from retrieval.text import fold
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+PREFIX_MIN_LETTERS = 5  # a shorter last word must match a whole word ("dan" is not "dans")
+
+
+def fold_words(text: str) -> str:
+    """Lowercase, accents stripped, punctuation turned into single spaces."""
+    return " ".join(_NON_WORD.sub(" ", fold(text)).split())
+
+
+@dataclass(frozen=True)
+class KeywordSet:
+    """Keywords compiled once; scores a folded text by the words of the phrases it holds."""
+
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, keywords: Iterable[str]) -> KeywordSet:
+        """Compile folded keywords (duplicates and blanks dropped)."""
+        clean = tuple(dict.fromkeys(k for k in (fold_words(w) for w in keywords) if k))
+        if not clean:
+            return cls((), None)
+        alternatives = sorted(clean, key=len, reverse=True)  # longest phrase wins
+        body = "|".join(_alternative(k) for k in alternatives)
+        return cls(clean, re.compile(rf"(?<![a-z0-9])(?:{body})"))
+
+    def found(self, folded: str) -> list[str]:
+        """The keywords present in a folded text, each once, in order of appearance."""
+        if self.pattern is None:
+            return []
+        return list(dict.fromkeys(m.group(0) for m in self.pattern.finditer(folded)))
+
+    def score(self, folded: str) -> int:
+        """Sum over the keywords found of their number of words (phrases weigh more)."""
+        return sum(len(k.split()) for k in self.found(folded))
+
+
+def _alternative(keyword: str) -> str:
+    last = keyword.rsplit(" ", 1)[-1]
+    tail = r"[a-z0-9]*" if len(last) >= PREFIX_MIN_LETTERS else r"(?![a-z0-9])"
+    return re.escape(keyword) + tail

@@ -1,0 +1,160 @@
+"""Choosing, among the retrieved passages, the sentences that answer a question.
+
+Each sentence is scored against the question with the base's own two signals: BM25-style
+term overlap on French stems (the lexical index's analyzer) and the cosine of its
+embedding to the question's (the same embedder as the search). Sentences that carry a
+figure get a lift when the question asks for one. The kept sentences are put back in
+reading order: by passage, then by position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retrieval.text import analyze
+
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+MAX_SENTENCE_CHARS = 300
+MIN_SENTENCE_CHARS = 25
+LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
+SECOND_BEST_SHARE = 0.7  # a further sentence must score this share of the best one
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
+_FIGURE = re.compile(r"\d")
+_SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
+DENSE_CANDIDATES = 16
+POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.4
+# a sentence that leans on the previous one ("Cette obligation…") reads badly alone
+_ANAPHORA = re.compile(
+    r"^(?:cette|cet|ces|ce|cela|ceci|il|elle|ils|elles|sa|son|ses|leur|leurs|celui|celle|"
+    r"là|en revanche|toutefois|mais|par ailleurs|de plus|ensuite|enfin)\b",
+    re.IGNORECASE,
+)  # only the best sentences by the cheap signals are embedded
+_ASKS_FIGURE = re.compile(
+    r"\b(combien|cb|prix|co[uû]ts?|tarifs?|quand|date|d[ée]lai|param[eè]tres|taille|"
+    r"pourcentage|montant|chiffres?|taux)\b",
+    re.IGNORECASE,
+)
+# sentences about the source article or the fiche itself, not about the business
+_META = re.compile(
+    r"^(?:corrections?\b|nuance\b|l'article\b|selon l'article\b|cette fiche\b|voir\b|"
+    r"sources?\b|hypoth[eè]ses?\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage: its fiche, its rank in the search, its text."""
+
+    fiche_id: str
+    rank: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence and where it comes from."""
+
+    fiche_id: str
+    passage_rank: int
+    position: int
+    text: str
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a Markdown passage, without its sources, list marks, headings,
+    links or inline code."""
+    text = _SOURCES_SECTION.sub("", text)
+    text = re.sub(r"^\s*#+\s.*$", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", text, flags=re.MULTILINE)
+    text = text.replace("`", "").replace("**", "")
+    parts = (" ".join(p.split()) for p in _SENTENCE_END.split(text))
+    return [_cap(p) for p in parts if len(p) >= MIN_SENTENCE_CHARS and not _META.match(p)
+            and "http" not in p]  # fmt: skip
+
+
+def _cap(sentence: str) -> str:
+    """A long sentence cut after its last clause that fits (a comma, a colon), with "…"."""
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        return sentence
+    head = sentence[:MAX_SENTENCE_CHARS]
+    cut = max(head.rfind(", "), head.rfind(" : "), head.rfind(" ; "), head.rfind(" ("))
+    if cut < MAX_SENTENCE_CHARS // 2:
+        cut = head.rfind(" ")
+    return head[:cut].rstrip(",;: ") + "…"
+
+
+def candidates(passages: Sequence[Passage]) -> list[Sentence]:
+    """Every sentence of the passages, each text once."""
+    seen: set[str] = set()
+    found = []
+    for passage in passages:
+        for position, text in enumerate(split_sentences(passage.text)):
+            if text not in seen:
+                seen.add(text)
+                found.append(Sentence(passage.fiche_id, passage.rank, position, text))
+    return found
+
+
+def best_sentences(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    embed: Embed | None,
+    limit: int = 2,
+    topic: Callable[[str], bool] | None = None,
+) -> list[Sentence]:
+    """The sentences that best answer the question (at most `limit`), in reading order.
+
+    `topic` tells whether a sentence speaks of the question's topic (data hosting, the AI
+    Act...); such sentences get a lift.
+    """
+    pool = candidates(passages)
+    if not pool:
+        return []
+    scores = _lexical(question, pool) * LEXICAL_WEIGHT
+    if _ASKS_FIGURE.search(question):
+        scores = scores + _bonus(pool, lambda text: bool(_FIGURE.search(text)), FIGURE_BONUS)
+    if topic is not None:
+        scores = scores + _bonus(pool, topic, TOPIC_BONUS)
+    scores = scores - np.array([0.05 * s.passage_rank + POSITION_PENALTY * min(s.position, 10)
+                                + (ANAPHORA_PENALTY if _ANAPHORA.match(s.text) else 0.0)
+                                for s in pool])  # the search's order, gist first  # fmt: skip
+    if embed is not None:  # embedding every sentence costs ~10 ms each: the best few only
+        shortlist = [int(i) for i in np.argsort(-scores, kind="stable")[:DENSE_CANDIDATES]]
+        pool = [pool[i] for i in shortlist]
+        scores = scores[shortlist] + _dense(question, pool, embed) * DENSE_WEIGHT
+    order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
+    floor = scores[order[0]] * SECOND_BEST_SHARE
+    kept = [pool[i] for n, i in enumerate(order) if n == 0 or scores[i] >= floor]
+    return sorted(kept, key=lambda s: (s.passage_rank, s.position))
+
+
+def _bonus(
+    pool: Sequence[Sentence], test: Callable[[str], bool], bonus: float
+) -> NDArray[np.float64]:
+    return np.array([bonus if test(s.text) else 0.0 for s in pool], dtype=np.float64)
+
+
+def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
+    """BM25-like: question stems found in the sentence, weighted by rarity in the pool."""
+    terms = set(analyze(question))
+    bags = [Counter(analyze(s.text)) for s in pool]
+    df = Counter(term for bag in bags for term in set(bag) if term in terms)
+    n = len(pool)
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
+    raw = np.array([sum(idf[t] for t in bag if t in idf) for bag in bags], dtype=np.float64)
+    top = raw.max() if raw.size else 0.0
+    return raw / top if top > 0 else raw
+
+
+def _dense(question: str, pool: Sequence[Sentence], embed: Embed) -> NDArray[np.float64]:
+    vectors = embed([question, *(s.text for s in pool)])
+    return np.asarray(vectors[1:] @ vectors[0], dtype=np.float64)
