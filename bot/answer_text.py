@@ -48,6 +48,15 @@ def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -
     return text + msg.CHEAPER_CLOSING
 
 
+def cost_sentence(tools: Sequence[CatalogueTool]) -> str:
+    """The monthly cost of each tool of the previous proposal and the total."""
+    priced = [t.price for t in tools if t.price is not None]
+    total = format_monthly(sum(p[0] for p in priced), sum(p[1] for p in priced))
+    unknown = msg.COST_TOTAL_UNKNOWN if len(priced) < len(tools) else ""
+    listed = ", ".join(with_price(t) for t in tools)
+    return msg.COST_OF_PROPOSAL.format(tools=listed, total=total) + unknown + "."
+
+
 def another_sentence(tools: Sequence[CatalogueTool]) -> str:
     """Other tools than those already proposed."""
     if not tools:

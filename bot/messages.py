@@ -210,6 +210,7 @@ CASE_ILLUSTRATIVE = "Exemple illustratif (pas une preuve de résultat) : « {tit
 CHEAPER = "Version la moins chère : {tools}, soit {total} au total"
 CHEAPER_BEFORE = ", contre {before} au plus pour la proposition précédente"
 CHEAPER_CLOSING = ". Commencez par les offres gratuites et ne payez que si le pilote est concluant."
+COST_OF_PROPOSAL = "Coût par mois de la proposition : {tools}, soit {total} au total"
 ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
 NO_OTHER = "Je n'ai pas d'autre outil au catalogue pour ce besoin que ceux déjà proposés."
 TOOL_PRICE = "{name} : {price}"

@@ -26,7 +26,7 @@ from retrieval.vocabulary import DomainVocabulary
 Lookup = Callable[[str], Fiche | None]
 MAX_FACT_FICHES = 3
 MAX_SOURCES = 4
-FACT_SENTENCES = 2
+FACT_SENTENCES = 3
 MODELS_PER_PROVIDER = 2
 
 
@@ -84,7 +84,7 @@ class Composer:
                              vocabulary=self.vocabulary)  # fmt: skip
         cites = _Citations()
         parts = []
-        if request.intent in ("information", "mixed") or not request.needs:
+        if request.asks_fact or not request.needs:
             parts.append(self._fact(request, hits, tools, cites))
         if request.wants_pilot:
             parts.append(self._need(request, tools, hits, cites))
@@ -105,7 +105,7 @@ class Composer:
         self, request: Request, hits: Sequence[Hit], tools: Sequence[CatalogueTool],
         cites: _Citations,
     ) -> str:  # fmt: skip
-        if "price-comparison" in request.topics[:2]:
+        if "price-comparison" in request.topics[:2] and _compares(request):
             table = self._model_prices(request)
             if table:
                 return table
@@ -139,19 +139,20 @@ class Composer:
         """Passages of the fiches that hold the fact: the tools named (only them, for a
         question about a tool), else the topic's fiches the search found, then the best
         reference hits."""
-        found = [h.fiche_id for h in hits]
         topical = [f for t in request.topics[:2] for f in self.vocabulary.topics[t].fiches]
+        lead_cases = [h.fiche_id for h in hits[:2] if h.type == "case"]
         if request.tools_named and "tool-price" in request.topics:
             order = list(request.tools_named)
         else:
-            order = [*request.tools_named, *(f for f in topical if f in found),
+            order = [*topical, *request.tools_named, *lead_cases,
                      *(h.fiche_id for h in hits if self._is_reference(h.fiche_id))]  # fmt: skip
         passages = []
         for rank, fiche_id in enumerate(list(dict.fromkeys(order))[:MAX_FACT_FICHES]):
             chunks = [h.text for h in hits if h.fiche_id == fiche_id]
             fiche = self.lookup(fiche_id)
-            if fiche is not None and (not chunks or fiche_id in request.tools_named):
-                chunks = [fiche.body]  # a named tool: the whole card (price, hosting...)
+            whole = fiche_id in request.tools_named or fiche_id in topical
+            if fiche is not None and (not chunks or whole):
+                chunks = [fiche.body]  # the subject's whole fiche (price, hosting, dates...)
             passages += [Passage(fiche_id, rank, text) for text in chunks]
         return passages
 
@@ -195,7 +196,9 @@ class Composer:
         need = self.vocabulary.needs.get(request.need or "")
         if need is None:
             return msg.NO_NEED_FOUND
-        if request.follow_up == "cheaper":
+        if request.follow_up == "cost":
+            parts = [write.cost_sentence(tools)] if tools else []
+        elif request.follow_up == "cheaper":
             previous = [t for t in map(self.catalogue.get, request.previous_tools) if t]
             before = sum(t.price[1] for t in previous if t.price) if previous else None
             parts = [write.cheaper_sentence(tools, before)] if tools else []
@@ -258,8 +261,16 @@ class Composer:
         return refs[: max(MAX_SOURCES, len(cites.refs))]
 
 
+def _compares(request: Request) -> bool:
+    """A comparison of providers' prices, not "c'est quoi un token ?"."""
+    cue = any(
+        w in request.folded.split() for w in ("compar", "difference", "versus", "vs", "entre")
+    )
+    return cue or "moins cher" in request.folded or "compar" in request.folded
+
+
 def _model_words(model: str) -> list[str]:
-    """"gpt-4o-mini" -> ["gpt", "4o", "mini"] (the family first)."""
+    """ "gpt-4o-mini" -> ["gpt", "4o", "mini"] (the family first)."""
     return fold_words(model.rsplit("/", 1)[-1]).split()
 
 

@@ -24,12 +24,12 @@ Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
-SECOND_BEST_SHARE = 0.7  # a further sentence must score this share of the best one
+SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
 _FIGURE = re.compile(r"\d")
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 DENSE_CANDIDATES = 16
-POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.4
+POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.15
 # a sentence that leans on the previous one ("Cette obligation…") reads badly alone
 _ANAPHORA = re.compile(
     r"^(?:cette|cet|ces|ce|cela|ceci|il|elle|ils|elles|sa|son|ses|leur|leurs|celui|celle|"
@@ -134,7 +134,17 @@ def best_sentences(
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
     floor = scores[order[0]] * SECOND_BEST_SHARE
     kept = [pool[i] for n, i in enumerate(order) if n == 0 or scores[i] >= floor]
-    return sorted(kept, key=lambda s: (s.passage_rank, s.position))
+    kept = _with_antecedent(kept[0], pool) + kept[1:]
+    unique = list({(s.fiche_id, s.position): s for s in kept}.values())[:limit]
+    return sorted(unique, key=lambda s: (s.passage_rank, s.position))
+
+
+def _with_antecedent(best: Sentence, pool: Sequence[Sentence]) -> list[Sentence]:
+    """The best sentence, preceded by the one it leans on ("Elle doit…" needs its subject)."""
+    if not _ANAPHORA.match(best.text):
+        return [best]
+    before = [s for s in pool if s.fiche_id == best.fiche_id and s.position == best.position - 1]
+    return [*before, best]
 
 
 def _bonus(

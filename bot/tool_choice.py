@@ -1,11 +1,12 @@
 """Choosing catalogue tools for a request: a pure function of the request, the retrieved
 fiches and the catalogue, testable without any text.
 
-A tool qualifies when it serves the need (its card lists the need and its category is one
-of the need's first categories), or when the search found its card for this very message.
-Qualified tools are ranked by fit: named by the owner, found by the search, the need's
-preferred category, the owner's sector, a free way in, data kept in the EU, then price.
-No filler: two well-chosen tools beat three where one is off-topic.
+The kinds of tool come first: those the owner names ("une appli vidéo") when they serve
+the need, else the need's first two categories (knowledge/vocabulary.yaml). Within a kind,
+tools that serve the need are ranked by fit: named by the owner, found by the search for
+this message, the owner's sector, a free way in, data kept in the EU, then price. A second
+need stated in the message adds its best tool. No filler: two well-chosen tools beat three
+where one is off-topic.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from bot.understanding import Request
 from retrieval.vocabulary import DomainVocabulary
 
 MAX_TOOLS = 3
-MIN_TOOLS = 2
 CHEAPER_TOOLS = 2
-CORE_CATEGORIES = 2  # the need's first categories qualify a tool without the search
+CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
+SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 
 
 def choose_tools(
@@ -32,80 +33,65 @@ def choose_tools(
     """The tools to recommend for this request, best first (empty when none fits)."""
     if request.declines:
         return []
-    if request.intent == "information":
+    if request.follow_up == "cost":
+        return _resolve(request.previous_tools, catalogue)
+    if request.asks_fact and request.intent != "mixed":
         about_tools = "tool-price" in request.topics or request.asks_tools
-        return _named(request, catalogue) if about_tools else []
-    if request.need is None or request.need not in vocabulary.needs:
-        return _named(request, catalogue)
-    pool = _qualified(request, retrieved, catalogue, vocabulary)
-    if request.follow_up == "another":
-        pool = [t for t in pool if t.id not in request.previous_tools]
-    # a tool with no published price may be shown (said so), never counted as fitting a budget
-    pool = [t for t in pool if t.price is None or t.fits(budget=request.budget)]
-    ranked = sorted(pool, key=lambda t: _fit(t, request, retrieved, vocabulary))
+        return _resolve(request.tools_named, catalogue) if about_tools else []
+    if request.need not in vocabulary.needs:
+        return _resolve(request.tools_named, catalogue)
+    chosen = _for_need(request, request.need or "", retrieved, catalogue, vocabulary)
     if request.follow_up == "cheaper":
-        ranked.sort(key=lambda t: (t.price[1] if t.price else float("inf"), t.price_min or 0))
-        return _one_per_category(ranked)[:CHEAPER_TOOLS]
-    chosen = _one_per_category(ranked)
-    if len(chosen) < MIN_TOOLS:  # one tool left alone: add the best of the need's other kinds
-        chosen = _one_per_category([*chosen, *_second_kind(request, catalogue, vocabulary)])
+        return sorted(chosen, key=_monthly_max)[:CHEAPER_TOOLS]
+    for other in [n for n in request.strong_needs if n != request.need][:1]:
+        extra = _for_need(request, other, retrieved, catalogue, vocabulary, limit=1)
+        chosen += [t for t in extra if all(t.category != c.category for c in chosen)]
     return chosen[:MAX_TOOLS]
 
 
-def _second_kind(
-    request: Request, catalogue: Catalogue, vocabulary: DomainVocabulary
-) -> list[CatalogueTool]:
-    """Everyday tools that serve the need in its other categories, best kind first."""
-    need = vocabulary.needs[request.need or ""]
-    extra = [t for t in catalogue if request.need in t.use_cases and t.category in need.categories
-             and not _technical(t, vocabulary) and t.fits(budget=request.budget)]  # fmt: skip
-    return sorted(extra, key=lambda t: (need.categories.index(t.category), not t.free_start,
-                                        not t.eu_hosted, t.price_min or 0))  # fmt: skip
-
-
-def _technical(tool: CatalogueTool, vocabulary: DomainVocabulary) -> bool:
-    category = vocabulary.categories.get(tool.category)
-    return category is not None and category.technical
-
-
-def _named(request: Request, catalogue: Catalogue) -> list[CatalogueTool]:
-    found = (catalogue.get(tool_id) for tool_id in request.tools_named)
-    return [tool for tool in found if tool is not None][:MAX_TOOLS]
-
-
-def _qualified(
+def _for_need(
     request: Request,
+    need_id: str,
     retrieved: Sequence[str],
     catalogue: Catalogue,
     vocabulary: DomainVocabulary,
+    *,
+    limit: int = MAX_TOOLS,
 ) -> list[CatalogueTool]:
-    need = vocabulary.needs[request.need or ""]
-    core = set(need.categories[:CORE_CATEGORIES])
-    allowed = set(need.categories)
-    pool: list[CatalogueTool] = []
-    for tool in catalogue:
-        serves = request.need in tool.use_cases and tool.category in allowed
-        technical = _technical(tool, vocabulary)
-        found = tool.id in retrieved or tool.id in request.tools_named
-        if technical and tool.category not in core and tool.id not in request.tools_named:
-            continue  # developer tools only where the need calls for them, or when named
-        if (serves and (tool.category in core or found)) or (found and tool.category in allowed):
-            pool.append(tool)
-    return pool
+    """The best tools of the need's chosen kinds, one per kind (two when one kind is named)."""
+    need = vocabulary.needs[need_id]
+    named = [c for c in need.categories if c in request.categories]
+    kinds = list(dict.fromkeys([need.categories[0], *named]))[:CORE_CATEGORIES] if named else \
+        list(need.categories[:CORE_CATEGORIES])  # fmt: skip
+    per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 else 1
+    pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
+    if request.follow_up == "another":
+        pool = [t for t in pool if t.id not in request.previous_tools]
+    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved))
+    if request.follow_up == "cheaper":
+        ranked.sort(key=_monthly_max)
+    return _by_kind(ranked, per_kind)[:limit]
+
+
+def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request) -> bool:
+    """A tool of one of the kinds that serves the need (or that the owner named), within
+    budget; a tool with no published price may be shown, never counted as fitting."""
+    if tool.category not in kinds:
+        return False
+    if need_id not in tool.use_cases and tool.id not in request.tools_named:
+        return False
+    return tool.price is None or tool.fits(budget=request.budget)
 
 
 def _fit(
-    tool: CatalogueTool,
-    request: Request,
-    retrieved: Sequence[str],
-    vocabulary: DomainVocabulary,
+    tool: CatalogueTool, request: Request, kinds: Sequence[str], retrieved: Sequence[str]
 ) -> tuple[float, ...]:
-    categories = vocabulary.needs[request.need or ""].categories
     search_rank = retrieved.index(tool.id) if tool.id in retrieved else len(retrieved) + 1
     sector_match = request.sector is not None and request.sector in tool.sectors
+    named_first = tool.id in request.tools_named and request.intent != "mixed"
     return (
-        0 if tool.id in request.tools_named else 1,
-        categories.index(tool.category) if tool.category in categories else len(categories),
+        0 if named_first else 1,
+        kinds.index(tool.category),
         0 if tool.price is not None else 1,
         0 if sector_match else 1,
         search_rank,
@@ -115,11 +101,20 @@ def _fit(
     )
 
 
-def _one_per_category(ranked: Sequence[CatalogueTool]) -> list[CatalogueTool]:
-    """The best tool of each category that works with those before it, in ranking order."""
+def _by_kind(ranked: Sequence[CatalogueTool], per_kind: int) -> list[CatalogueTool]:
+    """The best tools of each kind that work with those before them, in ranking order."""
     chosen: list[CatalogueTool] = []
     for tool in ranked:
-        fits_in = all(tool.category != o.category and tool.works_with(o) for o in chosen)
-        if fits_in:
+        same_kind = sum(1 for other in chosen if other.category == tool.category)
+        if same_kind < per_kind and all(tool.works_with(other) for other in chosen):
             chosen.append(tool)
     return chosen
+
+
+def _monthly_max(tool: CatalogueTool) -> tuple[float, float]:
+    return (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
+
+
+def _resolve(ids: Sequence[str], catalogue: Catalogue) -> list[CatalogueTool]:
+    found = (catalogue.get(tool_id) for tool_id in ids)
+    return [tool for tool in found if tool is not None][:MAX_TOOLS]

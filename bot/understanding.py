@@ -17,14 +17,21 @@ from typing import Literal
 from bot.advice import Intent, Profile, Turn
 from bot.catalogue import Catalogue
 from bot.keywords import KeywordSet, fold_words
+from retrieval.models import Fiche
 from retrieval.vocabulary import DomainVocabulary
 
-FollowUp = Literal["cheaper", "another", "more"]
-# below this cosine to the closest passage, a message with no domain word is off-topic
-# (MiniLM on French text: in-domain questions score 0.35-0.8; calibrated on the dev split)
-OFF_TOPIC_SIMILARITY = 0.3
+# cheaper / another option / the total cost of the previous proposal / more on the same need
+# / a fact about something of the previous answer
+FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
+# a message with none of our words is off-topic unless its closest passage is this close
+# (MiniLM on French: off-topic questions of the dev split score 0.43-0.51, and in-domain
+# ones without our words rarely more; the words decide, the embeddings break the tie)
+OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
+RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
+SPECIFIC_USE_CASES = 2
 _BUDGET = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:€|euros?\b|eur\b|e\b)", re.IGNORECASE)
+_ASKS_COST = ("combien", "cb", "cout", "coute", "prix", "total", "en tout", "budget")
 _ASKS_TOOLS = ("quel outil", "quels outils", "quel logiciel", "quelle appli", "quelle solution",
                "quoi utiliser", "lequel", "laquelle", "que me conseil", "tu me conseil",
                "vous me conseil", "recommand", "alternative")  # fmt: skip
@@ -40,12 +47,14 @@ class Request:
     needs: tuple[str, ...] = ()  # use-case families, best first
     topics: tuple[str, ...] = ()  # information topics, best first
     tools_named: tuple[str, ...] = ()  # catalogue ids named in the message
+    categories: tuple[str, ...] = ()  # kinds of tool the message names ("une appli vidéo")
     sector: str | None = None
     budget: float | None = None
     asks_tools: bool = False
     follow_up: FollowUp | None = None
     previous_tools: tuple[str, ...] = ()  # tools of the previous answer (follow-ups)
     stated_need: bool = False  # the need comes from the message, not the profile or sector
+    strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
 
     @property
     def need(self) -> str | None:
@@ -58,9 +67,16 @@ class Request:
         return self.intent in ("out_of_scope", "subversion")
 
     @property
+    def asks_fact(self) -> bool:
+        """True when the answer starts with a fact (a rule, a price, a model's figures)."""
+        return self.intent in ("information", "mixed") or self.follow_up == "fact"
+
+    @property
     def wants_pilot(self) -> bool:
         """True when the answer includes tools and a two-week pilot."""
-        return self.intent in ("need", "mixed", "follow_up")
+        if self.intent == "follow_up":
+            return self.follow_up != "fact"
+        return self.intent in ("need", "mixed")
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,8 @@ class _Scores:
     needs: dict[str, int]
     topics: dict[str, int]
     cues: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)  # tool categories named
+    retrieved_needs: tuple[str, ...] = ()  # needs known from the search only, not the words
 
     @property
     def need_total(self) -> int:
@@ -89,6 +107,8 @@ class Understanding:
         self._cues = {k: KeywordSet.of(v) for k, v in vocabulary.intents.items()}
         self._sectors = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.sectors.items()}
         self._asks_tools = KeywordSet.of(_ASKS_TOOLS)
+        self._categories = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.categories.items()}
+        self._costs = KeywordSet.of(_ASKS_COST)
 
     def read(
         self,
@@ -97,16 +117,21 @@ class Understanding:
         profile: Profile | None = None,
         history: Sequence[Turn] = (),
         similarity: float | None = None,
+        retrieved: Sequence[Fiche] = (),
     ) -> Request:
-        """The Request of one message; `similarity` is the best dense score of its search."""
+        """The Request of one message; `similarity` is the best dense score of its search and
+        `retrieved` the fiches it found, best first (they speak when the words are silent)."""
         profile = profile or Profile()
         folded = fold_words(question)
-        scores = self._score(folded)
+        scores = self._with_retrieved(self._score(folded), retrieved)
         tools = tuple(t.id for t in self.catalogue.named_in(folded))
         follow_up = self._follow_up(folded, scores, tools, bool(history))
-        sector = profile.sector or self._sector(folded)
-        intent = self._intent(scores, tools, follow_up, similarity, sector is not None)
-        needs, stated = self._needs_of(scores, profile, folded, history, follow_up)
+        said_sector = self._sector(folded)
+        sector = profile.sector or said_sector
+        intent = self._intent(scores, tools, follow_up, similarity, sector, said_sector)
+        if intent == "need" and "?" in question and self._asks_rather_than_tells(scores):
+            intent = "information"
+        needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         previous = self._previous_tools(history) if follow_up else ()
         return Request(
             text=" ".join(question.split()),
@@ -115,6 +140,8 @@ class Understanding:
             needs=needs,
             topics=_ranked(scores.topics),
             tools_named=tools,
+            categories=_ranked(scores.kinds),
+            strong_needs=tuple(k for k in _ranked(scores.needs) if scores.needs[k] >= 2),
             sector=sector,
             budget=_budget(question, profile),
             asks_tools=bool(self._asks_tools.found(folded)),
@@ -130,7 +157,31 @@ class Understanding:
             needs={k: s.score(folded) for k, s in self._needs.items()},
             topics={k: s.score(folded) for k, s in self._topics.items()},
             cues={k: s.score(folded) for k, s in self._cues.items()},
+            kinds={k: s.score(folded) for k, s in self._categories.items()},
         )
+
+    def _asks_rather_than_tells(self, scores: _Scores) -> bool:
+        """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
+        owner asks about something rather than describing a task to improve."""
+        return scores.cues["need"] == 0 and scores.cues["information"] > 0
+
+    def _with_retrieved(self, scores: _Scores, retrieved: Sequence[Fiche]) -> _Scores:
+        """Scores completed by the search: the topic of the best fiche when the message names
+        none, and the use cases of the best fiches when it names no need and no kind of tool."""
+        topics, needs = dict(scores.topics), dict(scores.needs)
+        if not any(topics.values()) and not any(needs.values()) and retrieved:
+            for topic, words in self.vocabulary.topics.items():
+                if retrieved[0].id in words.fiches:
+                    topics[topic] = 1
+                    break
+        if not any(needs.values()) and not any(scores.kinds.values()):
+            for rank, fiche in enumerate(retrieved[:RETRIEVED_NEED_FICHES]):
+                families = [u for u in fiche.meta.get("use_cases") or () if u in needs]
+                if 0 < len(families) <= SPECIFIC_USE_CASES:  # a fiche for every need says nothing
+                    for family in families:
+                        needs[family] += 1 if rank == 0 else 0
+        return _Scores(needs=needs, topics=topics, cues=scores.cues, kinds=scores.kinds,
+                       retrieved_needs=tuple(k for k in needs if needs[k] and not scores.needs[k]))  # fmt: skip
 
     def _follow_up(
         self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool
@@ -142,9 +193,14 @@ class Understanding:
         if scores.cues["cheaper"] and not tools:
             return "cheaper"
         short = len(folded.split()) <= SHORT_MESSAGE_WORDS
-        if scores.cues["follow_up"] or (short and not scores.topic_total and not tools):
-            return "more"
-        return None
+        if not (scores.cues["follow_up"] or short):
+            return None
+        if self._costs.found(folded) and not tools:
+            return "cost"
+        real_topics = scores.topic_total - scores.topics.get("tool-price", 0)
+        if tools or real_topics or (scores.cues["information"] and not scores.need_total):
+            return "fact"
+        return "more"
 
     def _intent(
         self,
@@ -152,32 +208,34 @@ class Understanding:
         tools: tuple[str, ...],
         follow_up: FollowUp | None,
         similarity: float | None,
-        knows_sector: bool,
+        sector: str | None,
+        said_sector: str | None,
     ) -> Intent:
         cues = scores.cues
         if cues["subversion"]:
             return "subversion"
-        strong_domain = cues["domain"] + scores.need_total + len(tools)
-        if cues["out_of_scope"] and strong_domain == 0:
-            return "out_of_scope"
+        if cues["out_of_scope"] and not (scores.need_total - len(scores.retrieved_needs) or tools):
+            return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
         if follow_up is not None:
             return "follow_up"
-        in_domain = strong_domain + scores.topic_total + cues["information"] + cues["need"]
-        if in_domain == 0 and (similarity is None or similarity < OFF_TOPIC_SIMILARITY):
-            return "out_of_scope"
+        said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
+        task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
-        if knows_sector and topics == scores.topics.get("getting-started", 0):
+        evidence = cues["domain"] + task + len(tools) + topics + (said_sector is not None)
+        if not evidence and (similarity is None or similarity < OFF_TOPIC_SIMILARITY):
+            return "out_of_scope"  # nothing of our domain: neither our words nor our passages
+        if sector and topics == scores.topics.get("getting-started", 0):
             topics = 0  # "l'IA peut m'aider ?" from a known business: what it can do for it
         about_tool = bool(tools) and bool(scores.topics.get("tool-price") or cues["information"])
-        asks_fact = bool(topics) or about_tool
-        need = cues["need"] + scores.need_total
-        needy = scores.need_total >= 2 or (scores.need_total >= 1 and cues["need"] > 0)
-        if asks_fact and needy and cues["need"]:
-            return "mixed"
+        if (topics or about_tool) and task and cues["need"]:
+            return "mixed"  # a fact and what to do: "c'est légal ? et quel outil ?"
         if about_tool:
             return "information"  # a fact about a named tool: its price, its hosting...
+        if said_sector and not topics and not task:
+            return "need"  # "j'ai un resto, l'IA peut faire quoi pour moi ?"
         info = cues["information"] + 2 * topics
-        if info > need or (info and not scores.need_total) or need == 0:
+        need = cues["need"] + task
+        if info > need or need == 0:
             return "information"
         return "need"
 
@@ -187,25 +245,36 @@ class Understanding:
         self,
         scores: _Scores,
         profile: Profile,
-        folded: str,
+        sector: str | None,
         history: Sequence[Turn],
         follow_up: FollowUp | None,
     ) -> tuple[tuple[str, ...], bool]:
-        stated = _ranked(scores.needs)
+        """The needs, best first, and whether the message itself states them."""
+        said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
+        stated = _ranked(said)
         if stated:
             return stated, True
         if follow_up is not None and history:
             previous = self._score(fold_words(history[-1].question))
-            if previous.needs and any(previous.needs.values()):
+            if any(previous.needs.values()):
                 return _ranked(previous.needs), True
         fallback = []
         priority = self.vocabulary.priorities.get(profile.priority or "")
         if priority:
             fallback.append(priority)
-        sector = profile.sector or self._sector(folded)
         if sector in self.vocabulary.sectors:
             fallback += self.vocabulary.sectors[sector].needs
-        return tuple(dict.fromkeys(fallback)), False
+        kinds = _ranked(scores.kinds)
+        if kinds:  # "un logiciel de réservation": the need that kind of tool serves first
+            return self._needs_for_kinds(kinds, fallback), True
+        found = [k for k in scores.retrieved_needs if scores.needs[k]]
+        return tuple(dict.fromkeys([*found, *fallback])), False
+
+    def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
+        order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))
+        serving = [n for n in order if set(self.vocabulary.needs[n].categories) & set(kinds)]
+        serving.sort(key=lambda n: self.vocabulary.needs[n].categories[0] not in kinds)
+        return tuple(serving[:2])
 
     def _sector(self, folded: str) -> str | None:
         found = {k: s.score(folded) for k, s in self._sectors.items()}
