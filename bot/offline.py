@@ -210,7 +210,7 @@ class Composer:
             budget = format_eur(request.budget or 0)
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]
         case = self._case(request, hits)
-        if case is not None and request.follow_up is None:
+        if case is not None and request.follow_up is None and request.intent == "need":
             kind = str(case.meta.get("source_kind") or "")
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
             how = best_sentences(request.text, [Passage(case.id, 0, _solution(case))],

@@ -25,6 +25,8 @@ MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
+OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
+MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
 _FIGURE = re.compile(r"\d")
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
@@ -133,10 +135,28 @@ def best_sentences(
         scores = scores[shortlist] + _dense(question, pool, embed) * DENSE_WEIGHT
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
     floor = scores[order[0]] * SECOND_BEST_SHARE
-    kept = [pool[i] for n, i in enumerate(order) if n == 0 or scores[i] >= floor]
-    kept = _with_antecedent(kept[0], pool) + kept[1:]
-    unique = list({(s.fiche_id, s.position): s for s in kept}.values())[:limit]
-    return sorted(unique, key=lambda s: (s.passage_rank, s.position))
+    best = pool[order[0]]
+    others = [pool[i] for i in order[1:] if scores[i] >= floor * _share(pool[i], best)]
+    kept: dict[tuple[str, int], Sentence] = {}
+    for sentence in [*_with_antecedent(best, pool), *others]:
+        if len(kept) < limit:
+            kept.setdefault((sentence.fiche_id, sentence.position), sentence)
+    return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+
+
+def _share(sentence: Sentence, best: Sentence) -> float:
+    """Another fiche's sentence must come closer to the best one to be kept."""
+    return 1.0 if sentence.fiche_id == best.fiche_id else OTHER_FICHE_SHARE / SECOND_BEST_SHARE
+
+
+def _within(sentences: list[Sentence], best: Sentence) -> list[Sentence]:
+    """The sentences in reading order, cut to the length budget (the best one always stays)."""
+    kept, total = [], 0
+    for sentence in sentences:
+        if sentence is best or total + len(sentence.text) <= MAX_FACT_CHARS:
+            kept.append(sentence)
+            total += len(sentence.text)
+    return kept
 
 
 def _with_antecedent(best: Sentence, pool: Sequence[Sentence]) -> list[Sentence]:

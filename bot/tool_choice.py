@@ -36,6 +36,8 @@ def choose_tools(
     if request.follow_up == "cost":
         return _resolve(request.previous_tools, catalogue)
     if request.asks_fact and request.intent != "mixed":
+        if "price-comparison" in request.topics:
+            return []  # the answer is the table of token prices
         about_tools = "tool-price" in request.topics or request.asks_tools
         return _resolve(request.tools_named, catalogue) if about_tools else []
     if request.need not in vocabulary.needs:
@@ -61,7 +63,8 @@ def _for_need(
     """The best tools of the need's chosen kinds, one per kind (two when one kind is named)."""
     need = vocabulary.needs[need_id]
     named = [c for c in need.categories if c in request.categories]
-    kinds = list(dict.fromkeys([need.categories[0], *named]))[:CORE_CATEGORIES] if named else \
+    # the kinds the owner names first, then the need's own first kind
+    kinds = list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES] if named else \
         list(need.categories[:CORE_CATEGORIES])  # fmt: skip
     per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 else 1
     pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
