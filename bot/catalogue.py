@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _EU_REGIONS = frozenset({"eu", "self-hostable"})
 PRICE_UNKNOWN = "prix non publié, à demander à l'éditeur"
 MAX_REASON_CHARS = 30
+SMALL_AMOUNT = 0.1  # below this, a third decimal keeps a paid price from reading as free
 
 
 class FicheSource(Protocol):
@@ -34,8 +35,9 @@ class FicheSource(Protocol):
 
 
 def format_eur(value: float) -> str:
-    """An amount in French notation: 0,7 · 15 · 1 234,5."""
-    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    """An amount in French notation: 0,7 · 15 · 1 234,5 · 0,003 (a small price is not 0)."""
+    decimals = 3 if 0 < abs(value) < SMALL_AMOUNT else 2
+    text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
     return text.replace(",", "\u202f").replace(".", ",")
 
 
@@ -49,7 +51,7 @@ def format_monthly(low: float, high: float) -> str:
     """A monthly price: "gratuit", "15 €/mois" or "0 à 15 €/mois" (never "15 à 15")."""
     if high == 0:
         return "gratuit"
-    if low == high:
+    if format_eur(low) == format_eur(high):  # 15 and 15.001 print alike: one price
         return f"{format_eur(high)} €/mois"
     return f"{format_eur(low)} à {format_eur(high)} €/mois"
 
@@ -179,7 +181,7 @@ def _model_prices(meta: dict[str, Any]) -> tuple[ModelPrice, ...]:
     prices = []
     for entry in meta.get("model_prices") or ():
         currency = str(entry.get("currency", "USD")).upper()
-        rate = 1.0 if currency == "EUR" else usd_rate
+        rate = {"EUR": 1.0, "USD": usd_rate}.get(currency)
         if rate is None:  # a dollar price with no conversion rate cannot be shown in euros
             continue
         prices.append(ModelPrice(model=str(entry["model"]), input_eur=float(entry["input"]) * rate,

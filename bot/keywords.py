@@ -35,10 +35,16 @@ class KeywordSet:
         return cls(clean, re.compile(rf"(?<![a-z0-9])(?:{body})"))
 
     def found(self, folded: str) -> list[str]:
-        """The keywords present in a folded text, each once, in order of appearance."""
+        """The keywords present in a folded text, each once, in order of appearance
+        ("factures" and "facturation" are both the keyword "factur")."""
         if self.pattern is None:
             return []
-        return list(dict.fromkeys(m.group(0) for m in self.pattern.finditer(folded)))
+        return list(dict.fromkeys(self._keyword(m.group(0)) for m in self.pattern.finditer(folded)))
+
+    def _keyword(self, matched: str) -> str:
+        if matched in self.keywords:
+            return matched
+        return max((k for k in self.keywords if matched.startswith(k)), key=len, default=matched)
 
     def score(self, folded: str) -> int:
         """Sum over the keywords found of their number of words (phrases weigh more)."""

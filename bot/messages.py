@@ -140,6 +140,7 @@ PROVIDER_NAMES = {
     "mistral": "Mistral AI",
     "openrouter": "OpenRouter",
     "ollama": "Ollama",
+    "llamacpp": "llama.cpp",
     "openai": "OpenAI",
     "custom": "le fournisseur configuré",
 }
@@ -246,8 +247,6 @@ def user_message_for(exc: BaseException) -> str:
             if isinstance(exc, llm_kind):
                 return text.format(provider=name)
         return LLM_UNAVAILABLE.format(provider=name)
-    if isinstance(exc, errors.LimitExceededError):
-        return BUDGET_SPENT if "budget" in exc.kind else RATE_LIMITED
     if isinstance(exc, rerrors.KnowledgeBaseError):
         return INDEX_UNREADABLE.format(path=exc.path)
     simple: tuple[tuple[type[BaseException], str], ...] = (

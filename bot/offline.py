@@ -17,7 +17,7 @@ from bot.advice import Advice, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
-from bot.sentences import Embed, Passage, best_sentences
+from bot.sentences import Embed, Passage, Sentence, best_sentences
 from bot.tool_choice import choose_tools
 from bot.understanding import Request
 from retrieval.models import Fiche, Hit
@@ -95,7 +95,7 @@ class Composer:
             intent=request.intent,
             tools=picks,
             pilot=pilot,
-            sources=self._sources(cites, hits, request),
+            sources=self._sources(cites, hits, request, tools),
             mode=mode,
         )
 
@@ -117,9 +117,12 @@ class Composer:
                 lines.append(write.tool_price_sentence(tool).rstrip(".") + suffix + ".")
         passages = self._passages(request, hits)
         topic = self._topic_test(request)
-        chosen = best_sentences(
-            request.text, passages, embed=self.embed, limit=FACT_SENTENCES, topic=topic
-        )
+        if len(request.tools_named) >= 2 and "tool-price" not in request.topics:
+            chosen = self._one_per_tool(request, passages)  # "Make ou Zapier ?": each its own
+        else:
+            chosen = best_sentences(
+                request.text, passages, embed=self.embed, limit=FACT_SENTENCES, topic=topic
+            )
         for sentence in chosen:
             fiche = self.lookup(sentence.fiche_id)
             if fiche is not None:
@@ -127,6 +130,14 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _one_per_tool(self, request: Request, passages: Sequence[Passage]) -> list[Sentence]:
+        """The best sentence of each named tool's card, in the order the owner named them."""
+        chosen = []
+        for tool_id in request.tools_named[:MAX_FACT_FICHES]:
+            own = [p for p in passages if p.fiche_id == tool_id]
+            chosen += best_sentences(request.text, own, embed=self.embed, limit=1)
+        return chosen
 
     def _topic_test(self, request: Request) -> Callable[[str], bool] | None:
         """Whether a sentence speaks of the question's main topic (its keywords)."""
@@ -161,7 +172,9 @@ class Composer:
         fiche = self.lookup(fiche_id)
         if fiche is None:
             return False
-        return request.need in (fiche.meta.get("use_cases") or ()) or self._is_reference(fiche_id)
+        if request.need in (fiche.meta.get("use_cases") or ()):
+            return True
+        return not request.wants_pilot and self._is_reference(fiche_id)
 
     def _is_reference(self, fiche_id: str) -> bool:
         """A fact sheet, a tool card or a guide that is not a pilot plan."""
@@ -245,13 +258,20 @@ class Composer:
                                budget_eur=template.budget_eur if template else None,
                                profile=budget_profile)  # fmt: skip
 
-    def _sources(self, cites: _Citations, hits: Sequence[Hit], request: Request) -> list[SourceRef]:
+    def _sources(
+        self,
+        cites: _Citations,
+        hits: Sequence[Hit],
+        request: Request,
+        tools: Sequence[CatalogueTool],
+    ) -> list[SourceRef]:
         """The cited fiches first, then the plan's guide and the top hits."""
         refs = list(cites.refs)
         extra: list[str] = []
         template = self.templates.for_use_case(request.need) if request.wants_pilot else None
         if template is not None:
             extra.append(template.guide_id)
+        extra += [tool.id for tool in tools]
         if request.wants_pilot or not refs:
             extra += [h.fiche_id for h in hits[:3] if self._on_topic(h.fiche_id, request)]
         for fiche_id in extra:

@@ -26,9 +26,11 @@ MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
+ECHO_SHARE = 0.6  # sentences sharing this share of their stems say the same thing
 MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
-_FIGURE = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IGNORECASE)
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 DENSE_CANDIDATES = 16
 POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.15
@@ -123,7 +125,7 @@ def best_sentences(
         return []
     scores = _lexical(question, pool) * LEXICAL_WEIGHT
     if _ASKS_FIGURE.search(question):
-        scores = scores + _bonus(pool, lambda text: bool(_FIGURE.search(text)), FIGURE_BONUS)
+        scores = scores + _figure_lift(question, pool)
     if topic is not None:
         scores = scores + _bonus(pool, topic, TOPIC_BONUS)
     scores = scores - np.array([0.05 * s.passage_rank + POSITION_PENALTY * min(s.position, 10)
@@ -138,10 +140,16 @@ def best_sentences(
     best = pool[order[0]]
     others = [pool[i] for i in order[1:] if scores[i] >= floor * _share(pool[i], best)]
     kept: dict[tuple[str, int], Sentence] = {}
-    for sentence in [*_with_antecedent(best, pool), *others]:
-        if len(kept) < limit:
+    for sentence in [*_with_antecedent(best, pool, limit), *others]:
+        if len(kept) < limit and not any(_echoes(sentence, k) for k in kept.values()):
             kept.setdefault((sentence.fiche_id, sentence.position), sentence)
     return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+
+
+def _echoes(sentence: Sentence, other: Sentence) -> bool:
+    """True when two sentences say mostly the same thing (two fiches quoting one fact)."""
+    mine, theirs = set(analyze(sentence.text)), set(analyze(other.text))
+    return bool(mine) and len(mine & theirs) >= ECHO_SHARE * min(len(mine), len(theirs))
 
 
 def _share(sentence: Sentence, best: Sentence) -> float:
@@ -159,12 +167,25 @@ def _within(sentences: list[Sentence], best: Sentence) -> list[Sentence]:
     return kept
 
 
-def _with_antecedent(best: Sentence, pool: Sequence[Sentence]) -> list[Sentence]:
+def _with_antecedent(best: Sentence, pool: Sequence[Sentence], limit: int) -> list[Sentence]:
     """The best sentence, preceded by the one it leans on ("Elle doit…" needs its subject)."""
-    if not _ANAPHORA.match(best.text):
+    if not _ANAPHORA.match(best.text) or limit < 2:
         return [best]
     before = [s for s in pool if s.fiche_id == best.fiche_id and s.position == best.position - 1]
     return [*before, best]
+
+
+def _figure_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
+    """A lift for sentences with a number the question does not hold ("v3.1" is not the
+    answer), larger when the asked quantity is named beside it ("combien de paramètres")."""
+    known = set(_NUMBER.findall(question))
+    asked = set(analyze(" ".join(_ASKED_NOUN.findall(question))))
+    lifts = []
+    for sentence in pool:
+        new_number = bool(set(_NUMBER.findall(sentence.text)) - known)
+        names_it = bool(asked & set(analyze(sentence.text)))
+        lifts.append(FIGURE_BONUS if new_number and names_it else FIGURE_BONUS / 3 * new_number)
+    return np.array(lifts, dtype=np.float64)
 
 
 def _bonus(

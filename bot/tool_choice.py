@@ -18,6 +18,7 @@ from bot.understanding import Request
 from retrieval.vocabulary import DomainVocabulary
 
 MAX_TOOLS = 3
+COMPARED_TOOLS = 2
 CHEAPER_TOOLS = 2
 CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
@@ -38,7 +39,8 @@ def choose_tools(
     if request.asks_fact and request.intent != "mixed":
         if "price-comparison" in request.topics:
             return []  # the answer is the table of token prices
-        about_tools = "tool-price" in request.topics or request.asks_tools
+        compared = len(request.tools_named) >= COMPARED_TOOLS  # "Make ou Zapier ?"
+        about_tools = "tool-price" in request.topics or request.asks_tools or compared
         return _resolve(request.tools_named, catalogue) if about_tools else []
     if request.need not in vocabulary.needs:
         return _resolve(request.tools_named, catalogue)
@@ -47,7 +49,7 @@ def choose_tools(
         return sorted(chosen, key=_monthly_max)[:CHEAPER_TOOLS]
     for other in [n for n in request.strong_needs if n != request.need][:1]:
         extra = _for_need(request, other, retrieved, catalogue, vocabulary, limit=1)
-        chosen += [t for t in extra if all(t.category != c.category for c in chosen)]
+        chosen += [t for t in extra if _new_kind_that_fits(t, chosen)]
     return chosen[:MAX_TOOLS]
 
 
@@ -60,7 +62,8 @@ def _for_need(
     *,
     limit: int = MAX_TOOLS,
 ) -> list[CatalogueTool]:
-    """The best tools of the need's chosen kinds, one per kind (two when one kind is named)."""
+    """The best tools of the need's chosen kinds, one per kind (two to compare when the only
+    kind is the one the owner names)."""
     need = vocabulary.needs[need_id]
     named = [c for c in need.categories if c in request.categories]
     # the kinds the owner names first, then the need's own first kind
@@ -95,8 +98,8 @@ def _fit(
     return (
         0 if named_first else 1,
         kinds.index(tool.category),
+        0 if sector_match else 1,  # a salon's booking tool before a generic one
         0 if tool.price is not None else 1,
-        0 if sector_match else 1,
         search_rank,
         0 if tool.free_start else 1,
         0 if tool.eu_hosted else 1,
@@ -112,6 +115,10 @@ def _by_kind(ranked: Sequence[CatalogueTool], per_kind: int) -> list[CatalogueTo
         if same_kind < per_kind and all(tool.works_with(other) for other in chosen):
             chosen.append(tool)
     return chosen
+
+
+def _new_kind_that_fits(tool: CatalogueTool, chosen: Sequence[CatalogueTool]) -> bool:
+    return all(tool.category != other.category and tool.works_with(other) for other in chosen)
 
 
 def _monthly_max(tool: CatalogueTool) -> tuple[float, float]:

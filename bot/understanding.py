@@ -28,9 +28,19 @@ FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
 # ones without our words rarely more; the words decide, the embeddings break the tie)
 OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
+STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
+KIND_BONUS = 2
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
-_BUDGET = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:€|euros?\b|eur\b|e\b)", re.IGNORECASE)
+_BUDGET = re.compile(
+    r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*"
+    r"(?:€|euros?\b|eur\b|e(?![\w-]))",
+    re.IGNORECASE,
+)
+_NO_BUDGET = re.compile(
+    r"\b(?:pas de|sans|aucun|zero|0) budget\b|\bbudget (?:0|zero|nul)\b"
+    r"|\b(?:outil|appli|application|logiciel|solution)s? gratuite?s?\b"
+)
 _ASKS_COST = ("combien", "cb", "cout", "coute", "prix", "total", "en tout", "budget")
 _ASKS_TOOLS = ("quel outil", "quels outils", "quel logiciel", "quelle appli", "quelle solution",
                "quoi utiliser", "lequel", "laquelle", "que me conseil", "tu me conseil",
@@ -143,7 +153,7 @@ class Understanding:
             categories=_ranked(scores.kinds),
             strong_needs=tuple(k for k in _ranked(scores.needs) if scores.needs[k] >= 2),
             sector=sector,
-            budget=_budget(question, profile),
+            budget=_budget(question, folded, profile),
             asks_tools=bool(self._asks_tools.found(folded)),
             follow_up=follow_up,
             previous_tools=previous,
@@ -180,8 +190,9 @@ class Understanding:
                 if 0 < len(families) <= SPECIFIC_USE_CASES:  # a fiche for every need says nothing
                     for family in families:
                         needs[family] += 1 if rank == 0 else 0
+        from_search = tuple(k for k in needs if needs[k] and not scores.needs[k])
         return _Scores(needs=needs, topics=topics, cues=scores.cues, kinds=scores.kinds,
-                       retrieved_needs=tuple(k for k in needs if needs[k] and not scores.needs[k]))  # fmt: skip
+                       retrieved_needs=from_search)  # fmt: skip
 
     def _follow_up(
         self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool
@@ -214,11 +225,12 @@ class Understanding:
         cues = scores.cues
         if cues["subversion"]:
             return "subversion"
-        if cues["out_of_scope"] and not (scores.need_total - len(scores.retrieved_needs) or tools):
+        strong_cue = cues["out_of_scope"] >= STRONG_CUE_WORDS and not cues["need"]
+        said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
+        if cues["out_of_scope"] and (strong_cue or not (said_needs or tools)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
         if follow_up is not None:
             return "follow_up"
-        said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
         evidence = cues["domain"] + task + len(tools) + topics + (said_sector is not None)
@@ -251,6 +263,11 @@ class Understanding:
     ) -> tuple[tuple[str, ...], bool]:
         """The needs, best first, and whether the message itself states them."""
         said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
+        for need_id in said:  # a need whose kind of tool the owner names weighs more
+            if said[need_id] and set(self.vocabulary.needs[need_id].categories) & {
+                kind for kind, score in scores.kinds.items() if score
+            }:
+                said[need_id] += KIND_BONUS
         stated = _ranked(said)
         if stated:
             return stated, True
@@ -292,9 +309,12 @@ def _ranked(scores: dict[str, int]) -> tuple[str, ...]:
     return tuple(sorted(kept, key=lambda k: (-scores[k], order.index(k))))
 
 
-def _budget(question: str, profile: Profile) -> float | None:
+def _budget(question: str, folded: str, profile: Profile) -> float | None:
     """The monthly budget: one stated in the message wins over the profile's."""
     match = _BUDGET.search(question)
     if match:
-        return float(match.group(1).replace(",", "."))
+        digits = re.sub(r"[ \u00a0\u202f]", "", match.group(1))
+        return float(digits.replace(",", "."))
+    if _NO_BUDGET.search(folded):
+        return 0.0
     return profile.monthly_budget_eur

@@ -143,7 +143,9 @@ async def test_an_aid_question_cites_the_aid_sheet_and_no_plan(advisor: Advisor)
 
 
 async def test_a_token_price_comparison_gets_a_table_from_the_fiches(advisor: Advisor) -> None:
-    advice = await advisor.advise("difference de prix entre deepseek et mistral au million de tokens ?")
+    advice = await advisor.advise(
+        "difference de prix entre deepseek et mistral au million de tokens ?"
+    )
     assert advice.intent == "information" and not advice.tools
     assert "par million de tokens" in advice.answer
     assert "API DeepSeek" in advice.answer and "API Mistral" in advice.answer

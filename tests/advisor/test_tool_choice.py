@@ -1,0 +1,307 @@
+"""Choosing tools (bot/tool_choice.py) as a pure function: a Request built by hand, a
+hand-made catalogue and vocabulary, no text to read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.catalogue import Catalogue, CatalogueTool
+from bot.tool_choice import CHEAPER_TOOLS, MAX_TOOLS, choose_tools
+from bot.understanding import Request
+from retrieval.vocabulary import INTENT_CUES, DomainVocabulary
+
+VOCABULARY = DomainVocabulary.model_validate(
+    {
+        "needs": {
+            "messages": {
+                "label": "les messages clients",
+                "keywords": ["whatsapp"],
+                "categories": ["messagerie", "automatisation", "assistant"],
+            },
+            "visuels": {
+                "label": "les visuels",
+                "keywords": ["affiche"],
+                "categories": ["image", "video"],
+            },
+            "automatisation": {
+                "label": "l'automatisation",
+                "keywords": ["automatis"],
+                "categories": ["automatisation", "assistant"],
+            },
+        },
+        "categories": {
+            kind: {"why": "Utile."}
+            for kind in ("messagerie", "automatisation", "assistant", "image", "video")
+        },
+        "intents": {cue: [] for cue in INTENT_CUES},
+        "generic_pilot": [{"day": 1, "task": "Mesurer"}, {"day": 14, "task": "Go/no-go"}],
+    }
+)
+
+
+def tool(
+    tool_id: str, category: str, price: tuple[float, float] | None, *needs: str, **extra: Any
+) -> CatalogueTool:
+    """A catalogue card with only what tool choice reads."""
+    unknown = "sur devis" if price is None else ""
+    return CatalogueTool(
+        id=tool_id,
+        name=tool_id.removeprefix("tool-").title(),
+        category=category,
+        price=price,
+        price_unknown=unknown,
+        use_cases=needs,
+        **extra,
+    )
+
+
+def request(**fields: Any) -> Request:
+    """A Request as bot/understanding.py would build it, without any text."""
+    fields.setdefault("intent", "need")
+    return Request(text="", folded="", **fields)
+
+
+def choose(req: Request, tools: list[CatalogueTool], retrieved: tuple[str, ...] = ()) -> list[str]:
+    chosen = choose_tools(
+        req, retrieved=retrieved, catalogue=Catalogue(tools), vocabulary=VOCABULARY
+    )
+    return [t.id for t in chosen]
+
+
+INBOX = tool("tool-inbox", "messagerie", (0, 15), "messages")
+FLOW = tool("tool-flow", "automatisation", (0, 20), "messages", "automatisation")
+SCRIBE = tool("tool-scribe", "assistant", (0, 22), "messages", "automatisation")
+PAINT = tool("tool-paint", "image", (0, 12), "visuels")
+CATALOGUE = [INBOX, FLOW, SCRIBE, PAINT]
+
+
+# --- no tool when none is asked for ---------------------------------------------------
+
+
+@pytest.mark.parametrize("intent", ["out_of_scope", "subversion"])
+def test_a_decline_gets_no_tool(intent: str) -> None:
+    req = request(intent=intent, needs=("messages",), tools_named=("tool-inbox",))
+    assert choose(req, CATALOGUE) == []
+
+
+def test_a_plain_information_question_gets_no_tool() -> None:
+    req = request(intent="information", topics=("ai-act",), needs=("messages",))
+    assert choose(req, CATALOGUE) == []
+
+
+def test_a_question_on_a_named_tools_hosting_gets_no_tool_pitch() -> None:
+    req = request(intent="information", topics=("hosting",), tools_named=("tool-inbox",))
+    assert choose(req, CATALOGUE) == []
+
+
+def test_a_price_question_gets_exactly_the_named_tool() -> None:
+    req = request(
+        intent="information",
+        topics=("tool-price",),
+        tools_named=("tool-scribe",),
+        needs=("messages",),
+        budget=5,
+    )
+    assert choose(req, CATALOGUE) == ["tool-scribe"]
+
+
+def test_an_information_question_that_asks_for_tools_gets_the_named_ones() -> None:
+    req = request(
+        intent="information",
+        topics=("hosting",),
+        asks_tools=True,
+        tools_named=("tool-paint", "tool-inbox"),
+    )
+    assert choose(req, CATALOGUE) == ["tool-paint", "tool-inbox"]
+
+
+def test_a_need_the_vocabulary_does_not_know_gets_only_the_named_tools() -> None:
+    assert choose(request(needs=("inconnu",)), CATALOGUE) == []
+    assert choose(request(tools_named=("tool-flow",)), CATALOGUE) == ["tool-flow"]
+
+
+# --- tools that serve the need --------------------------------------------------------
+
+
+def test_a_need_gets_one_tool_of_each_of_its_first_two_kinds() -> None:
+    assert choose(request(needs=("messages",)), CATALOGUE) == ["tool-inbox", "tool-flow"]
+
+
+def test_no_filler_a_tool_of_another_need_never_completes_the_count() -> None:
+    other = tool("tool-mural", "video", (0, 5), "autre-chose")
+    # "visuels" has image and video kinds; the only video tool serves another need
+    assert choose(request(needs=("visuels",)), [*CATALOGUE, other]) == ["tool-paint"]
+
+
+def test_no_filler_a_third_kind_is_not_used_to_reach_a_count() -> None:
+    tools = [INBOX, SCRIBE]  # no automation tool: the assistant (third kind) stays out
+    assert choose(request(needs=("messages",)), tools) == ["tool-inbox"]
+
+
+def test_two_named_of_a_kind_and_a_second_need_make_at_most_max_tools() -> None:
+    images = [tool(f"tool-image{n}", "image", (0, n), "visuels") for n in range(4)]
+    req = request(
+        needs=("visuels", "messages"),
+        categories=("image",),
+        strong_needs=("visuels", "messages", "automatisation"),
+    )
+    chosen = choose(req, [*images, *CATALOGUE])
+    assert chosen == ["tool-image0", "tool-image1", "tool-inbox"]
+    assert len(chosen) == MAX_TOOLS
+
+
+def test_owner_naming_the_needs_first_kind_gets_two_of_that_kind() -> None:
+    second = tool("tool-sketch", "image", (0, 30), "visuels")
+    clip = tool("tool-clip", "video", (0, 10), "visuels")
+    req = request(needs=("visuels",), categories=("image",))
+    assert choose(req, [PAINT, second, clip]) == ["tool-paint", "tool-sketch"]
+
+
+def test_owner_naming_another_kind_of_the_need_gets_it_first_then_the_needs_own() -> None:
+    clip = tool("tool-clip", "video", (0, 10), "visuels")
+    reel = tool("tool-reel", "video", (0, 25), "visuels")
+    req = request(needs=("visuels",), categories=("video",))
+    assert choose(req, [PAINT, clip, reel]) == ["tool-clip", "tool-paint"]
+
+
+def test_a_named_kind_the_need_does_not_use_is_ignored() -> None:
+    req = request(needs=("messages",), categories=("image",))
+    assert choose(req, CATALOGUE) == ["tool-inbox", "tool-flow"]
+
+
+def test_a_tool_named_by_the_owner_ranks_first_in_its_kind() -> None:
+    other_inbox = tool("tool-boite", "messagerie", (0, 5), "messages")
+    req = request(needs=("messages",), tools_named=("tool-inbox",))
+    assert choose(req, [other_inbox, INBOX, FLOW])[0] == "tool-inbox"
+
+
+def test_the_owners_sector_breaks_a_tie_before_the_search_order() -> None:
+    plain = tool("tool-boite", "messagerie", (0, 15), "messages")
+    local = tool("tool-resa", "messagerie", (0, 15), "messages", sectors=("restauration",))
+    req = request(needs=("messages",), sector="restauration")
+    assert choose(req, [plain, local], retrieved=("tool-boite",)) == ["tool-resa"]
+
+
+def test_the_search_order_ranks_tools_of_one_kind() -> None:
+    first = tool("tool-boite", "messagerie", (0, 15), "messages")
+    assert choose(request(needs=("messages",)), [INBOX, first], ("tool-boite", "tool-inbox")) == [
+        "tool-boite"
+    ]
+
+
+def test_a_second_need_stated_clearly_adds_its_best_tool_of_a_new_kind() -> None:
+    req = request(needs=("visuels", "messages"), strong_needs=("visuels", "messages"))
+    assert choose(req, CATALOGUE) == ["tool-paint", "tool-inbox"]
+
+
+# --- budget and price -----------------------------------------------------------------
+
+
+def test_a_tool_whose_cheapest_offer_exceeds_the_budget_is_excluded() -> None:
+    dear = tool("tool-dear", "messagerie", (40, 90), "messages")
+    req = request(needs=("messages",), budget=30)
+    assert choose(req, [dear, FLOW]) == ["tool-flow"]
+    assert choose(request(needs=("messages",)), [dear, FLOW]) == ["tool-dear", "tool-flow"]
+
+
+def test_a_tool_with_a_free_start_fits_a_small_budget() -> None:
+    assert choose(request(needs=("messages",), budget=5), [INBOX]) == ["tool-inbox"]
+
+
+def test_an_unknown_price_never_fits_a_budget_but_may_be_shown() -> None:
+    quote = tool("tool-devis", "messagerie", None, "messages")
+    assert not quote.fits(budget=1000)
+    assert choose(request(needs=("messages",), budget=30), [quote]) == ["tool-devis"]
+
+
+def test_a_published_price_within_budget_ranks_before_an_unknown_one() -> None:
+    quote = tool("tool-devis", "messagerie", None, "messages")
+    req = request(needs=("messages",), budget=30)
+    assert choose(req, [quote, INBOX], retrieved=("tool-devis",)) == ["tool-inbox"]
+
+
+# --- tools that cannot work together ---------------------------------------------------
+
+APP = tool("tool-app", "messagerie", (0, 0), "messages", not_with=("automatisation",))
+
+
+def test_a_tool_that_cannot_work_with_automation_is_never_paired_with_it() -> None:
+    chosen = choose(request(needs=("messages",)), [APP, FLOW, SCRIBE])
+    assert chosen == ["tool-app"]
+
+
+def test_when_automation_ranks_first_the_incompatible_tool_is_left_out() -> None:
+    req = request(needs=("messages",), categories=("automatisation",))
+    chosen = choose(req, [APP, FLOW])
+    assert "tool-flow" in chosen and "tool-app" not in chosen
+
+
+def test_a_second_need_never_pairs_an_incompatible_tool() -> None:
+    req = request(needs=("messages", "automatisation"), strong_needs=("messages", "automatisation"))
+    chosen = choose(req, [APP, SCRIBE, FLOW])
+    assert chosen[0] == "tool-app"
+    assert "tool-flow" not in chosen
+
+
+# --- follow-ups -----------------------------------------------------------------------
+
+
+def test_cheaper_sorts_by_monthly_max_and_keeps_few() -> None:
+    dear_inbox = tool("tool-boite", "messagerie", (0, 60), "messages")
+    dear_flow = tool("tool-pipe", "automatisation", (0, 99), "messages")
+    req = request(
+        intent="follow_up",
+        follow_up="cheaper",
+        needs=("messages",),
+        previous_tools=("tool-boite", "tool-pipe"),
+    )
+    tools = [dear_inbox, dear_flow, FLOW, INBOX]
+    chosen = choose(req, tools, retrieved=("tool-boite", "tool-pipe"))
+    assert chosen == ["tool-inbox", "tool-flow"]
+    assert len(chosen) <= CHEAPER_TOOLS
+
+
+def test_another_option_excludes_the_previous_tools() -> None:
+    other_inbox = tool("tool-boite", "messagerie", (0, 30), "messages")
+    other_flow = tool("tool-pipe", "automatisation", (0, 40), "messages")
+    req = request(
+        intent="follow_up",
+        follow_up="another",
+        needs=("messages",),
+        previous_tools=("tool-inbox", "tool-flow"),
+    )
+    chosen = choose(req, [INBOX, FLOW, other_inbox, other_flow])
+    assert chosen == ["tool-boite", "tool-pipe"]
+
+
+def test_another_option_with_nothing_left_is_empty_rather_than_a_repeat() -> None:
+    req = request(
+        intent="follow_up",
+        follow_up="another",
+        needs=("messages",),
+        previous_tools=("tool-inbox", "tool-flow"),
+    )
+    assert choose(req, [INBOX, FLOW]) == []
+
+
+def test_the_cost_follow_up_prices_the_previous_proposal() -> None:
+    req = request(
+        intent="follow_up",
+        follow_up="cost",
+        needs=("visuels",),
+        previous_tools=("tool-flow", "tool-gone", "tool-inbox"),
+    )
+    assert choose(req, CATALOGUE) == ["tool-flow", "tool-inbox"]
+
+
+def test_a_fact_follow_up_on_a_price_gets_the_named_tool() -> None:
+    req = request(
+        intent="follow_up",
+        follow_up="fact",
+        topics=("tool-price",),
+        tools_named=("tool-scribe",),
+        needs=("messages",),
+    )
+    assert choose(req, CATALOGUE) == ["tool-scribe"]
