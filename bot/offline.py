@@ -159,7 +159,7 @@ class Composer:
                      *(h.fiche_id for h in hits if self._is_reference(h.fiche_id))]  # fmt: skip
         passages = []
         for rank, fiche_id in enumerate(list(dict.fromkeys(order))[:MAX_FACT_FICHES]):
-            chunks = [h.text for h in hits if h.fiche_id == fiche_id]
+            chunks = [f"## {h.heading}\n{h.text}" for h in hits if h.fiche_id == fiche_id]
             fiche = self.lookup(fiche_id)
             whole = fiche_id in request.tools_named or fiche_id in topical
             if fiche is not None and (not chunks or whole):

@@ -26,6 +26,7 @@ MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
+SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 0.5  # the best section's sentences come first
 ECHO_SHARE = 0.6  # sentences sharing this share of their stems say the same thing
 MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
@@ -70,6 +71,8 @@ class Sentence:
     passage_rank: int
     position: int
     text: str
+    section: str = ""  # the heading of its section ("Prix", "Données et RGPD")
+    in_section: int = 0  # its position in that section (the gist comes first)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -95,15 +98,27 @@ def _cap(sentence: str) -> str:
     return head[:cut].rstrip(",;: ") + "…"
 
 
+def sections(text: str) -> list[tuple[str, str]]:
+    """(heading, body) of each `## ` section of a Markdown text ("" before the first)."""
+    parts = re.split(r"^##\s+(.+)$", text, flags=re.MULTILINE)
+    found = [("", parts[0])] if parts[0].strip() else []
+    found += [(parts[i].strip(), parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
+    return found
+
+
 def candidates(passages: Sequence[Passage]) -> list[Sentence]:
-    """Every sentence of the passages, each text once."""
+    """Every sentence of the passages, each text once, with its section."""
     seen: set[str] = set()
     found = []
     for passage in passages:
-        for position, text in enumerate(split_sentences(passage.text)):
-            if text not in seen:
-                seen.add(text)
-                found.append(Sentence(passage.fiche_id, passage.rank, position, text))
+        position = 0
+        for heading, body in sections(passage.text):
+            for rank, text in enumerate(split_sentences(body)):
+                if text not in seen:
+                    seen.add(text)
+                    found.append(Sentence(passage.fiche_id, passage.rank, position, text,
+                                          heading, rank))  # fmt: skip
+                position += 1
     return found
 
 
@@ -123,12 +138,12 @@ def best_sentences(
     pool = candidates(passages)
     if not pool:
         return []
-    scores = _lexical(question, pool) * LEXICAL_WEIGHT
+    scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
     if topic is not None:
         scores = scores + _bonus(pool, topic, TOPIC_BONUS)
-    scores = scores - np.array([0.05 * s.passage_rank + POSITION_PENALTY * min(s.position, 10)
+    scores = scores - np.array([0.05 * s.passage_rank + POSITION_PENALTY * min(s.in_section, 10)
                                 + (ANAPHORA_PENALTY if _ANAPHORA.match(s.text) else 0.0)
                                 for s in pool])  # the search's order, gist first  # fmt: skip
     if embed is not None:  # embedding every sentence costs ~10 ms each: the best few only
@@ -204,6 +219,26 @@ def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
     raw = np.array([sum(idf[t] for t in bag if t in idf) for bag in bags], dtype=np.float64)
     top = raw.max() if raw.size else 0.0
     return raw / top if top > 0 else raw
+
+
+def _section_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
+    """A lift for the sentences of the section that best matches the question, by its
+    heading and its words: "où sont mes données ?" finds "Données et RGPD"."""
+    terms = set(analyze(question))
+    keys = list(dict.fromkeys((s.fiche_id, s.section) for s in pool))
+    words: dict[tuple[str, str], Counter[str]] = {key: Counter() for key in keys}
+    for sentence in pool:
+        words[(sentence.fiche_id, sentence.section)].update(analyze(sentence.text))
+    raw = {}
+    for key in keys:
+        heading = set(analyze(key[1]))
+        bag = words[key]
+        covered = sum(1 for t in terms if bag[t]) / max(len(terms), 1)
+        raw[key] = covered + HEADING_WEIGHT * len(terms & heading)
+    top = max(raw.values(), default=0.0)
+    if top <= 0:
+        return np.zeros(len(pool))
+    return np.array([SECTION_WEIGHT * raw[(s.fiche_id, s.section)] / top for s in pool])
 
 
 def _dense(question: str, pool: Sequence[Sentence], embed: Embed) -> NDArray[np.float64]:
