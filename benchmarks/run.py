@@ -212,7 +212,8 @@ def recall(data: Path) -> dict[str, float]:
     vectors = np.stack([found[text_key(d)] for d in docs])
     col = baseline_collection(data / "baseline-chroma", [c.id for c in chunks], docs,
                               [{"fiche_id": c.fiche_id} for c in chunks], vectors)
-    questions = load_questions(questions_file)
+    questions = [(q.question, set(q.relevant)) for q in load_questions(questions_file)
+                 if q.relevant]  # out-of-scope questions have no fiche to find
     hits = 0
     for question, relevant in questions:
         result = col.query(query_texts=[question], n_results=5, include=["metadatas"])
