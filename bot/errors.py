@@ -7,8 +7,7 @@ BotError
  │    ├── LLMAuthError          401/403: key refused
  │    ├── LLMRateLimitError     429 after retries
  │    └── LLMResponseError      2xx with an unusable body
- ├── StorageError           SQLite failure
- └── LimitExceededError     per-user quota or budget reached
+ └── StorageError           SQLite failure
 """
 
 from __future__ import annotations
@@ -53,11 +52,3 @@ class LLMResponseError(LLMError):
 
 class StorageError(BotError):
     """The state store failed."""
-
-
-class LimitExceededError(BotError):
-    """A per-user limit (questions per hour, daily LLM budget) is reached."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind

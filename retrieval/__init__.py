@@ -3,7 +3,8 @@
 from retrieval import errors
 from retrieval.embedding import Embedder, load_embedder
 from retrieval.evaluation import evaluate
-from retrieval.knowledge_base import IngestReport, KnowledgeBase, open_knowledge_base
+from retrieval.ingest import IngestReport
+from retrieval.knowledge_base import KnowledgeBase, open_knowledge_base
 from retrieval.loader import load_document, load_fiches
 from retrieval.models import Chunk, Fiche, Hit, SearchFilters
 

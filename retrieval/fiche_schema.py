@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from retrieval.errors import KnowledgeBaseError
+from retrieval.text import fold
 
 PILOT_FIRST_DAY, PILOT_LAST_DAY = 1, 14
 # Words that betray an estimate where a number read on a pricing page is expected.
@@ -38,12 +38,6 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SKIPPED_DIRS = ("eval",)
 _SKIPPED_NAMES = ("README.md",)
-
-
-def fold(text: str) -> str:
-    """Lowercase, accents removed: how hedge words and keywords are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def has_hedge_word(text: str) -> bool:

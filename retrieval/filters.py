@@ -20,8 +20,10 @@ def validate(filters: SearchFilters | None) -> SearchFilters | None:
             raise InvalidQueryError("types must be a non-empty tuple of fiche types")
         unknown = [t for t in filters.types if t not in ALL_TYPES]
         if unknown:
-            raise InvalidQueryError(f"unknown fiche type: {', '.join(map(str, unknown))} "
-                                    f"(known: {', '.join(ALL_TYPES)})")
+            raise InvalidQueryError(
+                f"unknown fiche type: {', '.join(map(str, unknown))} "
+                f"(known: {', '.join(ALL_TYPES)})"
+            )
     if filters.sector is not None and filters.sector not in SECTORS:
         raise InvalidQueryError(f"unknown sector: {filters.sector} (known: {', '.join(SECTORS)})")
     cost = filters.max_monthly_cost_eur
@@ -38,12 +40,19 @@ def to_where(filters: SearchFilters | None) -> dict[str, Any] | None:
     if filters.types is not None:
         clauses.append({"type": {"$in": list(filters.types)}})
     if filters.sector is not None and filters.sector != ALL_SECTORS:
-        clauses.append({"$or": [{f"sector_{filters.sector}": True},
-                                {f"sector_{ALL_SECTORS}": True}]})
+        clauses.append(
+            {"$or": [{f"sector_{filters.sector}": True}, {f"sector_{ALL_SECTORS}": True}]}
+        )
     if filters.max_monthly_cost_eur is not None:
         # The cost limit applies to tools; other fiches always pass.
-        clauses.append({"$or": [{"type": {"$ne": "tool"}},
-                                {"price_min_eur": {"$lte": float(filters.max_monthly_cost_eur)}}]})
+        clauses.append(
+            {
+                "$or": [
+                    {"type": {"$ne": "tool"}},
+                    {"price_min_eur": {"$lte": float(filters.max_monthly_cost_eur)}},
+                ]
+            }
+        )
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -58,8 +67,10 @@ def to_predicate(filters: SearchFilters | None) -> Callable[[Metadata], bool]:
         if filters.types is not None and meta.get("type") not in filters.types:
             return False
         sector = filters.sector
-        if sector is not None and sector != ALL_SECTORS and not (
-            meta.get(f"sector_{sector}") or meta.get(f"sector_{ALL_SECTORS}")
+        if (
+            sector is not None
+            and sector != ALL_SECTORS
+            and not (meta.get(f"sector_{sector}") or meta.get(f"sector_{ALL_SECTORS}"))
         ):
             return False
         cost = filters.max_monthly_cost_eur

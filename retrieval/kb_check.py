@@ -24,12 +24,12 @@ from retrieval.fiche_schema import (
     GuideFiche,
     ToolFiche,
     fiche_files,
-    fold,
     has_hedge_word,
     plan_days_problem,
     read_front_matter,
     read_yaml_file,
 )
+from retrieval.text import fold
 from retrieval.vocabulary import SECTORS, TYPE_PREFIXES, VOCABULARY_FILE, DomainVocabulary
 
 Severity = Literal["error", "warning"]

@@ -29,6 +29,8 @@ def _import_bm25s() -> Any:
     # bm25s pins its logger at DEBUG on import; let the application's logging decide.
     logging.getLogger("bm25s").setLevel(logging.NOTSET)
     return bm25s
+
+
 _FORMAT = 1
 
 
@@ -95,8 +97,9 @@ class LexicalIndex:
                     {"id": r.id, "text": r.text, "metadata": r.metadata} for r in self.records
                 ],
             }
-            (staging / _RECORDS_FILE).write_text(json.dumps(payload, ensure_ascii=False),
-                                                 encoding="utf-8")
+            (staging / _RECORDS_FILE).write_text(
+                json.dumps(payload, ensure_ascii=False), encoding="utf-8"
+            )
             old = directory.with_name(directory.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if directory.exists():

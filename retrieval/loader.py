@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 
 from retrieval.errors import KnowledgeBaseError
 from retrieval.models import Fiche
+from retrieval.text import fold
 from retrieval.vocabulary import FICHE_TYPES, SECTORS, TYPE_PREFIXES, USER_DOC_TYPE
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
@@ -35,8 +35,9 @@ def load_fiches(knowledge_dir: Path) -> tuple[list[Fiche], list[KnowledgeBaseErr
             if fiche.type == USER_DOC_TYPE:
                 raise KnowledgeBaseError(str(path), "en-tête YAML absent (--- ... ---)")
             if fiche.id in seen:
-                raise KnowledgeBaseError(str(path), f"identifiant « {fiche.id} » déjà utilisé par "
-                                         f"{seen[fiche.id]}")
+                raise KnowledgeBaseError(
+                    str(path), f"identifiant « {fiche.id} » déjà utilisé par {seen[fiche.id]}"
+                )
         except KnowledgeBaseError as exc:
             errors.append(exc)
             continue
@@ -69,8 +70,10 @@ def load_document(path: Path) -> Fiche:
     """Read one document (.md with optional front matter, .txt, .html/.htm, .pdf)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise KnowledgeBaseError(str(path), f"format « {suffix or 'sans extension'} » non pris "
-                                 "en charge (md, txt, html, pdf)")
+        raise KnowledgeBaseError(
+            str(path),
+            f"format « {suffix or 'sans extension'} » non pris en charge (md, txt, html, pdf)",
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -104,7 +107,7 @@ def _title_from_name(path: Path) -> str:
 def _user_doc(path: Path, title: str, body: str, content_hash: str) -> Fiche:
     if not body.strip():
         raise KnowledgeBaseError(str(path), "aucun texte lisible dans le document")
-    slug = re.sub(r"[^a-z0-9]+", "-", _ascii(path.stem.lower())).strip("-") or "document"
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(path.stem)).strip("-") or "document"
     meta = {"title": title, "type": USER_DOC_TYPE, "sectors": ["tous"], "source": str(path)}
     return Fiche(
         id=f"doc-{slug}",
@@ -115,10 +118,6 @@ def _user_doc(path: Path, title: str, body: str, content_hash: str) -> Fiche:
         content_hash=content_hash,
         meta=meta,
     )
-
-
-def _ascii(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _markdown(path: Path, text: str, content_hash: str) -> Fiche:
@@ -136,10 +135,11 @@ def _markdown(path: Path, text: str, content_hash: str) -> Fiche:
         where = f" (ligne {mark.line + 2})" if mark is not None else ""
         raise KnowledgeBaseError(str(path), f"en-tête YAML illisible{where}") from exc
     if not isinstance(meta, dict):
-        raise KnowledgeBaseError(str(path), "l'en-tête YAML doit être une liste de champs clé: "
-                                 "valeur")
+        raise KnowledgeBaseError(
+            str(path), "l'en-tête YAML doit être une liste de champs clé: valeur"
+        )
     meta = {str(k): _plain(v) for k, v in meta.items()}
-    body = text[match.end():]
+    body = text[match.end() :]
     _check_meta(path, meta)
     return Fiche(
         id=str(meta["id"]),
@@ -171,11 +171,15 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             raise KnowledgeBaseError(name, f"champ « {key} » manquant ou vide dans l'en-tête")
     fiche_id, fiche_type = meta["id"], meta["type"]
     if fiche_type not in FICHE_TYPES:
-        raise KnowledgeBaseError(name, f"type « {fiche_type} » inconnu (attendu : "
-                                 f"{', '.join(FICHE_TYPES)})")
+        raise KnowledgeBaseError(
+            name, f"type « {fiche_type} » inconnu (attendu : {', '.join(FICHE_TYPES)})"
+        )
     if not _ID_PATTERN.match(fiche_id) or not fiche_id.startswith(TYPE_PREFIXES[fiche_type]):
-        raise KnowledgeBaseError(name, f"identifiant « {fiche_id} » invalide (minuscules, "
-                                 f"chiffres et tirets, préfixe « {TYPE_PREFIXES[fiche_type]} »)")
+        raise KnowledgeBaseError(
+            name,
+            f"identifiant « {fiche_id} » invalide (minuscules, "
+            f"chiffres et tirets, préfixe « {TYPE_PREFIXES[fiche_type]} »)",
+        )
     sectors = meta.get("sectors") or []
     if not isinstance(sectors, list):
         raise KnowledgeBaseError(name, "« sectors » doit être une liste")
@@ -190,16 +194,34 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
             isinstance(price.get(k), int | float) and not isinstance(price.get(k), bool)
             for k in ("min", "max")
         ):
-            raise KnowledgeBaseError(name, "« price_eur_month » doit donner min et max en euros "
-                                 "(ou valoir null avec « price_unknown » : sur devis, non publié)")
+            raise KnowledgeBaseError(
+                name,
+                "« price_eur_month » doit donner min et max en euros "
+                "(ou valoir null avec « price_unknown » : sur devis, non publié)",
+            )
 
 
 class _HTMLText(HTMLParser):
     """Collect visible text, turning h1 into the title and h2/h3 into `##` headings."""
 
     _SKIP = {"script", "style", "noscript", "template", "head"}
-    _BLOCKS = {"p", "div", "li", "br", "tr", "section", "article", "ul", "ol", "table",
-               "blockquote", "pre"}
+    _BLOCKS = {
+        "p",
+        "div",
+        "li",
+        "br",
+        "tr",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "pre",
+    }
+    # what a tag writes where it opens and where it closes (other blocks open a paragraph)
+    _OPENING = {"h1": "\n\n", "h2": "\n\n## ", "h3": "\n\n## ", "li": "\n- "}
+    _CLOSING = {"h1": "\n\n", "h2": "\n\n", "h3": "\n\n"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -210,28 +232,25 @@ class _HTMLText(HTMLParser):
         self._in_h1 = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skip_depth += 1
-        if tag == "title":
-            self._in_title = True
-        elif tag == "h1":
-            self._in_h1 = True
-            self.parts.append("\n\n")
-        elif tag in ("h2", "h3"):
-            self.parts.append("\n\n## ")
+        self._track(tag, opening=True)
+        if tag in self._OPENING:
+            self.parts.append(self._OPENING[tag])
         elif tag in self._BLOCKS:
-            self.parts.append("\n\n" if tag != "li" else "\n- ")
+            self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip_depth:
-            self._skip_depth -= 1
+        self._track(tag, opening=False)
+        if tag in self._CLOSING:
+            self.parts.append(self._CLOSING[tag])
+
+    def _track(self, tag: str, *, opening: bool) -> None:
+        """Follow the elements whose text is not body text: skipped ones, title, h1."""
+        if tag in self._SKIP:
+            self._skip_depth = self._skip_depth + 1 if opening else max(0, self._skip_depth - 1)
         if tag == "title":
-            self._in_title = False
+            self._in_title = opening
         elif tag == "h1":
-            self._in_h1 = False
-            self.parts.append("\n\n")
-        elif tag in ("h2", "h3"):
-            self.parts.append("\n\n")
+            self._in_h1 = opening
 
     def handle_data(self, data: str) -> None:
         if self._in_title:

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.embedding import Embedder, load_embedder
-from retrieval.errors import RetrievalError, StoreUnavailableError
+from retrieval.errors import ModelMismatchError, RetrievalError, StoreUnavailableError
 from retrieval.lexical import StoredChunk
 
 logger = logging.getLogger(__name__)
@@ -22,10 +22,19 @@ logger = logging.getLogger(__name__)
 COLLECTION_NAME = "pilote-ia-kb"
 MODEL_KEY = "embedding_model"
 DIMENSION_KEY = "embedding_dimension"
+FINGERPRINT_KEY = "kb_fingerprint"  # digest of the manifest the stored chunks match
 _PAGE = 1000
 _ADD_BATCH = 500
 
 Where = dict[str, Any]
+
+
+def mismatch_message(stored: str, configured: str) -> str:
+    """Developer message of a ModelMismatchError (the CLI shows its own French text)."""
+    return (
+        f"the index was built with embedding model {stored!r} but {configured!r} is configured; "
+        "run `pilote-ia ingest --rebuild` to rebuild it"
+    )
 
 
 @cache
@@ -96,8 +105,9 @@ class ChromaStore:
                 (index_dir / "chroma").mkdir(parents=True, exist_ok=True)
                 client = chromadb.PersistentClient(path=location, settings=settings)
         except Exception as exc:  # chromadb raises ValueError, OSError or its own errors
-            raise StoreUnavailableError(f"cannot open the Chroma store at {location}: {exc}") \
-                from exc
+            raise StoreUnavailableError(
+                f"cannot open the Chroma store at {location}: {exc}"
+            ) from exc
         return cls(client, location, ef)
 
     @contextmanager
@@ -107,8 +117,9 @@ class ChromaStore:
         except RetrievalError:
             raise
         except Exception as exc:  # network and storage failures surface as many types
-            raise StoreUnavailableError(f"Chroma store at {self.location}: {action} failed: "
-                                        f"{type(exc).__name__}: {exc}") from exc
+            raise StoreUnavailableError(
+                f"Chroma store at {self.location}: {action} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def collection(self) -> Any | None:
         """The existing collection, or None when nothing was ever ingested."""
@@ -147,6 +158,27 @@ class ChromaStore:
         """Collection metadata (model, dimension, BM25 fingerprint)."""
         col = self.collection()
         return dict(col.metadata or {}) if col is not None else {}
+
+    def fingerprint(self) -> str:
+        """Fingerprint of the indexed documents ("" before the first ingest)."""
+        return str(self.metadata().get(FINGERPRINT_KEY, ""))
+
+    def check_model(self, model_name: str) -> None:
+        """Raise ModelMismatchError when the collection was embedded with another model."""
+        stored = self.metadata().get(MODEL_KEY)
+        if stored is not None and stored != model_name:
+            raise ModelMismatchError(mismatch_message(str(stored), model_name))
+
+    def check_dimension(self, model_name: str, dimension: int, *, given: str = "") -> None:
+        """Raise ModelMismatchError when the collection holds vectors of another dimension."""
+        stored = self.metadata().get(DIMENSION_KEY)
+        if stored is not None and int(stored) != dimension:
+            raise ModelMismatchError(
+                mismatch_message(
+                    f"{model_name} ({stored} dimensions)",
+                    f"{given or model_name} ({dimension} dimensions)",
+                )
+            )
 
     def set_metadata(self, values: dict[str, Any]) -> None:
         """Merge values into the collection metadata (Chroma replaces it as a whole)."""

@@ -55,6 +55,7 @@ class CategoryWords(BaseModel):
 
     why: str = Field(min_length=1)
     technical: bool = False
+    keywords: tuple[str, ...] = ()
 
 
 class SectorWords(BaseModel):

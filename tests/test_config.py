@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from bot.config import load_settings
+from bot.config import KEYLESS_PROVIDERS, ProviderName, load_settings
 from bot.errors import ConfigError
+from bot.llm.presets import PRESETS
+from bot.messages import PROVIDER_NAMES
 
 
 def test_defaults_are_offline_with_per_user_data_dir(tmp_path: Path) -> None:
@@ -69,3 +72,9 @@ def test_fallback_chain_reads_provider_keys() -> None:
     assert (first.provider, first.model) == ("mistral", "mistral-small-latest")
     assert first.api_key is not None and first.api_key.get_secret_value() == "k"
     assert (second.provider, second.model, second.api_key) == ("ollama", None, None)
+
+
+def test_one_list_of_providers() -> None:
+    """The presets are the list; the settings type and the display names follow it."""
+    assert list(get_args(ProviderName)) == list(PRESETS) == list(PROVIDER_NAMES)
+    assert KEYLESS_PROVIDERS == ("ollama", "llamacpp", "custom")

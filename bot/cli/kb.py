@@ -34,7 +34,7 @@ INGEST_DONE = (
 )
 INGEST_ERRORS = "{n} fichier(s) ignoré(s) :"
 NO_HITS = "Aucun résultat."
-EMPTY_QUERY = "La recherche est vide : écrivez quelques mots (ex. pilote-ia search \"devis\")."
+EMPTY_QUERY = 'La recherche est vide : écrivez quelques mots (ex. pilote-ia search "devis").'
 BAD_TYPE = "Type inconnu « {value} » (--type) : choisissez parmi {choices}."
 BAD_SECTOR = "Secteur inconnu « {value} » (--sector) : choisissez parmi {choices}."
 BAD_COST = "Budget invalide « {value} » (--max-cost) : un nombre d'euros positif est attendu."
@@ -71,33 +71,63 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest = subparsers.add_parser(
         "ingest", help="indexer la base de connaissances ou vos documents"
     )
-    ingest.add_argument("paths", nargs="*", type=Path, metavar="CHEMIN",
-                        help="fichiers ou dossiers (md, txt, html, pdf) ; défaut : la base fournie")
+    ingest.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="CHEMIN",
+        help="fichiers ou dossiers (md, txt, html, pdf) ; défaut : la base fournie",
+    )
     ingest.add_argument("--rebuild", action="store_true", help="tout réindexer depuis zéro")
     ingest.set_defaults(handler=run_ingest)
 
     search = subparsers.add_parser("search", help="chercher dans la base de connaissances")
     search.add_argument("query", metavar="QUESTION")
     search.add_argument("-k", type=int, default=5, help="nombre de résultats (défaut 5)")
-    search.add_argument("--type", dest="types", action="append", metavar="TYPE",
-                        help=f"type de fiche ({', '.join(ALL_TYPES)}), répétable")
+    search.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        metavar="TYPE",
+        help=f"type de fiche ({', '.join(ALL_TYPES)}), répétable",
+    )
     search.add_argument("--sector", metavar="SECTEUR", help="secteur d'activité (ex. commerce)")
-    search.add_argument("--max-cost", type=float, metavar="EUR",
-                        help="coût mensuel maximal des outils, en euros")
+    search.add_argument(
+        "--max-cost", type=float, metavar="EUR", help="coût mensuel maximal des outils, en euros"
+    )
     search.add_argument("--json", action="store_true", help="sortie JSON")
     search.set_defaults(handler=run_search)
 
     ev = subparsers.add_parser("eval", help="mesurer la qualité de la recherche ou des réponses")
-    ev.add_argument("--questions", type=Path, metavar="FICHIER",
-                    help="jeu de questions JSONL (défaut : knowledge/eval/questions.jsonl)")
-    ev.add_argument("--split", default="all", metavar="PARTIE",
-                    help="partie du jeu évaluée : dev, test ou all (défaut)")
-    ev.add_argument("--answers", action="store_true",
-                    help="noter les réponses du conseiller au lieu de la recherche")
-    ev.add_argument("--llm", action="store_true",
-                    help="avec --answers : utiliser le LLM configuré (défaut : hors ligne)")
-    ev.add_argument("--worst", type=int, default=0, metavar="N",
-                    help="avec --answers : afficher les N pires réponses")
+    ev.add_argument(
+        "--questions",
+        type=Path,
+        metavar="FICHIER",
+        help="jeu de questions JSONL (défaut : knowledge/eval/questions.jsonl)",
+    )
+    ev.add_argument(
+        "--split",
+        default="all",
+        metavar="PARTIE",
+        help="partie du jeu évaluée : dev, test ou all (défaut)",
+    )
+    ev.add_argument(
+        "--answers",
+        action="store_true",
+        help="noter les réponses du conseiller au lieu de la recherche",
+    )
+    ev.add_argument(
+        "--llm",
+        action="store_true",
+        help="avec --answers : utiliser le LLM configuré (défaut : hors ligne)",
+    )
+    ev.add_argument(
+        "--worst",
+        type=int,
+        default=0,
+        metavar="N",
+        help="avec --answers : afficher les N pires réponses",
+    )
     ev.add_argument("--json", action="store_true", help="sortie JSON")
     ev.set_defaults(handler=run_eval)
 
@@ -112,8 +142,11 @@ def _explain(exc: RetrievalError, settings: Settings) -> str:
     if isinstance(exc, KnowledgeBaseError):
         return f"{exc.path} : {exc.problem}"
     if isinstance(exc, ModelMismatchError):
-        where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-                 else str(settings.index_dir))
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.index_dir)
+        )
         return MISMATCH.format(where=where, model=settings.embedding_model)
     if isinstance(exc, StoreUnavailableError):
         if settings.chroma_host:
@@ -197,9 +230,15 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
         payload = {
             "query": args.query,
             "hits": [
-                {"fiche_id": h.fiche_id, "chunk_id": h.chunk_id, "title": h.title,
-                 "type": h.type, "heading": h.heading, "score": round(h.score, 6),
-                 "text": h.text}
+                {
+                    "fiche_id": h.fiche_id,
+                    "chunk_id": h.chunk_id,
+                    "title": h.title,
+                    "type": h.type,
+                    "heading": h.heading,
+                    "score": round(h.score, 6),
+                    "text": h.text,
+                }
                 for h in hits
             ],
         }
@@ -266,8 +305,12 @@ def _run_answer_eval(args: argparse.Namespace, settings: Settings, path: Path) -
 
     started = time.perf_counter()
     results = asyncio.run(run())
-    report = answer_eval.report(results, split=args.split, mode="llm" if args.llm else "offline",
-                                seconds=time.perf_counter() - started)
+    report = answer_eval.report(
+        results,
+        split=args.split,
+        mode="llm" if args.llm else "offline",
+        seconds=time.perf_counter() - started,
+    )
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -275,16 +318,20 @@ def _run_answer_eval(args: argparse.Namespace, settings: Settings, path: Path) -
     return 0
 
 
-_COLUMNS = {"dense": "dense", "bm25": "BM25", "hybrid_untuned": "hyb. brut",
-            "hybrid": "hyb. réglé"}
-_METRICS = {"recall@1": "rappel@1", "recall@3": "rappel@3", "recall@5": "rappel@5",
-            "mrr": "MRR"}
+_COLUMNS = {"dense": "dense", "bm25": "BM25", "hybrid_untuned": "hyb. brut", "hybrid": "hyb. réglé"}
+_METRICS = {"recall@1": "rappel@1", "recall@3": "rappel@3", "recall@5": "rappel@5", "mrr": "MRR"}
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The eval scores of the four searches side by side, then where hybrid loses."""
-    lines = [EVAL_HEADER.format(questions=result["questions"], skipped=result["skipped"],
-                                split=EVAL_SPLITS.get(result["split"], result["split"])), ""]
+    lines = [
+        EVAL_HEADER.format(
+            questions=result["questions"],
+            skipped=result["skipped"],
+            split=EVAL_SPLITS.get(result["split"], result["split"]),
+        ),
+        "",
+    ]
     lines.append(f"{'':<10}" + "".join(f"{label:>12}" for label in _COLUMNS.values()))
     for metric, label in _METRICS.items():
         lines.append(f"{label:<10}" + "".join(f"{result[m][metric]:>12.3f}" for m in _COLUMNS))

@@ -22,14 +22,20 @@ from bot.advice import AdvisorLike
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.storage import Store
-from bot.telegram.handlers import PENDING_SWEEP_S, QUESTION_FILTER, BotHandlers
+from bot.telegram.answering import Answering
+from bot.telegram.handlers import QUESTION_FILTER, BotHandlers
 from bot.telegram.limits import Limits
+from bot.telegram.reminders import Reminders
+from bot.telegram.resume import PENDING_SWEEP_S, Resumer
 from bot.telegram.retry import RetryingRateLimiter
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 PURGE_EVERY_S = 6 * 3600
+# concurrent updates each hold a Bot API connection while answering (edits, typing)
+CONNECTION_POOL = 256
+POOL_TIMEOUT_S = 1.0
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -57,14 +63,16 @@ def build_application(
         allowed_user_ids=settings.allowed_user_ids,
         admin_ids=settings.admin_ids,
     )
-    handlers = BotHandlers(settings, advisor, store, limits, offline_advisor)
+    answering = Answering(settings, advisor, store, limits, offline_advisor)
+    handlers = BotHandlers(answering, Reminders(store))
+    resumer = Resumer(answering, owner=handlers.owner)
 
     async def purge_job(_context: object) -> None:
         store.purge(settings.history_retention_days)
 
     async def post_init(app: AnyApp) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in msg.COMMANDS])
-        restored = handlers.restore_reminders(app)
+        restored = handlers.reminders.restore(app)
         purged = store.purge(settings.history_retention_days)
         if app.job_queue is not None:
             app.job_queue.run_repeating(purge_job, PURGE_EVERY_S, name="purge")
@@ -72,10 +80,10 @@ def build_application(
             # not started yet; a late start must not count as a missed run), in background
             # tasks so that polling is not held up; then a sweep for other processes' orphans
             app.job_queue.run_once(
-                handlers.pending_job, 0, name="resume", job_kwargs={"misfire_grace_time": None}
+                resumer.pending_job, 0, name="resume", job_kwargs={"misfire_grace_time": None}
             )
             app.job_queue.run_repeating(
-                handlers.pending_job, PENDING_SWEEP_S, first=PENDING_SWEEP_S, name="pending"
+                resumer.pending_job, PENDING_SWEEP_S, first=PENDING_SWEEP_S, name="pending"
             )
         log.info("bot ready: %d reminders restored, %d old rows purged", restored, purged)
 
@@ -85,8 +93,8 @@ def build_application(
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
         .concurrent_updates(True)
-        .connection_pool_size(int(__import__("os").environ.get("XPOOL", "256")))
-        .pool_timeout(float(__import__("os").environ.get("XPT", "1")))
+        .connection_pool_size(CONNECTION_POOL)
+        .pool_timeout(POOL_TIMEOUT_S)
         .post_init(post_init)
         .build()
     )
@@ -99,10 +107,16 @@ def register(app: AnyApp, h: BotHandlers) -> None:
     app.add_handler(TypeHandler(Update, h.dedupe), group=-2)
     app.add_handler(TypeHandler(Update, h.allowlist), group=-1)
     commands = {
-        "start": h.start, "profil": h.profile, "aide": h.help, "help": h.help,
-        "reset": h.reset, "oubli": h.forget, "usage": h.usage, "outils": h.tools,
+        "start": h.start,
+        "profil": h.profile,
+        "aide": h.help,
+        "help": h.help,
+        "reset": h.reset,
+        "oubli": h.forget,
+        "usage": h.usage,
+        "outils": h.tools,
         "pilote": h.pilot,
-    }  # fmt: skip
+    }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(CallbackQueryHandler(h.on_profile, pattern=r"^p:"))

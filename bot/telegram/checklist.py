@@ -49,9 +49,7 @@ def to_markdown(checklist: Checklist) -> str:
 
 
 def _ics_text(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    )
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def _fold(line: str) -> list[str]:
@@ -77,8 +75,12 @@ def to_ics(checklist: Checklist, *, uid_prefix: str, now: datetime | None = None
         day = item_day(item)
         if day is not None:
             by_day.setdefault(day, []).append(_DAY_RE.sub("", item).lstrip(" ·"))
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//pilote-ia//checklist//FR",
-             "CALSCALE:GREGORIAN"]  # fmt: skip
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//pilote-ia//checklist//FR",
+        "CALSCALE:GREGORIAN",
+    ]
     for day in range(1, PILOT_DAYS + 1):
         when = start + timedelta(days=day - 1)
         tasks = by_day.get(day)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot import messages as msg
 from bot.advice import Advice, CostRange, Pilot, ToolPick
-from bot.catalogue import format_monthly
+from bot.catalogue import format_date, format_eur, format_monthly
 
 MAX_MESSAGE = 4096
 GLANCE_STEPS = 3  # first steps shown under an answer; the day-14 decision is always shown
@@ -39,19 +39,6 @@ def esc(text: str) -> str:
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def eur(value: float) -> str:
-    """A euro amount the French way: 19, 19,90."""
-    if float(value).is_integer():
-        return f"{int(value)}"
-    return f"{value:.2f}".replace(".", ",")
-
-
-def french_date(iso: str) -> str:
-    """2026-11-23 -> 23/11/2026 (left as is when it is not an ISO date)."""
-    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso.strip())
-    return f"{match.group(3)}/{match.group(2)}/{match.group(1)}" if match else iso
 
 
 def is_decline(advice: Advice) -> bool:
@@ -101,7 +88,7 @@ def _pilot_glance(pilot: Pilot) -> str:
         kpis = ", ".join(pilot.kpis[:GLANCE_KPIS])
         more = "…" if len(pilot.kpis) > GLANCE_KPIS else ""
         lines.append(f"{esc(msg.PILOT_KPIS)} {esc(kpis)}{more}")
-    lines.append(f"{esc(msg.PILOT_BUDGET)} {eur(pilot.budget_eur)} €")
+    lines.append(f"{esc(msg.PILOT_BUDGET)} {format_eur(pilot.budget_eur)} €")
     steps = sorted(pilot.steps, key=lambda s: s.day)
     shown = steps if len(steps) <= GLANCE_STEPS + 1 else [*steps[:GLANCE_STEPS], steps[-1]]
     for step in shown:
@@ -115,7 +102,7 @@ def format_cost_detail(advice: Advice) -> str:
     """Monthly cost of each tool with its price date, the total range and the pilot budget."""
     lines = [f"<b>{esc(msg.COST_TITLE)}</b>"]
     for tool in advice.tools:
-        when = french_date(tool.as_of) if tool.as_of else ""
+        when = format_date(tool.as_of) if tool.as_of else ""
         dated = f" ({esc(msg.PRICE_AS_OF.format(date=when))})" if when else ""
         lines.append(f"• {esc(tool.name)} : {esc(cost_range(tool.monthly_cost_eur))}{dated}")
     priced = [t.monthly_cost_eur for t in advice.tools if t.monthly_cost_eur is not None]
@@ -123,7 +110,7 @@ def format_cost_detail(advice: Advice) -> str:
     unknown = msg.COST_TOTAL_UNKNOWN if len(priced) < len(advice.tools) else ""
     lines.append(f"\n{esc(msg.COST_TOTAL)} {esc(cost_range(total))}{esc(unknown)}")
     if advice.pilot is not None:
-        lines.append(f"{esc(msg.PILOT_BUDGET_DETAIL)} {eur(advice.pilot.budget_eur)} €")
+        lines.append(f"{esc(msg.PILOT_BUDGET_DETAIL)} {format_eur(advice.pilot.budget_eur)} €")
     return "\n".join(lines)
 
 

@@ -1,68 +1,41 @@
-"""Short PTB handlers: they read the update, ask the advisor or the store, and reply."""
+"""Short PTB handlers: they read the update, ask the advisor or the store, and reply.
+
+Answering itself is `bot.telegram.answering`; questions resumed after a restart are
+`bot.telegram.resume`; daily reminders are `bot.telegram.reminders`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import re
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
-from time import time as wall_clock
-from typing import Any
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, MessageEntityType
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
+from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from bot import messages as msg
-from bot.advice import AdvisorLike, Profile
-from bot.config import Settings
+from bot.advice import Profile
 from bot.errors import BotError
 from bot.storage import Checklist, PendingQuestion, Store
 from bot.telegram import checklist as ck
 from bot.telegram import keyboards as kb
-from bot.telegram.formatting import (
-    esc,
-    format_advice,
-    format_cost_detail,
-    format_tools,
-    is_decline,
-    split_html,
-)
+from bot.telegram.answering import Answering, chat_tag
+from bot.telegram.formatting import esc, format_cost_detail, format_tools, split_html
 from bot.telegram.limits import Limits, Verdict
-from bot.telegram.resume import owner_alive, process_token
-from bot.telegram.streaming import (
-    ProgressiveReply,
-    edit_html,
-    edit_or_send,
-    send_html,
-    send_parts,
-    typing,
-)
+from bot.telegram.reminders import Reminders, today_paris
+from bot.telegram.resume import process_token
+from bot.telegram.streaming import ProgressiveReply, edit_html, send_html, send_parts
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION = 4000
 QUESTION_FILTER = filters.TEXT & ~filters.COMMAND
-PENDING_SWEEP_S = 20.0  # renew this process's questions in flight, take over orphans
-PENDING_MAX_AGE_S = 24 * 3600.0  # older interrupted questions get an apology, not an answer
-_SHOWN_QUESTION = 60  # characters of a question quoted back to its owner
-PARIS = ZoneInfo("Europe/Paris")
-REMINDER_AT = time(9, 0, tzinfo=PARIS)
 # ZWNJ/ZWJ (U+200C/D) stay: they join emoji sequences and shape Persian or Indic words
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\ufeff]")
 
 Ctx = ContextTypes.DEFAULT_TYPE
-
-
-def chat_tag(chat_id: int) -> str:
-    """A short hash of the chat id for logs (ids are personal data)."""
-    return hashlib.sha256(str(chat_id).encode()).hexdigest()[:10]
 
 
 def clean_text(text: str) -> str:
@@ -75,29 +48,23 @@ def _euros(value: float) -> str:
     return f"{value:.4f}".replace(".", ",")
 
 
-def today_paris() -> date:
-    """Today's date in France (day 1 of a pilot started now)."""
-    return datetime.now(PARIS).date()
-
-
-def shown_question(question: str) -> str:
-    """A question on one short line, to quote it back to its owner."""
-    line = " ".join(question.split())
-    return line if len(line) <= _SHOWN_QUESTION else line[: _SHOWN_QUESTION - 1].rstrip() + "…"
-
-
 @dataclass
 class BotHandlers:
     """Every handler of the bot, sharing the advisor, the store and the limits."""
 
-    settings: Settings
-    advisor: AdvisorLike
-    store: Store
-    limits: Limits
-    offline_advisor: AdvisorLike | None = None
-    in_flight: set[int] = field(default_factory=set)
+    answering: Answering
+    reminders: Reminders
     owner: str = field(default_factory=process_token)  # names this process's pending questions
-    clock: Callable[[], float] = wall_clock
+
+    @property
+    def store(self) -> Store:
+        """The bot's state (shared with the answering and the reminders)."""
+        return self.answering.store
+
+    @property
+    def limits(self) -> Limits:
+        """Allowlist, admins and per-user quotas."""
+        return self.answering.limits
 
     # -- gates (handler groups -2 and -1) -------------------------------------
 
@@ -109,18 +76,20 @@ class BotHandlers:
         """
         pending = self._pending_of(update, context.bot)
         fresh = (
-            self.store.mark_question(pending) if pending is not None
+            self.store.mark_question(pending)
+            if pending is not None
             else self.store.mark_update(update.update_id)
-        )  # fmt: skip
+        )
         if not fresh:
             log.info("update %s already processed, skipped", update.update_id)
             raise ApplicationHandlerStop
         message = update.effective_message
         log.info(
-            "update %s chat=%s text_len=%d", update.update_id,
+            "update %s chat=%s text_len=%d",
+            update.update_id,
             chat_tag(update.effective_chat.id) if update.effective_chat else "-",
             len(message.text or "") if message else 0,
-        )  # fmt: skip
+        )
 
     async def allowlist(self, update: Update, context: Ctx) -> None:
         """Refuse users outside the allowlist."""
@@ -178,9 +147,12 @@ class BotHandlers:
             return
         t = self.store.usage_totals()
         text = msg.USAGE_REPORT.format(
-            users=t.users, q_today=t.questions_today, q_total=t.questions_total,
-            c_today=_euros(t.cost_today_eur), c_total=_euros(t.cost_total_eur),
-        )  # fmt: skip
+            users=t.users,
+            q_today=t.questions_today,
+            q_total=t.questions_total,
+            c_today=_euros(t.cost_today_eur),
+            c_total=_euros(t.cost_total_eur),
+        )
         await context.bot.send_message(chat.id, text)
 
     async def tools(self, update: Update, context: Ctx) -> None:
@@ -192,7 +164,9 @@ class BotHandlers:
             await context.bot.send_message(chat.id, msg.TOOLS_USAGE)
             return
         try:
-            picks = await self.advisor.tools_for(need, profile=self.store.get_profile(user.id))
+            picks = await self.answering.advisor.tools_for(
+                need, profile=self.store.get_profile(user.id)
+            )
         except (BotError, RetrievalError) as exc:
             await context.bot.send_message(chat.id, msg.user_message_for(exc))
             return
@@ -254,8 +228,14 @@ class BotHandlers:
             question = self._another_option(chat_id, user.id)
         if question is None:
             return None
+        return self._asked(update, chat_id, user.id, question, reply_to)
+
+    def _asked(
+        self, update: Update, chat_id: int, user_id: int, question: str, reply_to: int | None = None
+    ) -> PendingQuestion:
+        """The question an update carries, answered by this process."""
         return PendingQuestion(
-            update.update_id, chat_id, user.id, question, owner=self.owner, reply_to=reply_to
+            update.update_id, chat_id, user_id, question, owner=self.owner, reply_to=reply_to
         )
 
     @staticmethod
@@ -278,166 +258,38 @@ class BotHandlers:
             tip = msg.TOO_LONG.format(length=len(text), limit=MAX_QUESTION)
             await send_html(bot, message.chat_id, esc(tip), reply_to=reply_to)
         else:
-            await self.answer(context, message.chat_id, user.id, text, reply_to=reply_to,
-                              update_id=update.update_id)  # fmt: skip
+            asked = self._asked(update, message.chat_id, user.id, text, reply_to)
+            await self.answer(bot, asked)
 
-    async def answer(
-        self, context: Ctx, chat_id: int, user_id: int, question: str,
-        *, reply_to: int | None = None, update_id: int | None = None,
-    ) -> None:  # fmt: skip
-        """Answer one question for this chat+user, one at a time per user.
+    async def answer(self, bot: Bot, asked: PendingQuestion) -> None:
+        """Answer one question, one at a time per user.
 
-        `update_id` names the pending row `dedupe` recorded: it is deleted once the user got
-        a final reply (answer, refusal or error) and kept when the task is cancelled mid-answer,
-        so the next start resumes the question.
+        The pending row `dedupe` recorded for it is deleted once the user got a final reply
+        (answer, refusal or error) and kept when the task is cancelled mid-answer, so the
+        next start resumes the question.
         """
         try:
-            await self._answer_now(context.bot, chat_id, user_id, question, reply_to, update_id)
+            await self._answer_now(bot, asked)
         except Exception:
-            self._finish(update_id)
+            self.store.finish_question(asked.update_id)
             raise
-        self._finish(update_id)
+        self.store.finish_question(asked.update_id)
 
-    def _finish(self, update_id: int | None) -> None:
-        if update_id is not None:
-            self.store.finish_question(update_id)
-
-    def _advisor_for(self, verdict: Verdict) -> tuple[AdvisorLike, str | None]:
-        if verdict is Verdict.OFFLINE and self.offline_advisor is not None:
-            return self.offline_advisor, msg.BUDGET_OFFLINE_NOTE
-        return self.advisor, None
-
-    async def _answer_now(
-        self, bot: Bot, chat_id: int, user_id: int, question: str,
-        reply_to: int | None, update_id: int | None,
-    ) -> None:  # fmt: skip
-        if user_id in self.in_flight:
-            await send_html(bot, chat_id, esc(msg.BUSY), reply_to=reply_to)
+    async def _answer_now(self, bot: Bot, asked: PendingQuestion) -> None:
+        turns, user_id = self.answering.turns, asked.user_id
+        if turns.busy(user_id):
+            await send_html(bot, asked.chat_id, esc(msg.BUSY), reply_to=asked.reply_to)
             return
-        verdict = self.limits.check(user_id, can_go_offline=self.offline_advisor is not None)
+        verdict = self.answering.verdict(user_id)
         if verdict in (Verdict.RATE_LIMITED, Verdict.BUDGET_SPENT):
             text = msg.RATE_LIMITED if verdict is Verdict.RATE_LIMITED else msg.BUDGET_SPENT
-            await send_html(bot, chat_id, esc(text), reply_to=reply_to)
+            await send_html(bot, asked.chat_id, esc(text), reply_to=asked.reply_to)
             return
-        advisor, note = self._advisor_for(verdict)
-        self.in_flight.add(user_id)
-        try:
+        async with turns.of(user_id):  # free: nothing awaited since `busy`
             self.store.record_question(user_id)
-            reply = ProgressiveReply(bot, chat_id, reply_to=reply_to)
-            await self._complete(bot, reply, chat_id, user_id, question, advisor, note,
-                                 update_id=update_id)  # fmt: skip
-        finally:
-            self.in_flight.discard(user_id)
-
-    async def _complete(
-        self, bot: Bot, reply: ProgressiveReply, chat_id: int, user_id: int, question: str,
-        advisor: AdvisorLike, note: str | None, *, update_id: int | None,
-        prefix: str | None = None, placeholder: str = esc(msg.THINKING),
-    ) -> None:  # fmt: skip
-        """Placeholder (unless attached), streamed advice, storage, then the final edit.
-
-        The caller holds the user's in-flight mark; it is released before the final edit
-        so that the user may ask again as soon as they read the answer.
-        """
-        async with typing(bot, chat_id):
-            if reply.message_id is None:
-                sent = await reply.start(placeholder)
-                if update_id is not None:
-                    self.store.set_placeholder(update_id, sent)
-            try:
-                advice = await advisor.advise(
-                    question,
-                    profile=self.store.get_profile(user_id),
-                    history=self.store.history(chat_id, user_id, self.settings.history_turns),
-                    on_text=reply.update,
-                )
-            except (BotError, RetrievalError) as exc:  # Chroma down, empty query
-                log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
-                self.in_flight.discard(user_id)  # a retry right after the error is welcome
-                await reply.fail(esc(msg.user_message_for(exc)))
-                return
-        if advice.usage is not None:
-            u = advice.usage
-            self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
-        self.store.add_turn(chat_id, user_id, question, advice.answer)
-        declined = is_decline(advice)
-        if advice.pilot is not None and not declined:  # /pilote keeps the last real plan
-            self.store.save_last_advice(chat_id, user_id, question, advice)
-        body = format_advice(advice, note=note)
-        if prefix:
-            body = f"{esc(prefix)}\n\n{body}"
-        self.in_flight.discard(user_id)  # the user may ask again as soon as they read it
-        buttons = kb.advice_buttons(pilot=advice.pilot is not None, tools=bool(advice.tools))
-        await reply.finish(split_html(body), None if declined else buttons)
-
-    # -- questions interrupted by a restart -----------------------------------
-
-    async def pending_job(self, context: Ctx) -> None:
-        """At startup and every `PENDING_SWEEP_S`: renew this process's questions in flight,
-        take over those of a dead process and answer them in background tasks."""
-        self.store.renew_questions(self.owner)
-        now = self.clock()
-        claimed: dict[int, list[PendingQuestion]] = defaultdict(list)
-        for pending in self.store.pending_questions():
-            if pending.owner == self.owner:
-                continue
-            if pending.lease_until > now and owner_alive(pending.owner):
-                continue
-            if self.store.claim_question(pending.update_id, pending.owner, self.owner):
-                claimed[pending.user_id].append(replace(pending, owner=self.owner))
-        for user_id, questions in claimed.items():
-            context.application.create_task(
-                self._resume_user(context.bot, questions), name=f"resume-{chat_tag(user_id)}"
-            )
-        if claimed:
-            count = sum(len(q) for q in claimed.values())
-            log.info("resuming %d interrupted questions of %d users", count, len(claimed))
-
-    async def _resume_user(self, bot: Bot, questions: list[PendingQuestion]) -> None:
-        for pending in questions:  # oldest first, one at a time like live questions
-            try:
-                await self._resume(bot, pending)
-            except Exception as exc:  # noqa: BLE001 - one failure must not stop the others
-                log.warning("resumed question failed: %s chat=%s", type(exc).__name__,
-                            chat_tag(pending.chat_id))  # fmt: skip
-            self.store.finish_question(pending.update_id)
-
-    async def _resume(self, bot: Bot, pending: PendingQuestion) -> None:
-        """Answer a question interrupted by a restart: edit its placeholder when it was sent,
-        else a new message that says so; an apology when the question is too old."""
-        user_id, chat_id = pending.user_id, pending.chat_id
-        shown = shown_question(pending.question)
-        if not self.limits.is_allowed(user_id):
-            return
-        if self.clock() - pending.created_at > PENDING_MAX_AGE_S:
-            text = esc(msg.RESUME_TOO_OLD.format(question=shown))
-            await edit_or_send(bot, chat_id, pending.placeholder_id, text,
-                               reply_to=pending.reply_to)  # fmt: skip
-            return
-        while user_id in self.in_flight:  # a live question of the same user goes first
-            await asyncio.sleep(0.1)
-        # already counted when asked: the hourly quota does not apply again
-        verdict = self.limits.check(user_id, can_go_offline=self.offline_advisor is not None)
-        if verdict is Verdict.BUDGET_SPENT:
-            await edit_or_send(bot, chat_id, pending.placeholder_id, esc(msg.BUDGET_SPENT),
-                               reply_to=pending.reply_to)  # fmt: skip
-            return
-        advisor, note = self._advisor_for(verdict)
-        reply = ProgressiveReply(bot, chat_id, reply_to=pending.reply_to)
-        prefix = None
-        if pending.placeholder_id is not None:
-            reply.attach(pending.placeholder_id)
-        else:
-            prefix = msg.RESUMED.format(question=shown)
-        self.in_flight.add(user_id)
-        try:
-            await self._complete(
-                bot, reply, chat_id, user_id, pending.question, advisor, note,
-                update_id=pending.update_id, prefix=prefix,
-                placeholder=f"{esc(msg.RESUMING.format(question=shown))}\n{esc(msg.THINKING)}",
-            )  # fmt: skip
-        finally:
-            self.in_flight.discard(user_id)
+            reply = ProgressiveReply(bot, asked.chat_id, reply_to=asked.reply_to)
+            final_edit = await self.answering.advise(bot, reply, asked, verdict)
+        await final_edit()  # the user may ask again as soon as they read it
 
     async def unsupported(self, update: Update, context: Ctx) -> None:
         """Voice, photos, stickers, files...: say what the bot can do."""
@@ -501,7 +353,7 @@ class BotHandlers:
         else:
             question = self._another_option(chat_id, user_id)
             assert question is not None
-            await self.answer(context, chat_id, user_id, question, update_id=update.update_id)
+            await self.answer(context.bot, self._asked(update, chat_id, user_id, question))
 
     async def on_checklist_button(self, update: Update, context: Ctx) -> None:
         """Tick an item, export, or switch reminders."""
@@ -517,8 +369,9 @@ class BotHandlers:
         if data.startswith(kb.TICK) and data[len(kb.TICK) :].isdigit():
             checklist = self.store.toggle_tick(user_id, int(data[len(kb.TICK) :])) or checklist
         elif data == kb.EXPORT_MD:
-            await self._send_file(context, chat_id, "pilote.md", ck.to_markdown(checklist),
-                                  msg.EXPORT_CAPTION_MD)  # fmt: skip
+            await self._send_file(
+                context, chat_id, "pilote.md", ck.to_markdown(checklist), msg.EXPORT_CAPTION_MD
+            )
             return
         elif data == kb.EXPORT_ICS:
             ics = ck.to_ics(checklist, uid_prefix=chat_tag(user_id))
@@ -527,14 +380,16 @@ class BotHandlers:
         elif data in (kb.REMIND_ON, kb.REMIND_OFF):
             enabled = data == kb.REMIND_ON
             self.store.set_reminder(user_id, chat_id, enabled)
-            self._schedule(context.job_queue, user_id, chat_id, enabled)
+            self.reminders.schedule(context.job_queue, user_id, chat_id, enabled)
             await context.bot.send_message(
                 chat_id, msg.REMINDERS_ON if enabled else msg.REMINDERS_OFF
             )
         await self._edit_query(
-            query, ck.checklist_html(checklist),
-            kb.checklist_buttons(checklist, self.store.has_reminder(user_id)), html=True,
-        )  # fmt: skip
+            query,
+            ck.checklist_html(checklist),
+            kb.checklist_buttons(checklist, self.store.has_reminder(user_id)),
+            html=True,
+        )
 
     async def on_forget_button(self, update: Update, context: Ctx) -> None:
         """Erase everything about the user once confirmed, and cancel their reminders."""
@@ -546,7 +401,7 @@ class BotHandlers:
             return
         user_id = query.from_user.id
         self.store.forget_user(user_id)
-        self._schedule(context.job_queue, user_id, 0, False)
+        self.reminders.schedule(context.job_queue, user_id, 0, False)
         log.info("user data erased (user=%s)", chat_tag(user_id))
         await self._edit_query(query, msg.FORGET_DONE)
 
@@ -571,56 +426,34 @@ class BotHandlers:
 
     @staticmethod
     async def _edit_query(
-        query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None,
-        *, html: bool = False,
-    ) -> None:  # fmt: skip
+        query: CallbackQuery,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        *,
+        html: bool = False,
+    ) -> None:
         if query.message is None:
             return
         body = text if html else esc(text)
-        await edit_html(query.get_bot(), query.message.chat.id, query.message.message_id,
-                        body, markup)  # fmt: skip
+        await edit_html(
+            query.get_bot(), query.message.chat.id, query.message.message_id, body, markup
+        )
 
     @staticmethod
     async def _send_file(context: Ctx, chat_id: int, name: str, body: str, caption: str) -> None:
         document = InputFile(body.encode(), filename=name)
         await context.bot.send_document(chat_id, document, caption=caption)
 
-    # -- reminders ------------------------------------------------------------
-
-    def _schedule(self, jobs: JobQueue[Any] | None, user_id: int, chat_id: int, on: bool) -> None:
-        if jobs is None:
-            return
-        for job in jobs.get_jobs_by_name(f"rappel-{user_id}"):
-            job.schedule_removal()
-        if on:
-            jobs.run_daily(self.remind, REMINDER_AT, name=f"rappel-{user_id}",
-                           chat_id=chat_id, user_id=user_id)  # fmt: skip
-
-    async def remind(self, context: Ctx) -> None:
-        """The daily 9:00 reminder; stops itself after the pilot."""
-        job = context.job
-        assert job is not None and job.user_id is not None and job.chat_id is not None
-        checklist = self.store.checklist(job.user_id)
-        text = ck.reminder_text(checklist, today_paris()) if checklist else None
-        if checklist is None or ck.pilot_day(checklist, today_paris()) > ck.PILOT_DAYS:
-            self.store.set_reminder(job.user_id, job.chat_id, False)
-            job.schedule_removal()
-        if text:
-            await context.bot.send_message(job.chat_id, text)
-
-    def restore_reminders(self, app: Application[Any, Any, Any, Any, Any, Any]) -> int:
-        """Re-schedule the opted-in reminders from storage (at startup)."""
-        reminders = self.store.reminders()
-        for reminder in reminders:
-            self._schedule(app.job_queue, reminder.user_id, reminder.chat_id, True)
-        return len(reminders)
-
     async def on_error(self, update: object, context: Ctx) -> None:
         """Log the failure (no text, no token) and apologise in French."""
         error = context.error
         update_id = update.update_id if isinstance(update, Update) else None
-        log.error("error on update %s: %s", update_id, type(error).__name__,
-                  exc_info=(type(error), error, error.__traceback__) if error else None)
+        log.error(
+            "error on update %s: %s",
+            update_id,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
         if isinstance(update, Update) and update.effective_chat is not None:
             wording = msg.user_message_for(error) if isinstance(error, BotError) else None
             try:
@@ -629,4 +462,3 @@ class BotHandlers:
                 )
             except Exception:  # noqa: BLE001 - the apology is best effort
                 log.warning("could not send the apology")
-

@@ -25,8 +25,11 @@ SECTORS: tuple[tuple[str, str], ...] = (
     ("tous", "Autre"),
 )
 SIZES: tuple[tuple[str, str], ...] = (
-    ("seul", "Seul(e)"), ("2-9", "2 à 9"), ("10-49", "10 à 49"), ("50+", "50 et plus"),
-)  # fmt: skip
+    ("seul", "Seul(e)"),
+    ("2-9", "2 à 9"),
+    ("10-49", "10 à 49"),
+    ("50+", "50 et plus"),
+)
 # budget code -> (label, euros per month stored in the profile)
 BUDGETS: dict[str, tuple[str, float]] = {
     "0": ("0 €", 0.0),
@@ -89,28 +92,28 @@ def _short(text: str, width: int = 48) -> str:
 
 def checklist_buttons(checklist: Checklist, reminders_on: bool) -> InlineKeyboardMarkup:
     """One tickable button per item, then exports and reminders."""
-    rows = [
-        [InlineKeyboardButton(
-            f"{'✅' if i in checklist.ticked else '⬜'} {_short(item)}",
-            callback_data=f"{TICK}{i}",
-        )]
-        for i, item in enumerate(checklist.items)
-    ]  # fmt: skip
-    rows.append([
+    ticks = [[_tick_button(checklist, i, item)] for i, item in enumerate(checklist.items)]
+    exports = [
         InlineKeyboardButton(msg.BUTTON_EXPORT_MD, callback_data=EXPORT_MD),
         InlineKeyboardButton(msg.BUTTON_EXPORT_ICS, callback_data=EXPORT_ICS),
-    ])  # fmt: skip
-    rows.append([
-        InlineKeyboardButton(msg.BUTTON_REMINDERS_OFF, callback_data=REMIND_OFF)
+    ]
+    label, data = (
+        (msg.BUTTON_REMINDERS_OFF, REMIND_OFF)
         if reminders_on
-        else InlineKeyboardButton(msg.BUTTON_REMINDERS_ON, callback_data=REMIND_ON)
-    ])  # fmt: skip
-    return InlineKeyboardMarkup(rows)
+        else (msg.BUTTON_REMINDERS_ON, REMIND_ON)
+    )
+    return InlineKeyboardMarkup(
+        [*ticks, exports, [InlineKeyboardButton(label, callback_data=data)]]
+    )
+
+
+def _tick_button(checklist: Checklist, index: int, item: str) -> InlineKeyboardButton:
+    box = "✅" if index in checklist.ticked else "⬜"
+    return InlineKeyboardButton(f"{box} {_short(item)}", callback_data=f"{TICK}{index}")
 
 
 def forget_confirmation() -> InlineKeyboardMarkup:
     """Confirm or cancel `/oubli`."""
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(msg.BUTTON_FORGET_YES, callback_data=FORGET_YES),
-        InlineKeyboardButton(msg.BUTTON_CANCEL, callback_data=FORGET_NO),
-    ]])  # fmt: skip
+    erase = InlineKeyboardButton(msg.BUTTON_FORGET_YES, callback_data=FORGET_YES)
+    cancel = InlineKeyboardButton(msg.BUTTON_CANCEL, callback_data=FORGET_NO)
+    return InlineKeyboardMarkup([[erase, cancel]])

@@ -25,8 +25,9 @@ Result = bool | JSONDict | list[JSONDict]
 class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter plus bounded retries of transient server and connection failures."""
 
-    def __init__(self, *args: Any, network_retries: int = 2, backoff_s: float = 0.5,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self, *args: Any, network_retries: int = 2, backoff_s: float = 0.5, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.network_retries = network_retries
         self.backoff_s = backoff_s

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 
 from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
@@ -79,9 +80,12 @@ async def send_html(
     reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     try:
         return await bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
             reply_parameters=reply,
-        )  # fmt: skip
+        )
     except BadRequest as exc:
         if not _is_parse_error(exc):
             raise
@@ -136,30 +140,22 @@ async def send_parts(
         await send_html(bot, chat_id, part, markup=markup if i == len(parts) - 1 else None)
 
 
+@dataclass(eq=False)
 class ProgressiveReply:
     """A placeholder message, edited as the advisor streams, then replaced by the answer."""
 
-    def __init__(
-        self,
-        bot: Bot,
-        chat_id: int,
-        *,
-        reply_to: int | None = None,
-        min_interval: float = 1.5,
-        min_growth: int = 40,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._bot = bot
-        self._chat_id = chat_id
-        self._reply_to = reply_to
-        self._min_interval = min_interval
-        self._min_growth = min_growth
-        self._clock = clock
-        self._message_id: int | None = None
-        self._shown = ""
-        self._last_edit = 0.0
-        self._pending: asyncio.Task[None] | None = None
-        self.edits = 0
+    bot: Bot
+    chat_id: int
+    _: KW_ONLY
+    reply_to: int | None = None
+    min_interval: float = 1.5  # seconds between two preview edits
+    min_growth: int = 40  # characters a preview must have grown by to be shown
+    clock: Callable[[], float] = time.monotonic
+    edits: int = field(default=0, init=False)  # preview edits made
+    _message_id: int | None = field(default=None, init=False)
+    _shown: str = field(default="", init=False)
+    _last_edit: float = field(default=0.0, init=False)
+    _pending: asyncio.Task[None] | None = field(default=None, init=False)
 
     @property
     def message_id(self) -> int | None:
@@ -168,15 +164,15 @@ class ProgressiveReply:
 
     async def start(self, text: str = msg.THINKING) -> int:
         """Send the placeholder (HTML); returns its message id."""
-        message = await send_html(self._bot, self._chat_id, text, reply_to=self._reply_to)
+        message = await send_html(self.bot, self.chat_id, text, reply_to=self.reply_to)
         self._message_id = message.message_id
-        self._last_edit = self._clock()
+        self._last_edit = self.clock()
         return message.message_id
 
     def attach(self, message_id: int) -> None:
         """Use a placeholder sent earlier (e.g. before a restart) instead of a new one."""
         self._message_id = message_id
-        self._last_edit = self._clock()
+        self._last_edit = self.clock()
 
     async def update(self, text: str) -> None:
         """Streamed text so far (the advisor's `on_text`); never blocks the stream."""
@@ -185,17 +181,17 @@ class ProgressiveReply:
         preview = text.strip()
         if len(preview) > _PREVIEW_CHARS:
             preview = "…" + preview[-_PREVIEW_CHARS:]
-        due = self._clock() - self._last_edit >= self._min_interval
-        if not preview or not due or len(preview) - len(self._shown) < self._min_growth:
+        due = self.clock() - self._last_edit >= self.min_interval
+        if not preview or not due or len(preview) - len(self._shown) < self.min_growth:
             return
         self._shown = preview
-        self._last_edit = self._clock()
+        self._last_edit = self.clock()
         self._pending = asyncio.create_task(self._edit_plain(preview + " ▌"))
 
     async def _edit_plain(self, text: str) -> None:
         assert self._message_id is not None
         try:
-            await self._bot.edit_message_text(text, self._chat_id, self._message_id)
+            await self.bot.edit_message_text(text, self.chat_id, self._message_id)
             self.edits += 1
         except TelegramError as exc:  # a lost preview edit is harmless
             log.debug("preview edit skipped: %s", type(exc).__name__)
@@ -209,14 +205,14 @@ class ProgressiveReply:
         """Replace the placeholder by the first part; send the others; buttons on the last."""
         await self._settle()
         if self._message_id is None:
-            await send_parts(self._bot, self._chat_id, parts, markup=markup)
+            await send_parts(self.bot, self.chat_id, parts, markup=markup)
             return
         first = markup if len(parts) == 1 else None
-        await edit_or_send(self._bot, self._chat_id, self._message_id, parts[0], markup=first)
+        await edit_or_send(self.bot, self.chat_id, self._message_id, parts[0], markup=first)
         if len(parts) > 1:
-            await send_parts(self._bot, self._chat_id, parts[1:], markup=markup)
+            await send_parts(self.bot, self.chat_id, parts[1:], markup=markup)
 
     async def fail(self, text: str) -> None:
         """Replace the placeholder by an error text."""
         await self._settle()
-        await edit_or_send(self._bot, self._chat_id, self._message_id, text)
+        await edit_or_send(self.bot, self.chat_id, self._message_id, text)

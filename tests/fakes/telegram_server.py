@@ -364,9 +364,7 @@ class FakeTelegram:
             found = [m for (c, _), m in self.messages.items() if c == chat_id]
         return sorted((m for m in found if m.from_bot == from_bot), key=lambda m: m.message_id)
 
-    def wait_for(
-        self, predicate: Callable[[FakeTelegram], Any], timeout: float = 10.0
-    ) -> Any:
+    def wait_for(self, predicate: Callable[[FakeTelegram], Any], timeout: float = 10.0) -> Any:
         """Block until `predicate(self)` is truthy; returns its value or raises TimeoutError."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -379,9 +377,7 @@ class FakeTelegram:
                     raise TimeoutError("the bot did not do what was expected in time")
                 self._cond.wait(left)
 
-    async def until(
-        self, predicate: Callable[[FakeTelegram], Any], timeout: float = 10.0
-    ) -> Any:
+    async def until(self, predicate: Callable[[FakeTelegram], Any], timeout: float = 10.0) -> Any:
         """`wait_for` for asyncio code: waits in a worker thread, not on the event loop."""
         return await asyncio.to_thread(self.wait_for, predicate, timeout)
 
@@ -471,9 +467,7 @@ class FakeTelegram:
             raw["text"] = text if not params.get("parse_mode") else parse_telegram_html(text)
         if markup:
             raw["reply_markup"] = markup
-        sent = SentMessage(
-            chat_id, message_id, text, params.get("parse_mode"), markup, raw=raw
-        )
+        sent = SentMessage(chat_id, message_id, text, params.get("parse_mode"), markup, raw=raw)
         self.messages[(chat_id, message_id)] = sent
         return sent
 
@@ -600,8 +594,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", self.path.split("?")[0])
         if match is None or match.group(1) != fake.token:
-            self._reply(404 if match is None else 401,
-                        {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            self._reply(
+                404 if match is None else 401,
+                {"ok": False, "error_code": 401, "description": "Unauthorized"},
+            )
             return
         params, files = _parse_body(self.headers.get("Content-Type", ""), body)
         try:
@@ -610,8 +606,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         except TelegramError as exc:
-            payload: dict[str, Any] = {"ok": False, "error_code": exc.status,
-                                       "description": exc.description}
+            payload: dict[str, Any] = {
+                "ok": False,
+                "error_code": exc.status,
+                "description": exc.description,
+            }
             if exc.retry_after is not None:
                 payload["parameters"] = {"retry_after": exc.retry_after}
             self._reply(exc.status, payload)

@@ -14,6 +14,7 @@ from tests.fakes.embedder import HashEmbedder
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     """A `chroma run` server on a free loopback port, stopped at teardown."""
@@ -28,9 +29,12 @@ def test_ingest_and_search_through_the_server(
 
     def open_client(index: str) -> KnowledgeBase:
         return open_knowledge_base(
-            index_dir=tmp_path / index, knowledge_dir=knowledge_dir,
-            embedding_model=embedder.model_name, chroma_host="127.0.0.1",
-            chroma_port=chroma_server, embedder=embedder,
+            index_dir=tmp_path / index,
+            knowledge_dir=knowledge_dir,
+            embedding_model=embedder.model_name,
+            chroma_host="127.0.0.1",
+            chroma_port=chroma_server,
+            embedder=embedder,
         )
 
     writer = open_client("writer")
@@ -51,8 +55,11 @@ def test_ingest_and_search_through_the_server(
 
     with pytest.raises(ModelMismatchError, match="rebuild"):
         open_knowledge_base(
-            index_dir=tmp_path / "other", knowledge_dir=knowledge_dir,
-            embedding_model="fake-hash-32", chroma_host="127.0.0.1", chroma_port=chroma_server,
+            index_dir=tmp_path / "other",
+            knowledge_dir=knowledge_dir,
+            embedding_model="fake-hash-32",
+            chroma_host="127.0.0.1",
+            chroma_port=chroma_server,
             embedder=HashEmbedder(dimension=32, model_name="fake-hash-32"),
         )
 
@@ -60,8 +67,10 @@ def test_ingest_and_search_through_the_server(
 def test_unreachable_server_raises_store_unavailable(tmp_path: Path, knowledge_dir: Path) -> None:
     with pytest.raises(StoreUnavailableError, match="127.0.0.1"):
         open_knowledge_base(
-            index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-            embedding_model="fake-hash-64", chroma_host="127.0.0.1",
+            index_dir=tmp_path / "index",
+            knowledge_dir=knowledge_dir,
+            embedding_model="fake-hash-64",
+            chroma_host="127.0.0.1",
             chroma_port=processes.free_port(),
             embedder=HashEmbedder(),
         )

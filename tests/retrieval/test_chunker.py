@@ -15,10 +15,23 @@ REPO_KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 
 
 def _fiche(body: str, title: str = "Fiche de test") -> Fiche:
-    meta = {"id": "guide-test", "title": title, "type": "guide", "sectors": ["commerce"],
-            "category": "pilote", "as_of": "2026-10-01"}
-    return Fiche(id="guide-test", title=title, type="guide", body=body, path="x.md",
-                 content_hash="h", meta=meta)
+    meta = {
+        "id": "guide-test",
+        "title": title,
+        "type": "guide",
+        "sectors": ["commerce"],
+        "category": "pilote",
+        "as_of": "2026-10-01",
+    }
+    return Fiche(
+        id="guide-test",
+        title=title,
+        type="guide",
+        body=body,
+        path="x.md",
+        content_hash="h",
+        meta=meta,
+    )
 
 
 def _size(chunk_title: str, heading: str, text: str) -> int:
@@ -26,9 +39,11 @@ def _size(chunk_title: str, heading: str, text: str) -> int:
 
 
 def test_splits_on_level_two_headings_and_drops_sources() -> None:
-    body = ("# Titre\n\nIntroduction brève.\n\n## Premier point\n\nTexte un.\n\n"
-            "### Détail\n\nSous-partie.\n\n## Second point\n\nTexte deux.\n\n"
-            "## Sources\n\n- https://example.org\n")
+    body = (
+        "# Titre\n\nIntroduction brève.\n\n## Premier point\n\nTexte un.\n\n"
+        "### Détail\n\nSous-partie.\n\n## Second point\n\nTexte deux.\n\n"
+        "## Sources\n\n- https://example.org\n"
+    )
     chunks = chunk_fiche(_fiche(body))
     assert [c.heading for c in chunks] == ["", "Premier point", "Second point"]
     assert chunks[1].text == "Texte un.\n\n### Détail\n\nSous-partie."

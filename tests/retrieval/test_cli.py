@@ -19,8 +19,11 @@ pytestmark = pytest.mark.slow
 
 
 def _settings(tmp_path: Path, knowledge_dir: Path, **extra: str) -> Settings:
-    environ = {"PILOTE_IA_DATA_DIR": str(tmp_path / "data"), "KNOWLEDGE_DIR": str(knowledge_dir),
-               **extra}
+    environ = {
+        "PILOTE_IA_DATA_DIR": str(tmp_path / "data"),
+        "KNOWLEDGE_DIR": str(knowledge_dir),
+        **extra,
+    }
     return load_settings(environ=environ)
 
 
@@ -62,13 +65,19 @@ def test_ingest_reports_a_broken_file_and_exits_1(
 
 def test_search_json_and_text(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     # No ingest first: search builds the empty index from the knowledge dir.
-    assert _run(["search", "saisie des factures fournisseurs", "-k", "2", "--json"],
-                settings) == 0
+    assert _run(["search", "saisie des factures fournisseurs", "-k", "2", "--json"], settings) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["query"] == "saisie des factures fournisseurs"
     assert payload["hits"][0]["fiche_id"] == "tool-factures-express"
-    assert set(payload["hits"][0]) == {"fiche_id", "chunk_id", "title", "type", "heading",
-                                       "score", "text"}
+    assert set(payload["hits"][0]) == {
+        "fiche_id",
+        "chunk_id",
+        "title",
+        "type",
+        "heading",
+        "score",
+        "text",
+    }
     assert _run(["search", "logo affiches", "--type", "tool", "--max-cost", "50"], settings) == 0
     out = capsys.readouterr().out
     assert out.startswith("1. ") and "Studio Images" not in out
@@ -113,9 +122,7 @@ def test_unreachable_chroma_server_names_the_setting(
     assert f"CHROMA_HOST=127.0.0.1, CHROMA_PORT={port}" in capsys.readouterr().err
 
 
-def test_eval_json_shape_and_table(
-    settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_eval_json_shape_and_table(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     questions = FIXTURES / "knowledge" / "eval" / "questions.jsonl"
     assert _run(["eval", "--json"], settings) == 0  # default path: knowledge_dir/eval
     result = json.loads(capsys.readouterr().out)

@@ -35,21 +35,28 @@ class CountingEmbedder(HashEmbedder):
         return super().encode(texts)
 
 
-def _open(tmp_path: Path, knowledge_dir: Path, embedder: HashEmbedder,
-          index: str = "index") -> KnowledgeBase:
-    return open_knowledge_base(index_dir=tmp_path / index, knowledge_dir=knowledge_dir,
-                               embedding_model=embedder.model_name, embedder=embedder)
+def _open(
+    tmp_path: Path, knowledge_dir: Path, embedder: HashEmbedder, index: str = "index"
+) -> KnowledgeBase:
+    return open_knowledge_base(
+        index_dir=tmp_path / index,
+        knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
 
 
 def _indexed_texts(knowledge_dir: Path) -> list[str]:
     fiches, errors = load_fiches(knowledge_dir)
     assert errors == []
-    return [StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
-            for f in fiches for c in chunk_fiche(f)]
+    return [
+        StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
+        for f in fiches
+        for c in chunk_fiche(f)
+    ]
 
 
-def test_rebuild_reads_the_cache_instead_of_the_model(tmp_path: Path,
-                                                      knowledge_dir: Path) -> None:
+def test_rebuild_reads_the_cache_instead_of_the_model(tmp_path: Path, knowledge_dir: Path) -> None:
     embedder = CountingEmbedder()
     kb = _open(tmp_path, knowledge_dir, embedder)
     try:
@@ -59,23 +66,29 @@ def test_rebuild_reads_the_cache_instead_of_the_model(tmp_path: Path,
         rebuilt = kb.ingest([knowledge_dir], rebuild=True, progress=False)
         assert embedder.texts == []
         assert rebuilt.cached_chunks == rebuilt.embedded_chunks == first.chunks
-        assert kb.search_dense("saisie des factures fournisseurs", k=1)[0].fiche_id == \
-            "tool-factures-express"
+        assert (
+            kb.search_dense("saisie des factures fournisseurs", k=1)[0].fiche_id
+            == "tool-factures-express"
+        )
     finally:
         kb.close()
 
 
-def test_an_edited_fiche_embeds_only_its_changed_chunks(tmp_path: Path,
-                                                         knowledge_dir: Path) -> None:
+def test_an_edited_fiche_embeds_only_its_changed_chunks(
+    tmp_path: Path, knowledge_dir: Path
+) -> None:
     embedder = CountingEmbedder()
     kb = _open(tmp_path, knowledge_dir, embedder)
     try:
         kb.ingest([knowledge_dir], progress=False)
         embedder.texts.clear()
         tool = knowledge_dir / "tools" / "tool-factures-express.md"
-        tool.write_text(tool.read_text(encoding="utf-8").replace(
-            "Le comptable valide d'un clic.", "Le rapprochement bancaire est automatique."),
-            encoding="utf-8")
+        tool.write_text(
+            tool.read_text(encoding="utf-8").replace(
+                "Le comptable valide d'un clic.", "Le rapprochement bancaire est automatique."
+            ),
+            encoding="utf-8",
+        )
         report = kb.ingest([knowledge_dir], progress=False)
         assert report.updated == 1
         assert len(embedder.texts) == 1 and "rapprochement bancaire" in embedder.texts[0]
@@ -95,8 +108,9 @@ def test_cache_is_keyed_by_model(tmp_path: Path) -> None:
         cache.close()
 
 
-def test_shipped_vectors_are_used_and_a_stale_entry_is_a_miss(tmp_path: Path,
-                                                              knowledge_dir: Path) -> None:
+def test_shipped_vectors_are_used_and_a_stale_entry_is_a_miss(
+    tmp_path: Path, knowledge_dir: Path
+) -> None:
     reference = HashEmbedder()
     texts = _indexed_texts(knowledge_dir)
     path = packaged_path(knowledge_dir, reference.model_name)
@@ -108,9 +122,12 @@ def test_shipped_vectors_are_used_and_a_stale_entry_is_a_miss(tmp_path: Path,
         report = kb.ingest([knowledge_dir], progress=False)
         assert embedder.texts == [] and report.cached_chunks == report.chunks
         tool = knowledge_dir / "tools" / "tool-factures-express.md"
-        tool.write_text(tool.read_text(encoding="utf-8").replace(
-            "Le comptable valide d'un clic.", "Export vers le logiciel de paie."),
-            encoding="utf-8")
+        tool.write_text(
+            tool.read_text(encoding="utf-8").replace(
+                "Le comptable valide d'un clic.", "Export vers le logiciel de paie."
+            ),
+            encoding="utf-8",
+        )
         kb.ingest([knowledge_dir], progress=False)
         assert len(embedder.texts) == 1 and "logiciel de paie" in embedder.texts[0]
     finally:
@@ -131,8 +148,9 @@ def test_shipped_vectors_of_another_model_are_ignored(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_shipped_knowledge_vectors_match_the_model(embedder: Any) -> None:
     """The committed float16 vectors equal fresh ones (python -m retrieval.embed_cache)."""
-    shipped = PackagedVectors.load(packaged_path(REPO_KNOWLEDGE_DIR, embedder.model_name),
-                                   embedder.model_name)
+    shipped = PackagedVectors.load(
+        packaged_path(REPO_KNOWLEDGE_DIR, embedder.model_name), embedder.model_name
+    )
     assert shipped is not None, "knowledge/ ships no vectors: run python -m retrieval.embed_cache"
     texts = _indexed_texts(REPO_KNOWLEDGE_DIR)
     found = shipped.get_many([text_key(t) for t in texts])
@@ -158,6 +176,7 @@ def test_fresh_index_of_the_shipped_knowledge_does_not_load_the_model(tmp_path: 
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules\n"
         "kb.close()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr

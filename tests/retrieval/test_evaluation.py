@@ -26,11 +26,17 @@ from tests.retrieval.conftest import FIXTURES
 
 FIXTURE_EVAL = FIXTURES / "knowledge" / "eval" / "questions.jsonl"
 GOOD: dict[str, Any] = {
-    "id": "q042", "split": "dev", "question": "deepseek v3.1 cb de parametres ?",
-    "relevant": ["fact-deepseek"], "intent": "information", "needs": [],
-    "must_have": ["671", "37|trente-sept"], "tool_categories": [], "must_not": ["Le Chat"],
+    "id": "q042",
+    "split": "dev",
+    "question": "deepseek v3.1 cb de parametres ?",
+    "relevant": ["fact-deepseek"],
+    "intent": "information",
+    "needs": [],
+    "must_have": ["671", "37|trente-sept"],
+    "tool_categories": [],
+    "must_not": ["Le Chat"],
     "decline": False,
-}  # fmt: skip
+}
 
 
 def _write(tmp_path: Path, *items: dict[str, Any] | str) -> Path:
@@ -59,12 +65,23 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
 
 def test_loader_reads_every_field(tmp_path: Path) -> None:
     follow_up = {
-        **GOOD, "id": "q043", "split": "test", "intent": "follow_up", "question": "et moins cher ?",
+        **GOOD,
+        "id": "q043",
+        "split": "test",
+        "intent": "follow_up",
+        "question": "et moins cher ?",
         "profile": {"sector": "commerce", "monthly_budget_eur": 50},
         "history": [{"question": "un outil pour mes devis ?", "answer": "Essayez X."}],
-    }  # fmt: skip
-    decline = {**GOOD, "id": "q044", "intent": "out_of_scope", "question": "recette de crêpes",
-               "relevant": [], "must_have": [], "decline": True}  # fmt: skip
+    }
+    decline = {
+        **GOOD,
+        "id": "q044",
+        "intent": "out_of_scope",
+        "question": "recette de crêpes",
+        "relevant": [],
+        "must_have": [],
+        "decline": True,
+    }
     first, second, third = load_questions(_write(tmp_path, GOOD, "", follow_up, decline))
     assert (first.id, first.split, first.intent) == ("q042", "dev", "information")
     assert first.must_have == ("671", "37|trente-sept") and first.profile is None
@@ -91,10 +108,12 @@ def test_loader_reads_every_field(tmp_path: Path) -> None:
         ({"profile": {"monthly_budget_eur": -5}}, "nombre positif attendu"),
         ({"decline": True}, "« decline » doit être true exactement pour les intentions"),
         ({"intent": "subversion"}, "« decline » doit être true exactement pour les intentions"),
-        ({"intent": "out_of_scope", "decline": True, "tool_categories": ["assistant"]},
-         "un refus n'attend aucun outil"),
+        (
+            {"intent": "out_of_scope", "decline": True, "tool_categories": ["assistant"]},
+            "un refus n'attend aucun outil",
+        ),
     ],
-)  # fmt: skip
+)
 def test_loader_names_the_line_and_field_in_french(
     tmp_path: Path, change: dict[str, Any], expected: str
 ) -> None:
@@ -103,8 +122,15 @@ def test_loader_names_the_line_and_field_in_french(
 
 def test_loader_missing_field_old_format_duplicates_and_bad_json(tmp_path: Path) -> None:
     missing = {k: v for k, v in GOOD.items() if k != "must_not"}
-    path = _write(tmp_path, GOOD, missing, {"question": "vieux", "relevant": ["x"]},
-                  {**GOOD, "question": "autre"}, "{pas du json", "[1, 2]")  # fmt: skip
+    path = _write(
+        tmp_path,
+        GOOD,
+        missing,
+        {"question": "vieux", "relevant": ["x"]},
+        {**GOOD, "question": "autre"},
+        "{pas du json",
+        "[1, 2]",
+    )
     problem = _problem(path)
     assert problem.startswith("5 problème(s) (format : docs/data-formats.md §4)")
     assert "ligne 2, champ « must_not » : champ manquant" in problem
@@ -129,8 +155,12 @@ def test_loader_empty_and_unreadable_files(tmp_path: Path) -> None:
 
 def test_method_scores_from_ranks() -> None:
     scores = method_scores([1, 3, None, 6])
-    assert scores == {"recall@1": 0.25, "recall@3": 0.5, "recall@5": 0.5,
-                      "mrr": round((1 + 1 / 3 + 1 / 6) / 4, 4)}  # fmt: skip
+    assert scores == {
+        "recall@1": 0.25,
+        "recall@3": 0.5,
+        "recall@5": 0.5,
+        "mrr": round((1 + 1 / 3 + 1 / 6) / 4, 4),
+    }
 
 
 def test_hybrid_losses_lists_only_questions_hybrid_ranks_later() -> None:
@@ -187,8 +217,14 @@ def test_evaluate_scores_four_searches_and_skips_questions_without_fiches(
 def test_a_split_without_relevant_fiches_is_a_clear_error(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    decline = {**GOOD, "id": "q043", "split": "test", "intent": "out_of_scope", "relevant": [],
-               "decline": True}  # fmt: skip
+    decline = {
+        **GOOD,
+        "id": "q043",
+        "split": "test",
+        "intent": "out_of_scope",
+        "relevant": [],
+        "decline": True,
+    }
     path = _write(tmp_path, GOOD, decline)
     with pytest.raises(KnowledgeBaseError, match="partie « test »"):
         evaluate(kb, path, split="test")

@@ -31,8 +31,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setattr(knowledge_base, "load_embedder", load_fake)
     knowledge = tmp_path / "knowledge"
     shutil.copytree(FIXTURES / "knowledge", knowledge)
-    environ = {"PILOTE_IA_DATA_DIR": str(tmp_path / "data"), "KNOWLEDGE_DIR": str(knowledge),
-               "EMBEDDING_MODEL": FAKE_MODEL}  # fmt: skip
+    environ = {
+        "PILOTE_IA_DATA_DIR": str(tmp_path / "data"),
+        "KNOWLEDGE_DIR": str(knowledge),
+        "EMBEDDING_MODEL": FAKE_MODEL,
+    }
     return load_settings(environ=environ)
 
 
@@ -48,8 +51,16 @@ def test_eval_json_per_split(settings: Settings, capsys: pytest.CaptureFixture[s
     assert run(["eval", "--json"], settings) == 0  # default file: knowledge_dir/eval
     result = json.loads(capsys.readouterr().out)
     assert (result["split"], result["questions"], result["skipped"]) == ("all", 7, 1)
-    assert set(result) == {"split", "questions", "skipped", "dense", "bm25", "hybrid_untuned",
-                           "hybrid", "hybrid_losses"}  # fmt: skip
+    assert set(result) == {
+        "split",
+        "questions",
+        "skipped",
+        "dense",
+        "bm25",
+        "hybrid_untuned",
+        "hybrid",
+        "hybrid_losses",
+    }
     assert run(["eval", "--split", "dev", "--json"], settings) == 0
     dev = json.loads(capsys.readouterr().out)
     assert (dev["split"], dev["questions"], dev["skipped"]) == ("dev", 3, 0)
@@ -75,17 +86,24 @@ def test_eval_table_is_french_and_names_hybrid_losses(
 @pytest.mark.parametrize(
     ("lines", "argv", "expected"),
     [
-        ('{"question": "devis", "relevant": ["guide-pilote-devis"]}', [],
-         "ligne 1 : ancien format {question, relevant}"),
+        (
+            '{"question": "devis", "relevant": ["guide-pilote-devis"]}',
+            [],
+            "ligne 1 : ancien format {question, relevant}",
+        ),
         ("", ["--llm"], "--llm et --worst ne servent qu'avec --answers"),
         ("", ["--split", "train"], "« train » (--split)"),
         ("", ["--answers", "--worst", "-2"], "(--worst)"),
     ],
-)  # fmt: skip
+)
 def test_eval_refuses_bad_input_in_french(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    lines: str, argv: list[str], expected: str,
-) -> None:  # fmt: skip
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lines: str,
+    argv: list[str],
+    expected: str,
+) -> None:
     path = tmp_path / "questions.jsonl"
     path.write_text(lines + "\n", encoding="utf-8")
     assert run(["eval", "--questions", str(path), *argv], settings) == 1

@@ -15,15 +15,25 @@ from tests.retrieval.conftest import FIXTURES
 
 
 def _reopen(tmp_path: Path, knowledge_dir: Path, embedder: HashEmbedder) -> KnowledgeBase:
-    return open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                               embedding_model=embedder.model_name, embedder=embedder)
+    return open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
 
 
-def test_first_ingest_then_nothing_to_do(fake_kb: KnowledgeBase, knowledge_dir: Path,
-                                         tmp_path: Path) -> None:
+def test_first_ingest_then_nothing_to_do(
+    fake_kb: KnowledgeBase, knowledge_dir: Path, tmp_path: Path
+) -> None:
     first = fake_kb.ingest([knowledge_dir], progress=False)
-    assert (first.documents, first.added, first.updated, first.removed, first.skipped) == \
-        (7, 7, 0, 0, 0)
+    assert (first.documents, first.added, first.updated, first.removed, first.skipped) == (
+        7,
+        7,
+        0,
+        0,
+        0,
+    )
     assert first.chunks == first.embedded_chunks > 7
     assert first.errors == []
     again = fake_kb.ingest([knowledge_dir], progress=False)
@@ -37,9 +47,12 @@ def test_first_ingest_then_nothing_to_do(fake_kb: KnowledgeBase, knowledge_dir: 
 def test_edit_one_delete_one(fake_kb: KnowledgeBase, knowledge_dir: Path) -> None:
     fake_kb.ingest([knowledge_dir], progress=False)
     tool = knowledge_dir / "tools" / "tool-factures-express.md"
-    tool.write_text(tool.read_text(encoding="utf-8").replace(
-        "Le comptable valide d'un clic.", "Le rapprochement bancaire est automatique."),
-        encoding="utf-8")
+    tool.write_text(
+        tool.read_text(encoding="utf-8").replace(
+            "Le comptable valide d'un clic.", "Le rapprochement bancaire est automatique."
+        ),
+        encoding="utf-8",
+    )
     (knowledge_dir / "facts" / "fact-tokens.md").unlink()
 
     report = fake_kb.ingest([knowledge_dir], progress=False)
@@ -88,10 +101,12 @@ def test_user_documents_directory_and_single_file(
     docs.mkdir()
     (docs / "procedure-devis.txt").write_text(
         "Procédure interne : chaque devis de rénovation est relu par le chef de chantier.",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (docs / "offre.html").write_text(
         "<title>Offre maintenance</title><p>Contrat de maintenance des chaudières.</p>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (docs / "image.png").write_bytes(b"\x89PNG")
     single = tmp_path / "memo.md"
     single.write_text("# Mémo\n\nLes congés d'été sont posés avant mars.\n", encoding="utf-8")
@@ -126,9 +141,13 @@ def test_reopen_with_another_model_is_refused(
     with pytest.raises(ModelMismatchError, match="ingest --rebuild"):
         _reopen(tmp_path, knowledge_dir, other)
     # Rebuilding with the new model is the way out.
-    kb = open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                             embedding_model=other.model_name, embedder=other,
-                             check_model=False)
+    kb = open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=other.model_name,
+        embedder=other,
+        check_model=False,
+    )
     report = kb.ingest([knowledge_dir], rebuild=True, progress=False)
     assert report.added == 7
     assert _reopen(tmp_path, knowledge_dir, other).search("factures", k=1)

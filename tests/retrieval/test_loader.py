@@ -29,8 +29,9 @@ def test_load_fiches_reads_front_matter_and_skips_eval_and_readme(knowledge_dir:
 
 def test_broken_front_matter_names_the_file_and_the_rest_loads(knowledge_dir: Path) -> None:
     broken = knowledge_dir / "tools" / "tool-casse.md"
-    broken.write_text((FIXTURES / "broken" / "tool-casse.md").read_text(encoding="utf-8"),
-                      encoding="utf-8")
+    broken.write_text(
+        (FIXTURES / "broken" / "tool-casse.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     fiches, errors = load_fiches(knowledge_dir)
     assert len(fiches) == 7
     assert len(errors) == 1
@@ -68,8 +69,9 @@ def test_unclosed_front_matter(tmp_path: Path) -> None:
 
 def test_markdown_without_front_matter_is_a_user_document(tmp_path: Path) -> None:
     path = tmp_path / "Notes réunion.md"
-    path.write_text("# Compte rendu du 3 mars\n\n## Décisions\n\nEssayer un assistant.\n",
-                    encoding="utf-8")
+    path.write_text(
+        "# Compte rendu du 3 mars\n\n## Décisions\n\nEssayer un assistant.\n", encoding="utf-8"
+    )
     doc = load_document(path)
     assert doc.id == "doc-notes-reunion"
     assert doc.type == "doc"
@@ -120,7 +122,9 @@ def _minimal_pdf(text: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 

@@ -37,10 +37,13 @@ def test_query_embedder_matches_the_document_embedder(embedder: Any) -> None:
     assert same.model_name == PACKAGED_MODEL_NAME
 
 
-def test_dense_search_on_fixture_fiches(embedder: Any, tmp_path: Path,
-                                        knowledge_dir: Path) -> None:
-    kb = open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                             embedding_model=PACKAGED_MODEL_NAME, embedder=embedder)
+def test_dense_search_on_fixture_fiches(embedder: Any, tmp_path: Path, knowledge_dir: Path) -> None:
+    kb = open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=PACKAGED_MODEL_NAME,
+        embedder=embedder,
+    )
     report = kb.ingest([knowledge_dir], progress=False)
     assert report.added == 7
     result = evaluate(kb, FIXTURE_EVAL)
@@ -48,8 +51,11 @@ def test_dense_search_on_fixture_fiches(embedder: Any, tmp_path: Path,
     assert result["hybrid"]["recall@3"] >= 6 / 7
     # Reopened without an explicit embedder, queries go through the lazy numpy runtime.
     kb.close()
-    reopened = open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                                   embedding_model=PACKAGED_MODEL_NAME)
+    reopened = open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=PACKAGED_MODEL_NAME,
+    )
     hits = reopened.search_dense("logo et affiches pour un client", k=1)
     assert hits[0].fiche_id == "tool-studio-images"
 

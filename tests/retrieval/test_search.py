@@ -51,9 +51,11 @@ def test_fused_score_is_weighted_reciprocal_rank_fusion_of_fiches(kb: KnowledgeB
     lexical = _fiche_order(kb.search_bm25(query, k=CANDIDATES))
     hits = kb.search(query, k=4, max_per_fiche=1)
     for hit in hits:
-        expected = sum(weight / (60 + ranking.index(hit.fiche_id) + 1)
-                       for weight, ranking in ((DENSE_WEIGHT, dense), (BM25_WEIGHT, lexical))
-                       if hit.fiche_id in ranking)
+        expected = sum(
+            weight / (60 + ranking.index(hit.fiche_id) + 1)
+            for weight, ranking in ((DENSE_WEIGHT, dense), (BM25_WEIGHT, lexical))
+            if hit.fiche_id in ranking
+        )
         assert hit.score == pytest.approx(expected)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].fiche_id == "tool-chat-boutique"
@@ -73,8 +75,7 @@ def test_type_filter(kb: KnowledgeBase) -> None:
 
 
 def test_sector_filter_keeps_sector_and_everyone_fiches(kb: KnowledgeBase) -> None:
-    hits = kb.search("outil pour mon activité", k=10,
-                     filters=SearchFilters(sector="restauration"))
+    hits = kb.search("outil pour mon activité", k=10, filters=SearchFilters(sector="restauration"))
     sectors = {h.fiche_id: str(h.metadata["sectors"]) for h in hits}
     assert "tool-chat-boutique" in sectors
     assert all("|restauration|" in s or "|tous|" in s for s in sectors.values())
@@ -84,8 +85,9 @@ def test_sector_filter_keeps_sector_and_everyone_fiches(kb: KnowledgeBase) -> No
 
 
 def test_max_cost_applies_to_tools_only(kb: KnowledgeBase) -> None:
-    hits = kb.search("images logo affiches prix", k=20,
-                     filters=SearchFilters(max_monthly_cost_eur=20))
+    hits = kb.search(
+        "images logo affiches prix", k=20, filters=SearchFilters(max_monthly_cost_eur=20)
+    )
     ids = {h.fiche_id for h in hits}
     assert "tool-studio-images" not in ids  # 60 €/month minimum
     assert "tool-factures-express" in ids or "tool-chat-boutique" in ids
@@ -167,6 +169,11 @@ def test_opening_and_bm25_search_do_not_import_torch(tmp_path: Path, kb: Knowled
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr

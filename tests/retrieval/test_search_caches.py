@@ -25,14 +25,19 @@ class QueryLog(HashEmbedder):
 
 
 def _kb(tmp_path: Path, knowledge_dir: Path, embedder: HashEmbedder) -> KnowledgeBase:
-    kb = open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                             embedding_model=embedder.model_name, embedder=embedder)
+    kb = open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
     kb.ingest([knowledge_dir], progress=False)
     return kb
 
 
-def test_one_question_searched_three_ways_is_embedded_once(tmp_path: Path,
-                                                           knowledge_dir: Path) -> None:
+def test_one_question_searched_three_ways_is_embedded_once(
+    tmp_path: Path, knowledge_dir: Path
+) -> None:
     embedder = QueryLog()
     kb = _kb(tmp_path, knowledge_dir, embedder)
     try:
@@ -51,19 +56,34 @@ def test_one_question_searched_three_ways_is_embedded_once(tmp_path: Path,
 
 def test_filtered_searches_match_a_fresh_index(tmp_path: Path, knowledge_dir: Path) -> None:
     queries = ["factures", "devis artisan", "images produits", "rgpd données clients"]
-    filters = [SearchFilters(types=("tool",)), SearchFilters(sector="restauration"),
-               SearchFilters(max_monthly_cost_eur=20), None]
+    filters = [
+        SearchFilters(types=("tool",)),
+        SearchFilters(sector="restauration"),
+        SearchFilters(max_monthly_cost_eur=20),
+        None,
+    ]
     kb = _kb(tmp_path, knowledge_dir, HashEmbedder())
     try:
-        warm = [[h.chunk_id for h in kb.search_bm25(q, k=4, filters=f)]
-                for _ in range(2) for q in queries for f in filters]
+        warm = [
+            [h.chunk_id for h in kb.search_bm25(q, k=4, filters=f)]
+            for _ in range(2)
+            for q in queries
+            for f in filters
+        ]
     finally:
         kb.close()
-    fresh = open_knowledge_base(index_dir=tmp_path / "index", knowledge_dir=knowledge_dir,
-                                embedding_model="fake-hash-64", embedder=HashEmbedder())
+    fresh = open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model="fake-hash-64",
+        embedder=HashEmbedder(),
+    )
     try:
-        cold = [[h.chunk_id for h in fresh.search_bm25(q, k=4, filters=f)]
-                for q in queries for f in filters]
+        cold = [
+            [h.chunk_id for h in fresh.search_bm25(q, k=4, filters=f)]
+            for q in queries
+            for f in filters
+        ]
     finally:
         fresh.close()
     assert warm == cold + cold
@@ -75,7 +95,8 @@ def test_partial_top_n_equals_a_full_stable_sort(tmp_path: Path, knowledge_dir: 
         for query in ("factures fournisseurs", "pilote deux semaines", "prix par mois"):
             everything = kb.search_bm25(query, k=1000)
             for k in (1, 2, 3, 5, 8):
-                assert [h.chunk_id for h in kb.search_bm25(query, k=k)] == \
-                    [h.chunk_id for h in everything[:k]]
+                assert [h.chunk_id for h in kb.search_bm25(query, k=k)] == [
+                    h.chunk_id for h in everything[:k]
+                ]
     finally:
         kb.close()

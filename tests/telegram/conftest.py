@@ -51,18 +51,23 @@ class BotHarness:
         settings = self.settings()
         self.store = SQLiteStore(settings.db_path)
         self.app = build_application(
-            settings, self.advisor, self.store, offline_advisor=self.offline_advisor,
+            settings,
+            self.advisor,
+            self.store,
+            offline_advisor=self.offline_advisor,
             rate_limiter=AIORateLimiter(max_retries=3),
-        )  # fmt: skip
+        )
         await self.app.initialize()
         if self.app.post_init is not None:  # run_polling() would call it
             await self.app.post_init(self.app)
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
+            poll_interval=0,
+            timeout=1,
+            allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
-        )  # fmt: skip
+        )
         return self.app
 
     async def stop(self) -> None:

@@ -21,7 +21,7 @@ from bot.errors import LLMUnavailableError
 
 def sample_advice(answer: str = "", *, degraded: bool = False, cost: float = 0.002) -> Advice:
     """A realistic answer for a bakery drowning in WhatsApp orders."""
-    advice = Advice(
+    return Advice(
         answer=answer
         or "Centralisez les commandes WhatsApp avec des réponses rapides et un assistant.",
         tools=[
@@ -52,16 +52,17 @@ def sample_advice(answer: str = "", *, degraded: bool = False, cost: float = 0.0
             SourceRef(id="tool-whatsapp-business", title="WhatsApp Business"),
             SourceRef(id="guide-pilote-messages", title="Pilote : messages clients"),
         ],
-        mode="offline" if degraded else "llm",
+        mode="degraded" if degraded else "llm",
         usage=None
         if degraded
         else Usage(
-            provider="deepseek", model="deepseek-chat", prompt_tokens=900,
-            completion_tokens=300, cost_eur=cost,
+            provider="deepseek",
+            model="deepseek-chat",
+            prompt_tokens=900,
+            completion_tokens=300,
+            cost_eur=cost,
         ),
     )
-    advice.degraded = degraded
-    return advice
 
 
 class FakeAdvisor:

@@ -27,7 +27,10 @@ async def test_start_and_onboarding_by_four_taps(harness: BotHarness, fake: Fake
     profile = harness.store.get_profile(USER)
     assert profile is not None
     assert (profile.sector, profile.size, profile.monthly_budget_eur, profile.priority) == (
-        "restauration", "2-9", 50.0, "répondre aux clients",
+        "restauration",
+        "2-9",
+        50.0,
+        "répondre aux clients",
     )
     commands = fake.calls_to("setMyCommands")
     assert commands and "oubli" in commands[0].params["commands"]
@@ -90,9 +93,13 @@ async def test_forget_erases_everything(harness: BotHarness, fake: FakeTelegram)
     store = harness.store
     assert store is not None and store.history(CHAT, USER, 5)
     fake.push_message(CHAT, USER, "/oubli")
-    confirm = (await fake.until(
-        lambda f: [m for m in f.chat_messages(CHAT) if ("Oui, tout effacer", "f:yes") in m.buttons]
-    ))[-1]  # fmt: skip
+    confirm = (
+        await fake.until(
+            lambda f: [
+                m for m in f.chat_messages(CHAT) if ("Oui, tout effacer", "f:yes") in m.buttons
+            ]
+        )
+    )[-1]
     fake.push_callback(CHAT, USER, "f:yes", confirm.message_id)
     await fake.until(lambda f: "plus rien" in confirm.plain)
     assert store.history(CHAT, USER, 5) == [] and store.last_advice(CHAT, USER) is None
@@ -109,11 +116,17 @@ async def test_group_answers_only_when_mentioned_or_replied(
     answer = await _ask(fake, "@pilote_ia_bot quels outils pour un salon de coiffure ?", group)
     assert advisor.calls[0][0] == "quels outils pour un salon de coiffure ?"
     assert len(advisor.calls) == 1
-    fake.push_message(group, USER, "et moins cher ?", chat_type="supergroup",
-                      reply_to_message_id=answer.message_id)  # fmt: skip
+    fake.push_message(
+        group,
+        USER,
+        "et moins cher ?",
+        chat_type="supergroup",
+        reply_to_message_id=answer.message_id,
+    )
     await fake.until(lambda f: len(_answers(f, group)) == 2)
     assert [c[0] for c in advisor.calls] == [
-        "quels outils pour un salon de coiffure ?", "et moins cher ?",
+        "quels outils pour un salon de coiffure ?",
+        "et moins cher ?",
     ]
     assert advisor.calls[1][2][0].question == "quels outils pour un salon de coiffure ?"
     assert harness.store is not None and harness.store.history(CHAT, USER, 5) == []
@@ -186,9 +199,7 @@ async def test_quota_and_budget(harness: BotHarness, fake: FakeTelegram) -> None
     await fake.until(lambda f: [m for m in f.chat_messages(CHAT) if "beaucoup" in m.plain])
 
 
-async def test_already_processed_update_is_ignored(
-    harness: BotHarness, fake: FakeTelegram
-) -> None:
+async def test_already_processed_update_is_ignored(harness: BotHarness, fake: FakeTelegram) -> None:
     await harness.start()
     assert harness.store is not None
     harness.store.mark_update(1)  # as if a previous run had handled it

@@ -12,7 +12,7 @@ from telegram.ext import Job
 
 from bot import messages as msg
 from bot.advice import Profile
-from bot.telegram.handlers import PARIS
+from bot.telegram.reminders import PARIS
 from tests.fakes.telegram_server import FakeTelegram, SentMessage
 from tests.telegram.conftest import BotHarness
 from tests.telegram.support import FakeAdvisor
@@ -37,9 +37,10 @@ async def _reply_to(fake: FakeTelegram, text: str, needle: str, chat: int = CHAT
     before = {m.message_id for m in fake.chat_messages(chat)}
     fake.push_message(chat, USER, text)
     found = await fake.until(
-        lambda f: [m for m in f.chat_messages(chat) if m.message_id not in before
-                   and needle in m.plain]
-    )  # fmt: skip
+        lambda f: [
+            m for m in f.chat_messages(chat) if m.message_id not in before and needle in m.plain
+        ]
+    )
     return found[-1]  # type: ignore[no-any-return]
 
 
@@ -61,9 +62,10 @@ async def _tap(fake: FakeTelegram, message: SentMessage, data: str, needle: str)
     before = {m.message_id for m in fake.chat_messages(CHAT)}
     fake.push_callback(CHAT, USER, data, message.message_id)
     found = await fake.until(
-        lambda f: [m for m in f.chat_messages(CHAT) if m.message_id not in before
-                   and needle in m.plain]
-    )  # fmt: skip
+        lambda f: [
+            m for m in f.chat_messages(CHAT) if m.message_id not in before and needle in m.plain
+        ]
+    )
     return found[-1]  # type: ignore[no-any-return]
 
 
@@ -234,8 +236,12 @@ async def test_profile_is_edited_with_buttons(harness: BotHarness, fake: FakeTel
     )
     step = await _reply_to(fake, "/profil", "1/4")
     assert ("Commerce", "p:s:commerce") in step.buttons
-    for data, prompt in (("p:s:commerce", "2/4"), ("p:z:seul", "3/4"), ("p:b:200", "4/4"),
-                         ("p:p:marketing", "C'est noté")):  # fmt: skip
+    for data, prompt in (
+        ("p:s:commerce", "2/4"),
+        ("p:z:seul", "3/4"),
+        ("p:b:200", "4/4"),
+        ("p:p:marketing", "C'est noté"),
+    ):
         fake.push_callback(CHAT, USER, data, step.message_id)
         await fake.until(_shows(step, prompt))
     assert harness.store.get_profile(USER) == Profile(

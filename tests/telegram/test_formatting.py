@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.catalogue import format_date
 from bot.telegram.formatting import (
     esc,
     format_advice,
     format_cost_detail,
-    french_date,
     is_decline,
     split_html,
     split_plain,
@@ -27,9 +27,12 @@ def test_advice_layout_has_tools_prices_pilot_and_sources() -> None:
     # the glance: three first steps, how many more, and always the day-14 decision
     steps = [line for line in plain.splitlines() if line.startswith(("J", "…"))]
     assert steps == [
-        "J1 : Étape du jour 1", "J2 : Étape du jour 2", "J3 : Étape du jour 3",
-        "… 3 autres étapes : /pilote", "J14 : Étape du jour 14",
-    ]  # fmt: skip
+        "J1 : Étape du jour 1",
+        "J2 : Étape du jour 2",
+        "J3 : Étape du jour 3",
+        "… 3 autres étapes : /pilote",
+        "J14 : Étape du jour 14",
+    ]
     assert "1. WhatsApp Business" in plain and "2. Pilote : messages clients" in plain
     assert "dégradée" not in plain
 
@@ -116,4 +119,4 @@ def test_a_decline_shows_no_plan() -> None:
 def test_cost_detail_dates_are_french() -> None:
     plain = parse_telegram_html(format_cost_detail(sample_advice()))
     assert "(tarif au 01/11/2026)" in plain and "2026-11-01" not in plain
-    assert french_date("2026-11-23") == "23/11/2026" and french_date("bientôt") == "bientôt"
+    assert format_date("2026-11-23") == "23/11/2026" and format_date("bientôt") == "bientôt"

@@ -38,8 +38,13 @@ async def test_offline_advisor_answers_through_telegram(
     plain = answers[-1].plain
     assert "€" in plain and "Sources" in plain and "Pilote de deux semaines" in plain
     fake.push_callback(77, 77, "a:ck", answers[-1].message_id)
-    board = await fake.until(lambda f: [m for m in f.chat_messages(77) if "/" in m.plain
-                                        and any(d.startswith("c:t:") for _, d in m.buttons)])
+    board = await fake.until(
+        lambda f: [
+            m
+            for m in f.chat_messages(77)
+            if "/" in m.plain and any(d.startswith("c:t:") for _, d in m.buttons)
+        ]
+    )
     assert board[-1].plain.startswith("Pilote de deux semaines · 0/")
     await advisor.aclose()
 

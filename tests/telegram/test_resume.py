@@ -26,9 +26,7 @@ QUESTION = "Je croule sous les commandes WhatsApp de ma boulangerie, que faire ?
 DEAD = f"{socket.gethostname()}/{2**22 + 7}/123"  # this host, a pid that does not run
 
 
-def interrupted(
-    data_dir: Path, *pending: PendingQuestion, age_s: float = 5.0
-) -> None:  # fmt: skip
+def interrupted(data_dir: Path, *pending: PendingQuestion, age_s: float = 5.0) -> None:
     """Write pending rows as a bot killed `age_s` seconds ago left them."""
     store = SQLiteStore(data_dir / "pilote-ia.sqlite3", clock=lambda: time.time() - age_s)
     for row in pending:
@@ -40,9 +38,9 @@ def interrupted(
 
 def placeholder(fake: FakeTelegram, chat: int = CHAT) -> int:
     """A "searching…" message as the killed bot had sent it."""
-    return int(fake.handle("sendMessage", {"chat_id": chat, "text": msg.THINKING}, {})[
-        "message_id"
-    ])  # fmt: skip
+    return int(
+        fake.handle("sendMessage", {"chat_id": chat, "text": msg.THINKING}, {})["message_id"]
+    )
 
 
 def answers(fake: FakeTelegram, chat: int = CHAT) -> list[SentMessage]:
@@ -59,8 +57,10 @@ async def settled(harness: BotHarness) -> None:
 
 async def test_resume_edits_the_placeholder(harness: BotHarness, fake: FakeTelegram) -> None:
     message_id = placeholder(fake)
-    interrupted(harness.data_dir, PendingQuestion(
-        9001, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=message_id))  # fmt: skip
+    interrupted(
+        harness.data_dir,
+        PendingQuestion(9001, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=message_id),
+    )
     advisor = FakeAdvisor(chunks=3, delay=0.1)
     await harness.start(advisor)
     [answer] = await fake.until(lambda f: answers(f))
@@ -100,8 +100,10 @@ async def test_a_not_modified_edit_counts_as_delivered(
     fake.push_message(CHAT, USER, QUESTION)
     [first] = await fake.until(lambda f: answers(f))
     await harness.stop()
-    interrupted(harness.data_dir, PendingQuestion(
-        9003, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=first.message_id))  # fmt: skip
+    interrupted(
+        harness.data_dir,
+        PendingQuestion(9003, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=first.message_id),
+    )
     await harness.start()
     await settled(harness)
     not_modified = [c for c in fake.calls if c.method == "editMessageText" and c.status == 400]
@@ -111,10 +113,16 @@ async def test_a_not_modified_edit_counts_as_delivered(
 
 async def test_stale_question_gets_an_apology(harness: BotHarness, fake: FakeTelegram) -> None:
     message_id = placeholder(fake)
-    interrupted(harness.data_dir, PendingQuestion(
-        9004, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=message_id), age_s=25 * 3600)
-    interrupted(harness.data_dir, PendingQuestion(9005, 702, 702, "Et la compta ?", owner=DEAD),
-                age_s=30 * 3600)  # fmt: skip
+    interrupted(
+        harness.data_dir,
+        PendingQuestion(9004, CHAT, USER, QUESTION, owner=DEAD, placeholder_id=message_id),
+        age_s=25 * 3600,
+    )
+    interrupted(
+        harness.data_dir,
+        PendingQuestion(9005, 702, 702, "Et la compta ?", owner=DEAD),
+        age_s=30 * 3600,
+    )
     advisor = FakeAdvisor()
     await harness.start(advisor)
     await settled(harness)
@@ -150,14 +158,17 @@ class OneAtATime(FakeAdvisor):
         self.peak = 0
 
     async def advise(
-        self, question: str, *, profile: Profile | None = None, history: Sequence[Turn] = (),
+        self,
+        question: str,
+        *,
+        profile: Profile | None = None,
+        history: Sequence[Turn] = (),
         on_text: Callable[[str], Awaitable[None]] | None = None,
-    ) -> Advice:  # fmt: skip
+    ) -> Advice:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
-            return await super().advise(question, profile=profile, history=history,
-                                        on_text=on_text)  # fmt: skip
+            return await super().advise(question, profile=profile, history=history, on_text=on_text)
         finally:
             self.running -= 1
 

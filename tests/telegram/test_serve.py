@@ -9,9 +9,7 @@ import pytest
 from bot.cli import main
 
 
-def test_run_without_token_names_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_without_token_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--env-file", str(tmp_path / "none.env"), "run"]) == 2
     err = capsys.readouterr().err
     assert "TELEGRAM_BOT_TOKEN" in err and "manquant" in err

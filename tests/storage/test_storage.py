@@ -146,8 +146,10 @@ def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     db.execute("INSERT INTO schema_version VALUES (2)")
     db.execute("INSERT INTO profiles VALUES (7, 'commerce', 'seul', 0, 'temps', 0)")
-    db.execute("INSERT INTO history (chat_id, user_id, question, answer, created_at)"
-               " VALUES (70, 7, 'q', 'a', 1)")  # fmt: skip
+    db.execute(
+        "INSERT INTO history (chat_id, user_id, question, answer, created_at)"
+        " VALUES (70, 7, 'q', 'a', 1)"
+    )
     db.execute("INSERT INTO processed_updates VALUES (41, 1)")
     db.execute("INSERT INTO reminders VALUES (7, 70, 1)")
     db.commit()
@@ -175,8 +177,12 @@ def test_question_in_flight_is_recorded_with_its_update(tmp_path: Path) -> None:
     store.set_placeholder(9, 12)
     [row] = store.pending_questions()
     assert (row.chat_id, row.user_id, row.question, row.reply_to, row.placeholder_id) == (
-        90, 1, "Comment répondre plus vite ?", 4, 12,
-    )  # fmt: skip
+        90,
+        1,
+        "Comment répondre plus vite ?",
+        4,
+        12,
+    )
     assert row.created_at == clock.now and row.lease_until == clock.now + PENDING_LEASE_S
     clock.now += 30
     assert store.renew_questions("a") == 1 and store.renew_questions("b") == 0

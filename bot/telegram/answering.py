@@ -1,0 +1,122 @@
+"""Answering a question in a chat: one at a time per user, the streamed advice, then storage.
+
+Live questions (`bot.telegram.handlers`) and questions resumed after a restart
+(`bot.telegram.resume`) both go through `Answering.advise`, holding the user's turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from telegram import Bot
+
+from bot import messages as msg
+from bot.advice import AdvisorLike
+from bot.config import Settings
+from bot.errors import BotError
+from bot.storage import PendingQuestion, Store
+from bot.telegram import keyboards as kb
+from bot.telegram.formatting import esc, format_advice, is_decline, split_html
+from bot.telegram.limits import Limits, Verdict
+from bot.telegram.streaming import ProgressiveReply, typing
+from retrieval.errors import RetrievalError
+
+log = logging.getLogger(__name__)
+
+# The last message of an answer, sent once the user's turn is released.
+FinalEdit = Callable[[], Awaitable[None]]
+
+
+def chat_tag(chat_id: int) -> str:
+    """A short hash of the chat id for logs (ids are personal data)."""
+    return hashlib.sha256(str(chat_id).encode()).hexdigest()[:10]
+
+
+class UserTurns:
+    """One question at a time per user: a lock per user, kept while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def busy(self, user_id: int) -> bool:
+        """True while a question of the user is being answered."""
+        lock = self._locks.get(user_id)
+        return lock is not None and lock.locked()
+
+    def of(self, user_id: int) -> asyncio.Lock:
+        """The user's lock: `async with turns.of(user_id)` waits for their previous question."""
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+
+@dataclass
+class Answering:
+    """Asks the advisor for one user and stores the result; shared by live and resumed questions."""
+
+    settings: Settings
+    advisor: AdvisorLike
+    store: Store
+    limits: Limits
+    offline_advisor: AdvisorLike | None = None  # answers once a user's LLM budget is spent
+    turns: UserTurns = field(default_factory=UserTurns)
+
+    def verdict(self, user_id: int) -> Verdict:
+        """What the limits allow for a new question of the user."""
+        return self.limits.check(user_id, can_go_offline=self.offline_advisor is not None)
+
+    def _advisor_for(self, verdict: Verdict) -> tuple[AdvisorLike, str | None]:
+        if verdict is Verdict.OFFLINE and self.offline_advisor is not None:
+            return self.offline_advisor, msg.BUDGET_OFFLINE_NOTE
+        return self.advisor, None
+
+    async def advise(
+        self,
+        bot: Bot,
+        reply: ProgressiveReply,
+        asked: PendingQuestion,
+        verdict: Verdict,
+        *,
+        prefix: str | None = None,
+        placeholder: str = esc(msg.THINKING),
+    ) -> FinalEdit:
+        """Placeholder (unless attached), streamed advice and storage; returns the final edit.
+
+        The caller holds the user's turn and awaits the final edit once it released it, so
+        that the user may ask again as soon as they read the answer (or the error).
+        """
+        chat_id, user_id, question = asked.chat_id, asked.user_id, asked.question
+        advisor, note = self._advisor_for(verdict)
+        async with typing(bot, chat_id):
+            if reply.message_id is None:
+                sent = await reply.start(placeholder)
+                self.store.set_placeholder(asked.update_id, sent)
+            try:
+                advice = await advisor.advise(
+                    question,
+                    profile=self.store.get_profile(user_id),
+                    history=self.store.history(chat_id, user_id, self.settings.history_turns),
+                    on_text=reply.update,
+                )
+            except (BotError, RetrievalError) as exc:  # Chroma down, empty query
+                log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
+                return partial(reply.fail, esc(msg.user_message_for(exc)))
+        if advice.usage is not None:
+            u = advice.usage
+            self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
+        self.store.add_turn(chat_id, user_id, question, advice.answer)
+        declined = is_decline(advice)
+        if advice.pilot is not None and not declined:  # /pilote keeps the last real plan
+            self.store.save_last_advice(chat_id, user_id, question, advice)
+        body = format_advice(advice, note=note)
+        if prefix:
+            body = f"{esc(prefix)}\n\n{body}"
+        buttons = kb.advice_buttons(pilot=advice.pilot is not None, tools=bool(advice.tools))
+        return partial(reply.finish, split_html(body), None if declined else buttons)
