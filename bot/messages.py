@@ -176,12 +176,6 @@ INVALID_QUESTION = (
 )
 CONFIG_INVALID = "La configuration est incomplète : lancez « pilote-ia doctor » pour le détail."
 STORAGE_FAILED = "Impossible d'enregistrer vos données pour le moment. Réessayez dans un instant."
-NOTHING_FOUND = (
-    "Je ne peux pas vous aider sur ce sujet : je conseille les petites entreprises sur "
-    "l'usage de l'IA (quels outils, à quel prix, comment les tester). Essayez par exemple : "
-    "« je perds mes soirées sur les devis » ou « comment répondre plus vite aux clients ? ». "
-    "Tapez /aide pour en savoir plus."
-)
 
 # --- The offline answer (bot/answer_text.py) ----------------------------------------------
 

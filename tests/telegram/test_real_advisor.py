@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.advisor import Advisor
-from bot.messages import NO_ADVICE_YET, NOTHING_FOUND
+from bot.messages import DECLINE_OFF_TOPIC, NO_ADVICE_YET
 from retrieval import KnowledgeBase
 from tests.fakes.embedder import hash_indexed_kb
 from tests.fakes.telegram_server import FakeTelegram
@@ -57,10 +57,10 @@ async def test_off_topic_is_declined_without_buttons(
     await harness.start(advisor)
     fake.push_message(78, 78, "Tu as une recette de la tarte tatin ?")
     shown = await fake.until(
-        lambda f: [m for m in f.chat_messages(78) if "Je ne peux pas vous aider" in m.plain],
+        lambda f: [m for m in f.chat_messages(78) if "ne peux pas vous aider" in m.plain],
         timeout=30,
     )
-    assert shown[-1].plain == NOTHING_FOUND and shown[-1].buttons == []
+    assert shown[-1].plain == DECLINE_OFF_TOPIC and shown[-1].buttons == []
     assert harness.store is not None and harness.store.last_advice(78, 78) is None
     fake.push_message(78, 78, "/pilote")
     await fake.until(lambda f: [m for m in f.chat_messages(78) if m.plain == NO_ADVICE_YET])
