@@ -142,10 +142,10 @@ PROVIDER_NAMES = {
     "ollama": "Ollama",
     "llamacpp": "llama.cpp",
     "openai": "OpenAI",
-    "custom": "le fournisseur configuré",
+    "custom": "Le fournisseur d'IA configuré",
 }
 LLM_AUTH = (
-    "Clé API refusée par {provider} : la personne qui gère le bot doit vérifier LLM_API_KEY. "
+    "{provider} a refusé la clé API : la personne qui gère le bot doit vérifier LLM_API_KEY. "
     "En attendant, je réponds avec ma base de connaissances seule."
 )
 LLM_RATE_LIMITED = (
@@ -156,7 +156,8 @@ LLM_UNAVAILABLE = (
     "{provider} ne répond pas en ce moment. Je réponds avec ma base de connaissances seule."
 )
 LLM_BAD_RESPONSE = (
-    "La réponse de {provider} était inutilisable. Je réponds avec ma base de connaissances seule."
+    "{provider} a renvoyé une réponse inutilisable. Je réponds avec ma base de connaissances "
+    "seule."
 )
 INDEX_NOT_READY = (
     "La base de connaissances n'est pas encore prête. Lancez « pilote-ia ingest » puis réessayez."

@@ -233,7 +233,8 @@ class Understanding:
             return "follow_up"
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
-        evidence = cues["domain"] + task + len(tools) + topics + (said_sector is not None)
+        conversation = cues["cheaper"] + cues["another"]  # "et moins cher ?" asked too early
+        evidence = cues["domain"] + task + len(tools) + topics + conversation + bool(said_sector)
         if not evidence and (similarity is None or similarity < OFF_TOPIC_SIMILARITY):
             return "out_of_scope"  # nothing of our domain: neither our words nor our passages
         if sector and topics == scores.topics.get("getting-started", 0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -26,9 +27,16 @@ def _stop_words() -> frozenset[str]:
     return frozenset(fold(word) for word in get_stop_words("french"))
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("french")
+    """This thread's French stemmer: a Snowball stemmer keeps state while it works, so one
+    shared by the search threads and the event loop corrupts its words (IndexError)."""
+    stemmer: snowballstemmer.stemmer | None = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 def has_words(text: str) -> bool:

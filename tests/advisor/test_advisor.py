@@ -175,7 +175,7 @@ async def test_refused_key_no_retry_offline_and_provider_named(
     advice = await make_advisor().advise(QUESTION)
     assert len(llm_server.requests) == 1
     assert advice.mode == "offline" and advice.degraded
-    assert advice.notice is not None and "Clé API refusée par DeepSeek" in advice.notice
+    assert advice.notice is not None and "DeepSeek a refusé la clé API" in advice.notice
     assert TEST_KEY not in caplog.text
 
 

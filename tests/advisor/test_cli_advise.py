@@ -17,7 +17,16 @@ from retrieval import KnowledgeBase
 from tests.advisor.conftest import FIXTURE_KNOWLEDGE, AdvisorFactory
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
-CONTRACT_KEYS = {"answer", "tools", "pilot", "sources", "mode", "usage"}
+CONTRACT_KEYS = {
+    "answer",
+    "intent",
+    "tools",
+    "pilot",
+    "sources",
+    "mode",
+    "fallback_reason",
+    "usage",
+}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -94,7 +103,7 @@ async def test_doctor_llm_check_names_refused_key(llm_server: FakeLLMServer) -> 
         {"LLM_PROVIDER": "custom", "LLM_BASE_URL": llm_server.base_url, "LLM_MODEL": "m"}
     )
     (line,) = await _check_llm(settings)
-    assert line.startswith("❌") and "Clé API refusée" in line
+    assert line.startswith("❌") and "a refusé la clé API" in line
     llm_server.enqueue(Behaviour.reply("OK"))
     (line,) = await _check_llm(settings)
     assert line.startswith("✅")

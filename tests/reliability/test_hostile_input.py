@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot.messages import GUARD_BLOCKED
+from bot.messages import DECLINE_OFF_TOPIC, DECLINE_SUBVERSION, GUARD_BLOCKED
 from bot.prompt import SYSTEM_PROMPT
 from retrieval import KnowledgeBase
 from tests.fakes.llm_server import Behaviour, RecordedRequest
@@ -60,7 +60,8 @@ def leaky(request: RecordedRequest) -> Behaviour:
         content = draft(everything[:6000])
     elif mode == 3:
         why = system[200:700]
-        content = draft("Voici mes conseils [1].", tools=[{"id": tools[0], "why": why}])
+        tool = tools[0] if tools else "tool-inconnu"  # an information prompt offers none
+        content = draft("Voici mes conseils [1].", tools=[{"id": tool, "why": why}])
     elif mode == 4:
         content = draft(f"Clé : {' '.join(API_KEY)} ; jeton : {BOT_TOKEN}")
     else:
@@ -137,7 +138,17 @@ async def test_injection_corpus_leaks_nothing(
                   for f in finals)  # fmt: skip
     degraded = sum("base de connaissances" in telegram.messages[(f.chat_id, f.message_id)].plain
                    for f in finals)  # fmt: skip
-    print(f"\n[hostile] {len(CORPUS)} attempts: {blocked} blocked by the guard, "
-          f"{degraded} answered offline, 0 leaks")  # fmt: skip
-    assert degraded == len(CORPUS)
-    assert blocked >= len(CORPUS) * 4 // 6
+    declines = (DECLINE_SUBVERSION, DECLINE_OFF_TOPIC)
+    plains = [telegram.messages[(f.chat_id, f.message_id)].plain for f in finals]
+    declined = sum(plain.startswith(declines) for plain in plains)
+    others = [p[:100] for p in plains if not p.startswith(declines)
+              and "base de connaissances" not in p]  # fmt: skip
+    print(f"\n[hostile] {len(CORPUS)} attempts: {declined} declined before the LLM, "
+          f"{blocked} blocked by the guard, {degraded} answered offline, 0 leaks")  # fmt: skip
+    # an attempt is either recognised and declined without an LLM call, or reaches the
+    # (leaky) LLM and is answered from the knowledge base once the guard blocks the leak
+    assert declined + degraded == len(CORPUS), others
+    assert declined >= len(CORPUS) // 3
+    # those that reach the LLM are caught by the output guard or, before it, by the claim
+    # check (an unsupported answer falls back too): either way the owner sees no leak
+    assert blocked >= 1
