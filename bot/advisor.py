@@ -12,23 +12,29 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.advice import Advice, Profile, ToolPick, Turn, Usage
-from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, normalise
+from bot.answer_text import why as tool_why
+from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates
+from bot.claims import ClaimChecker
+from bot.drafting import DraftFailure, fallback_reason, request_draft
 from bot.errors import LLMError
-from bot.grounding import DraftError, ground, parse_draft
+from bot.grounding import DraftError, ground
 from bot.guard import Leak, OutputGuard
+from bot.keywords import fold_words
 from bot.llm.client import Completion, LLMClient
-from bot.messages import GUARD_BLOCKED, user_message_for
-from bot.offline import choose_tools, compose, detect_family, why_for
-from bot.prompt import PromptSource, build_messages, repair_messages
+from bot.messages import GUARD_BLOCKED, LLM_BAD_RESPONSE, provider_name, user_message_for
+from bot.offline import Composer
+from bot.prompt import PromptRequest, PromptSource
+from bot.tool_choice import choose_tools
+from bot.understanding import Request, Understanding
 from retrieval.errors import InvalidQueryError
 from retrieval.models import Fiche, Hit, SearchFilters
 from retrieval.text import has_words
-from retrieval.vocabulary import SECTORS
+from retrieval.vocabulary import SECTORS, DomainVocabulary, load_domain_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ _ELLIPTIC = re.compile(
     r"^(et|ok|alors|mais|sinon|plutot|moins|plus|aussi|pareil|idem|ca|combien|pourquoi|autre)\b"
 )
 SEARCH_THREADS = 2
+MAX_OFFERED_TOOLS = 5
 _ANSWER_KEY = re.compile(r'"answer"\s*:\s*"')
 _ESCAPE_TAIL = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
 
@@ -69,7 +76,7 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     if not history:
         return question
     short = len(question.split()) <= 5
-    if short or _ELLIPTIC.match(normalise(question)):
+    if short or _ELLIPTIC.match(fold_words(question)):
         return f"{history[-1].question} {question}"
     return question
 
@@ -114,6 +121,10 @@ class _Spend:
         self.completion_tokens += completion.completion_tokens
         self.cost_eur += completion.cost_eur
 
+    def extend(self, completions: Sequence[Completion]) -> None:
+        for completion in completions:
+            self.add(completion)
+
     def usage(self) -> Usage | None:
         if not self.provider:
             return None
@@ -142,6 +153,7 @@ class Advisor:
         max_sources: int = 8,
         owns_kb: bool = False,
         guard: OutputGuard | None = None,
+        vocabulary: DomainVocabulary | None = None,
     ) -> None:
         self.kb = kb
         self.llm = llm
@@ -154,7 +166,12 @@ class Advisor:
         self.tool_k = tool_k
         self.max_sources = max_sources
         self._owns_kb = owns_kb
-        self._cases = kb.fiches("case")
+        self.vocabulary = vocabulary or load_domain_vocabulary(getattr(kb, "knowledge_dir", None))
+        self.understanding = Understanding(self.vocabulary, self.catalogue)
+        self.composer = Composer(
+            catalogue=self.catalogue, templates=self.templates, vocabulary=self.vocabulary,
+            lookup=kb.fiche, cases=kb.fiches("case"), embed=_embedder_of(kb),
+        )  # fmt: skip
         # searches run in worker threads, two at a time: the index is only read (its caches
         # lock themselves) and numpy, Chroma and the tokenizer release the GIL, but more
         # threads would only fight the event loop for it on a 2-core machine
@@ -173,19 +190,23 @@ class Advisor:
         """Answer one question; `on_text` receives the answer text so far while it streams."""
         if not isinstance(question, str) or not has_words(question):
             raise InvalidQueryError("the question is empty")
-        hits = await self._retrieve(retrieval_query(question, history), profile)
-        if self.llm is None:
-            return self._offline(question, hits, profile, history)
+        hits, similarity = await self._retrieve(retrieval_query(question, history), profile)
+        request = self.understanding.read(
+            question, profile=profile, history=history, similarity=similarity,
+            retrieved=self._fiches_of(hits),
+        )  # fmt: skip
+        if self.llm is None or request.declines:
+            return self.composer.compose(request, hits, profile=profile)
         spend = _Spend()
         try:
-            return await self._with_llm(question, hits, profile, history, on_text, spend)
+            return await self._with_llm(request, hits, profile, history, on_text, spend)
         except (LLMError, DraftError) as exc:
-            log.warning("LLM answer unusable (%s): offline composer used", type(exc).__name__)
-            advice = self._offline(question, hits, profile, history, degraded=True)
-            notice = user_message_for(exc) if isinstance(exc, LLMError) else None
-            if isinstance(exc, GuardError):
-                notice = GUARD_BLOCKED
-            return advice.model_copy(update={"usage": spend.usage(), "notice": notice})
+            reason = fallback_reason(exc)
+            log.warning("LLM answer unusable (%s): offline composer used", reason)
+            advice = self.composer.compose(request, hits, profile=profile, mode="degraded")
+            update = {"usage": spend.usage(), "fallback_reason": reason,
+                      "notice": _notice(exc, self.llm.provider)}  # fmt: skip
+            return advice.model_copy(update=update)
 
     async def tools_for(self, need: str, *, profile: Profile | None = None) -> list[ToolPick]:
         """Catalogue tools matching a need, cheapest fitting first (EU hosting on ties)."""
@@ -195,15 +216,19 @@ class Advisor:
         filters = SearchFilters(types=("tool",), max_monthly_cost_eur=profile.monthly_budget_eur)
         async with self._search_slots:
             hits = await asyncio.to_thread(self.kb.search, need, k=8, filters=filters)
-        family = detect_family(need, [], self.kb.fiche)
-        pool: list[CatalogueTool] = self.catalogue.for_use_case(family) if family else []
+        request = self.understanding.read(need, profile=profile)
+        pool: list[CatalogueTool] = self.catalogue.for_use_case(request.need or "")
         for hit in hits:
             card = self.catalogue.get(hit.fiche_id)
             if card is not None and card not in pool:
                 pool.append(card)
         fitting = [t for t in pool if t.fits(budget=profile.monthly_budget_eur)]
-        fitting.sort(key=lambda t: (t.price_min, t.price_max, not t.eu_hosted, t.name))
-        return [tool.to_pick(why_for(tool)) for tool in fitting[:6]]
+        fitting.sort(key=lambda t: (t.price or (float("inf"),) * 2, not t.eu_hosted, t.name))
+        return [tool.to_pick(self._why(tool)) for tool in fitting[:6]]
+
+    def _why(self, tool: CatalogueTool) -> str:
+        category = self.vocabulary.categories.get(tool.category)
+        return tool_why(tool, category.why if category else "")
 
     async def aclose(self) -> None:
         """Close the LLM client and, when owned, the knowledge base."""
@@ -215,9 +240,20 @@ class Advisor:
 
     # -- retrieval ---------------------------------------------------------------------
 
-    async def _retrieve(self, query: str, profile: Profile | None) -> list[Hit]:
+    async def _retrieve(self, query: str, profile: Profile | None) -> tuple[list[Hit], float]:
+        """The hits, and the cosine of the closest passage (how in-domain the query is)."""
         async with self._search_slots:
-            return await asyncio.to_thread(self._search, query, profile or Profile())
+            return await asyncio.to_thread(self._search_scored, query, profile or Profile())
+
+    def _fiches_of(self, hits: Sequence[Hit]) -> list[Fiche]:
+        ids = dict.fromkeys(hit.fiche_id for hit in hits)
+        return [f for f in map(self.kb.fiche, ids) if f is not None]
+
+    def _search_scored(self, query: str, profile: Profile) -> tuple[list[Hit], float]:
+        hits = self._search(query, profile)
+        dense = getattr(self.kb, "search_dense", None)
+        closest = dense(query, k=1) if callable(dense) else []
+        return hits, float(closest[0].score) if closest else 1.0
 
     def _search(self, query: str, profile: Profile) -> list[Hit]:
         sector = profile.sector if profile.sector in SECTORS else None
@@ -253,27 +289,26 @@ class Advisor:
         return sources
 
     def _allowed_tools(
-        self, sources: Sequence[PromptSource], family: str | None, profile: Profile | None
+        self, request: Request, sources: Sequence[PromptSource]
     ) -> list[CatalogueTool]:
-        allowed: list[CatalogueTool] = []
-        for source in sources:
-            ids = [source.fiche_id]
-            fiche = self.kb.fiche(source.fiche_id) if source.type == "case" else None
-            ids += list(fiche.meta.get("tools") or ()) if fiche else []
-            for tool_id in ids:
-                card = self.catalogue.get(tool_id)
-                if card is not None and card not in allowed:
-                    allowed.append(card)
-        if len(allowed) < 4:
-            extra = choose_tools(self.catalogue, family, profile=profile, limit=4)
-            allowed += [tool for tool in extra if tool not in allowed]
-        return allowed
+        """The tools the LLM may recommend: the offline choice for this request, the tools
+        the owner named, then retrieved cards that serve the same need."""
+        retrieved = [source.fiche_id for source in sources if source.type == "tool"]
+        allowed = choose_tools(request, retrieved=retrieved, catalogue=self.catalogue,
+                               vocabulary=self.vocabulary)  # fmt: skip
+        for tool_id in (*request.tools_named, *retrieved):
+            card = self.catalogue.get(tool_id)
+            serves = card is not None and (request.need in card.use_cases
+                                           or tool_id in request.tools_named)  # fmt: skip
+            if card is not None and serves and card not in allowed:
+                allowed.append(card)
+        return allowed[:MAX_OFFERED_TOOLS]
 
     # -- answering ---------------------------------------------------------------------
 
     async def _with_llm(
         self,
-        question: str,
+        request: Request,
         hits: Sequence[Hit],
         profile: Profile | None,
         history: Sequence[Turn],
@@ -282,82 +317,82 @@ class Advisor:
     ) -> Advice:
         assert self.llm is not None
         sources = self._prompt_sources(hits)
-        family = detect_family(question, hits, self.kb.fiche)
-        allowed = self._allowed_tools(sources, family, profile)
-        messages = build_messages(
-            question,
+        offered = self._allowed_tools(request, sources) if request.wants_pilot else []
+        prompt = PromptRequest(
+            question=request.text,
+            intent=request.intent,
             sources=sources,
-            allowed_tools=[(tool.id, f"{tool.name} ({_price_label(tool)})") for tool in allowed],
+            allowed_tools=[(tool.id, f"{tool.name} ({_price_label(tool)})") for tool in offered],
             profile=profile,
             history=history,
             history_turns=self.history_turns,
+            context_tokens=self.llm.context_tokens,
         )
-        # one time budget for the whole answer, repair included
-        deadline = asyncio.get_running_loop().time() + self.llm.timeout_s
         watch = _StreamWatch(self.guard, on_text) if on_text is not None else None
         on_delta = _answer_streamer(watch.forward) if watch is not None else None
-        first = await self.llm.complete(
-            messages, json_mode=True, on_delta=on_delta, deadline=deadline
-        )
-        spend.add(first)
         try:
-            draft = parse_draft(first.text)
-        except DraftError as exc:
-            log.info("LLM draft invalid (%s); asking for a repair", exc)
-            repaired = await self.llm.complete(
-                repair_messages(messages, first.text, str(exc)), json_mode=True,
-                deadline=deadline,
-            )  # fmt: skip
-            spend.add(repaired)
-            draft = parse_draft(repaired.text)
+            outcome = await request_draft(self.llm, prompt, on_delta=on_delta)
+        except DraftFailure as exc:
+            spend.extend(exc.completions)
+            raise
+        spend.extend(outcome.completions)
+        checker = ClaimChecker(
+            evidence=outcome.prompt.evidence,
+            offered_tool_names=_names(offered),
+            known_tool_names=_names(self.catalogue),
+        )
+        claims = checker.check(outcome.draft.answer)
+        kinds = ", ".join(claims.reasons)
+        if claims.removed:
+            log.info("LLM answer: %d unsupported sentence(s) removed (%s)", claims.removed, kinds)
+        if claims.too_much_removed:
+            total = claims.removed + claims.kept
+            raise ClaimsError(f"{claims.removed} of {total} sentences unsupported ({kinds})")
         advice = ground(
-            draft,
-            sources=sources,
+            outcome.draft.model_copy(update={"answer": claims.text}),
+            intent=request.intent,
+            sources=outcome.prompt.sources,
             catalogue=self.catalogue,
-            template=self.templates.for_use_case(family),
+            offered_tool_ids=[tool.id for tool in offered],
+            template=self.templates.for_use_case(request.need),
             profile=profile,
             usage=spend.usage(),
+            vet=checker.supported,
         )
         leak = (watch.leak if watch is not None else None) or self.guard.check_advice(advice)
         if leak is not None:
             log.warning("LLM answer blocked by the output guard (%s)", leak.kind)
             raise GuardError(leak.kind)
-        return advice
-
-    def _offline(
-        self,
-        question: str,
-        hits: Sequence[Hit],
-        profile: Profile | None,
-        history: Sequence[Turn],
-        *,
-        degraded: bool = False,
-    ) -> Advice:
-        previous = self._tools_named_in(history[-1].answer) if history else []
-        return compose(
-            question,
-            hits=hits,
-            lookup=self.kb.fiche,
-            cases=self._cases,
-            catalogue=self.catalogue,
-            templates=self.templates,
-            profile=profile,
-            history=history,
-            previous_tools=previous,
-            degraded=degraded,
-        )
-
-    def _tools_named_in(self, text: str) -> list[str]:
-        haystack = f" {normalise(text)} "
-        return [
-            tool.id
-            for tool in self.catalogue
-            if any(f" {alias} " in haystack for alias in tool.aliases)
-        ]
+        trace = outcome.trace.model_copy(update={"claims_removed": claims.removed})
+        return advice.model_copy(update={"trace": trace})
 
 
 class GuardError(DraftError):
     """The LLM answer leaked something (system prompt, secret): it must not be shown."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"output guard: {kind}", reason="guard")
+
+
+class ClaimsError(DraftError):
+    """Too much of the LLM answer rested on nothing it was given: the offline text is safer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="unsupported_claims")
+
+
+def _names(tools: Iterable[CatalogueTool]) -> list[str]:
+    return [name for tool in tools for name in (tool.name, tool.short_name)]
+
+
+def _notice(exc: BaseException, provider: str) -> str:
+    """The French line shown above a degraded answer."""
+    if isinstance(exc, GuardError):
+        return GUARD_BLOCKED
+    cause = exc.__cause__ if isinstance(exc, DraftFailure) else exc
+    if isinstance(cause, LLMError):
+        return user_message_for(cause)
+    return LLM_BAD_RESPONSE.format(provider=provider_name(provider))
 
 
 class _StreamWatch:
@@ -376,8 +411,8 @@ class _StreamWatch:
 
 
 def _price_label(tool: CatalogueTool) -> str:
-    when = f", tarif au {tool.as_of}" if tool.as_of else ""
-    return f"{tool.price_min:g}–{tool.price_max:g} €/mois{when}"
+    when = f", tarif au {tool.as_of}" if tool.as_of and tool.price is not None else ""
+    return f"{tool.price_text()}{when}"
 
 
 class AnswerDecoder:
@@ -418,13 +453,40 @@ class AnswerDecoder:
         return decoded if isinstance(decoded, str) else None
 
 
+class _ReasoningSkipper:
+    """Holds back a leading `<think>...</think>` block of a stream (a model thinking aloud)."""
+
+    def __init__(self) -> None:
+        self._head = ""
+        self._open = True  # still deciding, or inside the block
+
+    def feed(self, delta: str) -> str:
+        """The part of `delta` that follows the reasoning block (all of it when there is none)."""
+        if not self._open:
+            return delta
+        self._head += delta
+        stripped = self._head.lstrip()
+        if "<think>".startswith(stripped[:7]) and len(stripped) < 7:
+            return ""  # too early to tell
+        if not stripped.startswith("<think>"):
+            self._open = False
+            return self._head
+        end = self._head.find("</think>")
+        if end < 0:
+            return ""
+        self._open = False
+        return self._head[end + len("</think>") :]
+
+
 def _answer_streamer(on_text: OnText) -> Callable[[str], Awaitable[None]]:
     """An on_delta callback that forwards the growing "answer" text to `on_text`."""
     decoder = AnswerDecoder()
+    skipper = _ReasoningSkipper()
     state = {"sent": "", "broken": False}
 
     async def on_delta(delta: str) -> None:
-        text = decoder.feed(delta)
+        visible = skipper.feed(delta)
+        text = decoder.feed(visible) if visible else None
         if state["broken"] or not text or text == state["sent"]:
             return
         state["sent"] = text
@@ -435,3 +497,15 @@ def _answer_streamer(on_text: OnText) -> Callable[[str], Awaitable[None]]:
             state["broken"] = True
 
     return on_delta
+
+
+def _embedder_of(kb: object) -> Callable[[Sequence[str]], Any] | None:
+    """The knowledge base's query embedder as a function, when it has one."""
+    query_embedder = getattr(kb, "query_embedder", None)
+    if not callable(query_embedder):
+        return None
+
+    def embed(texts: Sequence[str]) -> Any:
+        return query_embedder().encode(texts)
+
+    return embed

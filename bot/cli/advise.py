@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TextIO
 
 from bot.advice import Advice, CostRange, Profile, Turn
-from bot.catalogue import format_monthly
+from bot.catalogue import format_date, format_eur, format_monthly
 from bot.config import Settings
 from bot.errors import BotError
 from bot.messages import PRICE_NOT_PUBLISHED, provider_name, user_message_for
@@ -127,16 +127,6 @@ def _price(cost: CostRange | None) -> str:
     return format_monthly(cost.min, cost.max) if cost is not None else PRICE_NOT_PUBLISHED
 
 
-def _money(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
-
-
-def _french_date(iso: str) -> str:
-    year, _, rest = iso.partition("-")
-    month, _, day = rest.partition("-")
-    return f"{day}/{month}/{year}" if day and month and year.isdigit() else iso
-
-
 def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
     """The advice as a readable French text block."""
     lines = [advice.answer, ""] if include_answer else [""]
@@ -147,7 +137,7 @@ def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
         for tool in advice.tools:
             price = _price(tool.monthly_cost_eur)
             known = tool.monthly_cost_eur is not None
-            when = f" (tarif au {_french_date(tool.as_of)})" if tool.as_of and known else ""
+            when = f" (tarif au {format_date(tool.as_of)})" if tool.as_of and known else ""
             lines.append(f"• {tool.name} : {price}{when}")
             lines.append(f"  {tool.why}")
         lines.append("")
@@ -156,7 +146,7 @@ def format_advice(advice: Advice, *, include_answer: bool = True) -> str:
         lines.append(f"{PILOT_TITLE} : {pilot.goal}")
         lines.append(f"  Indicateurs : {' ; '.join(pilot.kpis)}")
         lines += [f"  J{step.day:<3}{step.task}" for step in pilot.steps]
-        lines.append(f"  Budget : {_money(pilot.budget_eur)} €")
+        lines.append(f"  Budget : {format_eur(pilot.budget_eur)} €")
     if advice.sources:
         lines += ["", SOURCES_TITLE]
         lines += [f"[{n}] {s.title} ({s.id})" for n, s in enumerate(advice.sources, start=1)]
@@ -361,7 +351,7 @@ async def _check_llm(settings: Settings) -> list[str]:
 
 
 def _seconds(value: float | None) -> str:
-    return DOCTOR_UNKNOWN if value is None else f"{value:.1f}".replace(".", ",")
+    return DOCTOR_UNKNOWN if value is None else f"{value:.1f}".removesuffix(".0").replace(".", ",")
 
 
 def _probe_line(result: ProbeResult, first_limit: float) -> str:

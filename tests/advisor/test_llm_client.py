@@ -1,17 +1,21 @@
-"""LLM client against the fake provider: retries, deadline, streaming, JSON mode, fallback."""
+"""LLM client against the fake provider: retries, two time limits, streaming, JSON modes,
+fallback; a request the client gives up on is closed, so the server stops generating."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from bot.config import load_settings
 from bot.errors import LLMAuthError, LLMResponseError, LLMUnavailableError
-from bot.llm import Endpoint, LLMClient, cost_eur, endpoints_from_settings, price_for
+from bot.llm import Endpoint, LLMClient, cost_eur, endpoints_from_settings
+from bot.llm.client import LLMTimeoutError
 from tests.advisor.conftest import TEST_KEY
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
@@ -35,13 +39,14 @@ async def test_reply_text_usage_and_auth_header(
     result = await make_client(llm_server, http).complete(MESSAGES, json_mode=True)
     assert result.text == "Salut"
     assert (result.prompt_tokens, result.completion_tokens) == (1000, 500)
-    assert not result.usage_estimated
-    # 1000 * 0.28 + 500 * 0.42 = 490 USD per Mtok -> 0.00049 USD -> * 0.92
-    assert result.cost_eur == pytest.approx(0.00049 * 0.92)
+    assert not result.usage_estimated and result.finish_reason == "stop"
+    assert result.cost_eur == pytest.approx(cost_eur("deepseek", "deepseek-chat", 1000, 500))
+    assert result.cost_eur > 0
     request = llm_server.requests[0]
     assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
     assert request.body["response_format"] == {"type": "json_object"}
-    assert request.body["model"] == "deepseek-chat" and request.body["stream"] is False
+    # always streamed: the first token is timed and a hang-up stops the generation
+    assert request.body["model"] == "deepseek-chat" and request.body["stream"] is True
 
 
 async def test_stream_calls_on_delta_and_reads_usage(
@@ -69,7 +74,7 @@ async def test_stream_without_usage_is_estimated(
         return None
 
     result = await make_client(llm_server, http).complete(MESSAGES, on_delta=on_delta)
-    assert result.usage_estimated and result.completion_tokens == 100
+    assert result.usage_estimated and result.completion_tokens == round(400 / 3.5)
 
 
 async def test_cut_stream_is_unavailable(
@@ -129,6 +134,128 @@ async def test_stall_hits_the_overall_deadline(
     with pytest.raises(LLMUnavailableError):
         await make_client(llm_server, http, timeout_s=0.8).complete(MESSAGES)
     assert time.monotonic() - started < 1.5
+
+
+async def test_no_first_token_in_time_gives_up_and_hangs_up(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    """A server still reading the prompt: the first-token limit ends the wait, not the total."""
+    llm_server.enqueue(Behaviour.stream("trop tard", delay_s=5))
+    client = make_client(llm_server, http, timeout_s=10, first_token_timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(LLMTimeoutError) as info:
+        await client.complete(MESSAGES)
+    gave_up = time.monotonic()
+    assert info.value.stage == "first_token" and "first token" in str(info.value)
+    assert 0.45 < gave_up - started < 1.0
+    await _until(lambda: llm_server.disconnects, seconds=2)
+    assert llm_server.disconnects[0] - gave_up < 0.5
+    assert llm_server.chunks_sent == 0  # nothing was generated for nobody
+
+
+async def test_slow_answer_is_cut_at_the_total_and_the_server_stops_generating(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    """100 chunks at 0.05 s each (5 s) against a 1 s budget: the client closes the stream,
+    the server notices at its next write and generates nothing more."""
+    llm_server.enqueue(Behaviour.stream("x" * 100, chunk_chars=1, chunk_delay_s=0.05))
+    seen: list[str] = []
+
+    async def on_delta(delta: str) -> None:
+        seen.append(delta)
+
+    client = make_client(llm_server, http, timeout_s=1.0, first_token_timeout_s=0.5)
+    with pytest.raises(LLMTimeoutError) as info:
+        await client.complete(MESSAGES, on_delta=on_delta)
+    assert info.value.stage == "total" and seen
+    await _until(lambda: llm_server.disconnects, seconds=2)
+    at_disconnect = llm_server.chunks_sent
+    await asyncio.sleep(0.3)
+    assert llm_server.chunks_sent == at_disconnect < 40
+
+
+async def test_first_token_time_and_speed_are_measured(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    usage = {"prompt_tokens": 50, "completion_tokens": 21}
+    llm_server.enqueue(
+        Behaviour.stream("y" * 20, chunk_chars=1, delay_s=0.3, chunk_delay_s=0.01, usage=usage)
+    )
+    result = await make_client(llm_server, http, first_token_timeout_s=1).complete(MESSAGES)
+    assert result.first_token_s is not None and 0.25 < result.first_token_s < 0.8
+    assert result.elapsed_s > result.first_token_s
+    assert result.tokens_per_s is not None and 10 < result.tokens_per_s < 200
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_reply_cut_at_the_token_limit_is_flagged(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient, streamed: bool
+) -> None:
+    text = '{"answer": "une réponse qui ne tient pas'
+    make = Behaviour.stream if streamed else Behaviour.reply
+    llm_server.enqueue(make(text, finish_reason="length"))
+    result = await make_client(llm_server, http).complete(MESSAGES, json_mode=True)
+    assert result.truncated and result.text == text
+
+
+async def test_json_schema_is_asked_then_json_mode_where_refused_and_remembered(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    llm_server.default = Behaviour.refuse_schema('{"answer": "ok"}')
+    client = make_client(llm_server, http)
+    first = await client.complete(MESSAGES, schema=schema)
+    second = await client.complete(MESSAGES, schema=schema)
+    formats = [r.body.get("response_format") for r in llm_server.requests]
+    assert formats == [
+        {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
+        {"type": "json_object"},
+        {"type": "json_object"},  # the refusal is remembered: no second 400
+    ]
+    assert (first.response_format, second.response_format) == ("json_object", "json_object")
+    assert first.text == '{"answer": "ok"}'
+
+
+async def test_schema_mode_constrains_the_reply(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string", "maxLength": 5},
+            "tools": {"type": "array", "items": {"type": "string", "enum": ["tool-a"]}},
+        },
+    }
+    llm_server.enqueue(Behaviour.conform("Bonjour à vous"))
+    result = await make_client(llm_server, http).complete(MESSAGES, schema=schema)
+    assert json.loads(result.text) == {"answer": "Bonjo", "tools": ["tool-a"]}
+    assert result.response_format == "json_schema"
+
+
+def test_endpoint_kind_local_or_hosted() -> None:
+    assert Endpoint("ollama", "http://gpu-box:11434/v1", "m").kind == "local"
+    assert Endpoint("llamacpp", "http://127.0.0.1:8080/v1", "m").kind == "local"
+    assert Endpoint("custom", "http://localhost:8080/v1", "m").kind == "local"
+    assert Endpoint("custom", "http://127.0.0.2:1/v1", "m").kind == "local"
+    assert Endpoint("custom", "https://llm.example.org/v1", "m").kind == "hosted"
+    assert Endpoint("deepseek", "https://api.deepseek.com/v1", "m").kind == "hosted"
+    # a local proxy in front of a paid API is still billed like the API
+    assert Endpoint("deepseek", "http://127.0.0.1:4000/v1", "m").kind == "hosted"
+
+
+async def test_a_local_model_costs_nothing_whatever_its_name(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint = Endpoint("custom", llm_server.base_url, "my-own-gguf")  # on 127.0.0.1
+    result = await LLMClient([endpoint], http=http).complete(MESSAGES)
+    assert result.local and result.prompt_tokens > 0 and result.cost_eur == 0.0
+    assert "no price known" not in caplog.text
+
+
+async def _until(condition: Callable[[], object], *, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        await asyncio.sleep(0.02)
 
 
 async def test_401_no_retry_and_no_key_in_message_or_logs(
@@ -240,19 +367,3 @@ def test_endpoints_from_settings_presets_and_override() -> None:
     )
     assert "k" not in repr(endpoint)
     assert endpoints_from_settings(load_settings({})) == []
-
-
-def test_pricing_table() -> None:
-    assert price_for("mistral-small-latest") == price_for("mistral-small")
-    assert price_for("openai/gpt-4o-mini-2024-07-18") == price_for("gpt-4o-mini")
-    assert price_for("gpt-4o") != price_for("gpt-4o-mini")
-    assert cost_eur("ollama", "llama3.2", 10**6, 10**6) == 0.0
-    # GPT-4o-mini: 1M in + 1M out = 0.75 USD
-    assert cost_eur("openai", "gpt-4o-mini", 10**6, 10**6) == pytest.approx(0.75 * 0.92)
-
-
-def test_unknown_model_costs_zero_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING)
-    assert cost_eur("custom", "mystery-model-x", 1000, 1000) == 0.0
-    assert cost_eur("custom", "mystery-model-x", 1000, 1000) == 0.0
-    assert caplog.text.count("mystery-model-x") == 1

@@ -8,11 +8,19 @@ Usage:
 
 Behaviours are consumed in order, one per request; when the queue is empty, `default` is used.
 The server is threaded (one thread per connection) so it can serve load tests.
+
+Like llama.cpp's server, it notices when a client goes away (a closed socket while it waits
+or a failed write while it streams), stops "generating" and records it in `disconnects`.
+`Behaviour.conform` plays a schema-constrained model: its reply is built from the JSON
+schema of the request's `response_format`, as constrained decoding would produce.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -20,29 +28,39 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+DEFAULT_REPLY = '{"answer": "Réponse de test : commencez petit [1]."}'
 DEFAULT_USAGE = {"prompt_tokens": 1500, "completion_tokens": 400, "total_tokens": 1900}
+POLL_S = 0.02
 
 
 @dataclass(frozen=True)
 class Behaviour:
     """How the server answers one request."""
 
-    kind: str  # reply | stream | status | stall | malformed | cut
+    kind: str  # reply | stream | status | stall | malformed | cut | conform | refuse_schema
     content: str = ""
     code: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     body: str = ""
-    delay_s: float = 0.0
+    delay_s: float = 0.0  # before anything is sent (prompt reading)
     usage: dict[str, int] | None = field(default_factory=lambda: dict(DEFAULT_USAGE))
     chunk_chars: int = 12
+    chunk_delay_s: float = 0.0  # between streamed chunks (generation speed)
     cut_after_chars: int = 0
+    finish_reason: str = "stop"
 
     @classmethod
     def reply(
-        cls, content: str, *, usage: dict[str, int] | None = None, delay_s: float = 0.0
+        cls,
+        content: str,
+        *,
+        usage: dict[str, int] | None = None,
+        delay_s: float = 0.0,
+        finish_reason: str = "stop",
     ) -> Behaviour:
         """A normal (non-streamed) completion whose message content is `content`."""
-        return cls("reply", content=content, usage=usage or dict(DEFAULT_USAGE), delay_s=delay_s)
+        return cls("reply", content=content, usage=usage or dict(DEFAULT_USAGE), delay_s=delay_s,
+                   finish_reason=finish_reason)  # fmt: skip
 
     @classmethod
     def stream(
@@ -53,6 +71,8 @@ class Behaviour:
         omit_usage: bool = False,
         chunk_chars: int = 12,
         delay_s: float = 0.0,
+        chunk_delay_s: float = 0.0,
+        finish_reason: str = "stop",
     ) -> Behaviour:
         """A streamed (SSE) completion; `omit_usage` mimics providers that never send usage."""
         return cls(
@@ -61,6 +81,8 @@ class Behaviour:
             usage=None if omit_usage else (usage or dict(DEFAULT_USAGE)),
             chunk_chars=chunk_chars,
             delay_s=delay_s,
+            chunk_delay_s=chunk_delay_s,
+            finish_reason=finish_reason,
         )
 
     @classmethod
@@ -86,6 +108,17 @@ class Behaviour:
     def cut(cls, content: str, *, after_chars: int = 20) -> Behaviour:
         """A stream that stops mid-way: the connection closes without the final chunk."""
         return cls("cut", content=content, cut_after_chars=after_chars)
+
+    @classmethod
+    def conform(cls, answer: str, *, chunk_chars: int = 12, delay_s: float = 0.0) -> Behaviour:
+        """A streamed reply built from the request's JSON schema (as constrained decoding
+        would), with `answer` as its "answer"; plain `answer` text when no schema was sent."""
+        return cls("conform", content=answer, chunk_chars=chunk_chars, delay_s=delay_s)
+
+    @classmethod
+    def refuse_schema(cls, then: str) -> Behaviour:
+        """400 naming response_format while the request asks for a JSON schema, else `then`."""
+        return cls("refuse_schema", content=then)
 
 
 @dataclass(frozen=True)
@@ -126,31 +159,65 @@ class _Handler(BaseHTTPRequestHandler):
                 received_at=time.monotonic(),
             )
         )
-        pause = owner.latency_s + behaviour.delay_s
-        if pause and owner._stopping.wait(pause):
+        if not self._wait(owner.latency_s + behaviour.delay_s):
             return
         try:
             self._answer(behaviour, body if isinstance(body, dict) else {})
         except (BrokenPipeError, ConnectionResetError):
-            return  # the client gave up (timeout): nothing to do
+            owner._record_disconnect()  # the client gave up: stop generating
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; False when the client hung up or the server stops."""
+        owner = self.server.owner
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if owner._stopping.wait(min(POLL_S, left)):
+                return False
+            if self._client_gone():
+                owner._record_disconnect()
+                self.close_connection = True
+                return False
+        return True
+
+    def _client_gone(self) -> bool:
+        """True when the client closed its side (it sends nothing else after its request)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _answer(self, behaviour: Behaviour, body: dict[str, Any]) -> None:
         model = str(body.get("model", "fake-model"))
-        if behaviour.kind == "stall":
+        kind = behaviour.kind
+        if kind == "refuse_schema":
+            behaviour = _refusal_or_reply(behaviour, body)
+            kind = behaviour.kind
+        if kind == "conform":
+            behaviour = Behaviour.stream(_conforming(behaviour.content, body),
+                                         chunk_chars=behaviour.chunk_chars)  # fmt: skip
+            kind = "stream"
+        if kind == "stall":
             self.close_connection = True
             return
-        if behaviour.kind == "status":
+        if kind == "status":
             self._send_raw(behaviour.code, behaviour.body.encode(), behaviour.headers)
-        elif behaviour.kind == "malformed":
+        elif kind == "malformed":
             self._send_raw(200, behaviour.body.encode(), (("Content-Type", "text/html"),))
-        elif behaviour.kind == "reply":
-            self._send_json(200, _completion(model, behaviour.content, behaviour.usage))
-        elif behaviour.kind in ("stream", "cut"):
+        elif kind == "reply":
+            payload = _completion(
+                model, behaviour.content, behaviour.usage, behaviour.finish_reason
+            )
+            self._send_json(200, payload)
+        elif kind in ("stream", "cut"):
             self._stream(behaviour, model, body)
         else:
-            raise ValueError(f"unknown behaviour {behaviour.kind!r}")
+            raise ValueError(f"unknown behaviour {kind!r}")
 
     def _stream(self, behaviour: Behaviour, model: str, body: dict[str, Any]) -> None:
+        owner = self.server.owner
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -159,14 +226,17 @@ class _Handler(BaseHTTPRequestHandler):
         sent = 0
         step = max(1, behaviour.chunk_chars)
         while sent < len(content):
+            if sent and behaviour.chunk_delay_s and not self._wait(behaviour.chunk_delay_s):
+                return
             piece = content[sent : sent + step]
             sent += len(piece)
             self._event({"model": model, "choices": [_delta(piece, None)]})
+            owner._count_chunk()
             if behaviour.kind == "cut" and sent >= behaviour.cut_after_chars:
                 self.wfile.flush()
                 self.close_connection = True
                 return  # no terminating chunk: the client sees a broken body
-        self._event({"model": model, "choices": [_delta("", "stop")]})
+        self._event({"model": model, "choices": [_delta("", behaviour.finish_reason)]})
         wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         if behaviour.usage is not None and wants_usage:
             self._event({"model": model, "choices": [], "usage": behaviour.usage})
@@ -199,12 +269,54 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+def _refusal_or_reply(behaviour: Behaviour, body: dict[str, Any]) -> Behaviour:
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        message = "response_format type json_schema is not supported by this model"
+        return Behaviour.status(400, body=json.dumps({"error": {"message": message}}))
+    return Behaviour.stream(behaviour.content)
+
+
+def _conforming(answer: str, body: dict[str, Any]) -> str:
+    """A JSON text valid against the request's schema (`answer` as the answer)."""
+    fmt = body.get("response_format") or {}
+    schema = (
+        (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+    )
+    if not isinstance(schema, dict):
+        return answer
+    return json.dumps(instance_of(schema, answer), ensure_ascii=False)
+
+
+def instance_of(schema: dict[str, Any], answer: str, key: str = "") -> Any:
+    """The first value a constrained decoder could produce for `schema`."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: instance_of(sub, answer, name) for name, sub in props.items()}
+    if kind == "array":
+        count = min(1, schema.get("maxItems", 1))
+        return [instance_of(schema.get("items") or {}, answer, key) for _ in range(count)]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 0))
+    if kind == "boolean":
+        return False
+    text = answer if key == "answer" else f"texte {key}".strip()
+    return text[: schema.get("maxLength", len(text))]
+
+
 def _delta(piece: str, finish: str | None) -> dict[str, Any]:
     delta = {"content": piece} if piece else {}
     return {"index": 0, "delta": delta, "finish_reason": finish}
 
 
-def _completion(model: str, content: str, usage: dict[str, int] | None) -> dict[str, Any]:
+def _completion(
+    model: str, content: str, usage: dict[str, int] | None, finish_reason: str = "stop"
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -213,7 +325,7 @@ def _completion(model: str, content: str, usage: dict[str, int] | None) -> dict[
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "finish_reason": finish_reason,
             }
         ],
     }
@@ -226,15 +338,23 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: FakeLLMServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client closing its kept-alive connection is normal: no traceback for that."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeLLMServer:
     """Scriptable fake of an OpenAI-compatible provider, listening on a free local port."""
 
     def __init__(self, *, default: Behaviour | None = None, latency_s: float = 0.0) -> None:
-        self.default = default or Behaviour.reply('{"answer": "Réponse de test."}')
+        self.default = default or Behaviour.reply(DEFAULT_REPLY)
         self.latency_s = latency_s
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
+        self._disconnects: list[float] = []
+        self._chunks = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -255,6 +375,18 @@ class FakeLLMServer:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def disconnects(self) -> list[float]:
+        """When (monotonic clock) a client hung up before its answer was complete."""
+        with self._lock:
+            return list(self._disconnects)
+
+    @property
+    def chunks_sent(self) -> int:
+        """Streamed content chunks written so far (the "tokens" generated)."""
+        with self._lock:
+            return self._chunks
+
     def enqueue(self, *behaviours: Behaviour) -> None:
         """Script the next requests, in order."""
         with self._lock:
@@ -264,6 +396,14 @@ class FakeLLMServer:
         with self._lock:
             self._requests.append(request)
             return self._queue.popleft() if self._queue else self.default
+
+    def _record_disconnect(self) -> None:
+        with self._lock:
+            self._disconnects.append(time.monotonic())
+
+    def _count_chunk(self) -> None:
+        with self._lock:
+            self._chunks += 1
 
     def start(self) -> FakeLLMServer:
         """Start serving in a background thread."""

@@ -125,6 +125,56 @@ async def test_repair_call_stays_inside_the_answer_budget(real_kb: KnowledgeBase
 
             advice = await advisor.advise("Je veux automatiser mes devis", on_text=on_text)
             elapsed = time.monotonic() - started
-    assert advice.degraded and advice.mode == "offline"
+    assert advice.degraded and advice.mode == "degraded"
+    assert advice.fallback_reason == "timeout"
     assert elapsed < 2.0 + 0.5, elapsed
     await asyncio.sleep(0)
+
+
+QUESTION = "Comment réduire le temps passé sur mes devis ?"
+CUT = Behaviour.stream('{"answer": "Commencez par', finish_reason="length")
+REASONS: dict[str, tuple[Behaviour, str]] = {
+    "stall": (Behaviour.stall(30), "timeout"),
+    "http-500": (Behaviour.status(500), "unavailable"),
+    "429-storm": (Behaviour.status(429, retry_after=0.1), "rate_limited"),
+    "401": (Behaviour.status(401), "auth"),
+    "malformed-body": (Behaviour.malformed(), "unavailable"),
+    "stream-cut": (Behaviour.cut(GOOD, after_chars=25), "unavailable"),
+    "not-json-twice": (Behaviour.stream("Pas de JSON aujourd'hui."), "invalid_json"),
+    "cut-at-token-limit-twice": (CUT, "truncated"),
+    "invented-figures": (
+        Behaviour.stream(draft("Vous gagnerez 73 % de temps. Le logiciel coûte 412 €.")),
+        "unsupported_claims",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", REASONS)
+async def test_fallback_says_why_and_counts_the_tokens_spent(
+    fault: str, real_kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`ask --json` tells "LLM down" from "no LLM": mode degraded, a reason, the usage."""
+    behaviour, reason = REASONS[fault]
+    with FakeLLMServer(default=behaviour) as llm:
+        async with httpx.AsyncClient() as http:
+            endpoint = Endpoint("custom", llm.base_url, "m", "sk-test-0000000000000000")
+            options = {"timeout_s": TIMEOUT_S, "max_retries": 1, "backoff_s": 0.05}
+            client = LLMClient([endpoint], http=http, **options)
+            advice = await Advisor(real_kb, client).advise(QUESTION)
+        answered = [r for r in llm.requests if r.body]
+    contract = advice.to_contract()
+    assert (contract["mode"], contract["fallback_reason"]) == ("degraded", reason)
+    assert advice.notice and advice.pilot is not None and advice.answer
+    # tokens are spent once the model has written something, even a cut stream
+    spent = fault in (
+        "stream-cut",
+        "not-json-twice",
+        "cut-at-token-limit-twice",
+        "invented-figures",
+    )
+    assert (contract["usage"] is not None) == spent, contract["usage"]
+    assert f"LLM answer unusable ({reason})" in caplog.text
+    if reason == "truncated":  # retried once with more room, never "repaired"
+        first, second = (r.body for r in answered)
+        assert second["max_tokens"] > first["max_tokens"]
+        assert "utilisable" not in second["messages"][-1]["content"]
