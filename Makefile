@@ -26,7 +26,9 @@ run: install
 
 lint: install
 	$(BIN)/ruff check bot retrieval tests benchmarks
+	$(BIN)/ruff format --check bot retrieval tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/pilote-ia kb check
 
 test: lint
 	$(BIN)/pytest -q

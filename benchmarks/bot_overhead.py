@@ -39,9 +39,10 @@ async def measure(n: int) -> list[float]:
     fake = FakeTelegram().start()
     data = Path(tempfile.mkdtemp())
     settings = Settings(
-        pilote_ia_data_dir=data, telegram_bot_token=fake.token,
+        pilote_ia_data_dir=data,
+        telegram_bot_token=fake.token,
         telegram_api_base_url=fake.base_url,
-    )  # fmt: skip
+    )
     store = SQLiteStore(settings.db_path)
     limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0)
     app = build_application(settings, FakeAdvisor(), store, rate_limiter=limiter)

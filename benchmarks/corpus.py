@@ -29,44 +29,105 @@ SECTIONS_PER_DOC = 5
 _SECTION_WORDS = 80
 
 BUSINESSES = [
-    "une boulangerie de quartier", "un garage automobile", "un cabinet d'expertise comptable",
-    "une agence immobilière", "un salon de coiffure", "une entreprise de plomberie",
-    "un restaurant traditionnel", "une boutique de vêtements en ligne", "un cabinet d'avocats",
-    "une pharmacie", "une auto-école", "un cabinet de kinésithérapie", "une PME du bâtiment",
-    "une agence de voyages", "un fleuriste", "une librairie indépendante", "un hôtel familial",
-    "une entreprise de nettoyage", "un atelier de menuiserie", "une crèche privée",
-    "un cabinet d'architectes", "une épicerie fine", "un traiteur", "une salle de sport",
-    "un opticien", "une société de transport", "un bureau d'études", "une ferme en vente directe",
-    "un cabinet dentaire", "une agence de communication",
-]  # fmt: skip
+    "une boulangerie de quartier",
+    "un garage automobile",
+    "un cabinet d'expertise comptable",
+    "une agence immobilière",
+    "un salon de coiffure",
+    "une entreprise de plomberie",
+    "un restaurant traditionnel",
+    "une boutique de vêtements en ligne",
+    "un cabinet d'avocats",
+    "une pharmacie",
+    "une auto-école",
+    "un cabinet de kinésithérapie",
+    "une PME du bâtiment",
+    "une agence de voyages",
+    "un fleuriste",
+    "une librairie indépendante",
+    "un hôtel familial",
+    "une entreprise de nettoyage",
+    "un atelier de menuiserie",
+    "une crèche privée",
+    "un cabinet d'architectes",
+    "une épicerie fine",
+    "un traiteur",
+    "une salle de sport",
+    "un opticien",
+    "une société de transport",
+    "un bureau d'études",
+    "une ferme en vente directe",
+    "un cabinet dentaire",
+    "une agence de communication",
+]
 TASKS = [
-    "la rédaction des devis", "la relance des factures impayées", "la prise de rendez-vous",
-    "les réponses aux avis Google", "la gestion des commandes WhatsApp",
-    "la saisie des factures fournisseurs", "la publication sur les réseaux sociaux",
-    "le suivi des stocks", "la rédaction des fiches produits", "le tri des courriels",
-    "la préparation des plannings", "le compte rendu des réunions", "la traduction des menus",
-    "les réponses aux questions fréquentes", "la veille sur les appels d'offres",
-    "la transcription des messages vocaux", "la création de visuels promotionnels",
-    "le rapprochement bancaire", "l'accueil téléphonique", "la préparation des newsletters",
-]  # fmt: skip
+    "la rédaction des devis",
+    "la relance des factures impayées",
+    "la prise de rendez-vous",
+    "les réponses aux avis Google",
+    "la gestion des commandes WhatsApp",
+    "la saisie des factures fournisseurs",
+    "la publication sur les réseaux sociaux",
+    "le suivi des stocks",
+    "la rédaction des fiches produits",
+    "le tri des courriels",
+    "la préparation des plannings",
+    "le compte rendu des réunions",
+    "la traduction des menus",
+    "les réponses aux questions fréquentes",
+    "la veille sur les appels d'offres",
+    "la transcription des messages vocaux",
+    "la création de visuels promotionnels",
+    "le rapprochement bancaire",
+    "l'accueil téléphonique",
+    "la préparation des newsletters",
+]
 TOOLS = [
-    ("Le Chat de Mistral", 15), ("ChatGPT Plus", 23), ("Claude Pro", 22), ("Microsoft Copilot", 21),
-    ("Gemini", 22), ("Canva", 12), ("Make", 10), ("Zapier", 20), ("Brevo", 9), ("Pennylane", 49),
-    ("Qonto", 11), ("Agicap", 99), ("Calendly", 10), ("Planity", 39), ("HubSpot", 20),
-    ("Notion AI", 10), ("Otter", 17), ("DeepL Pro", 9), ("Whisper", 0), ("Ollama", 0),
-]  # fmt: skip
+    ("Le Chat de Mistral", 15),
+    ("ChatGPT Plus", 23),
+    ("Claude Pro", 22),
+    ("Microsoft Copilot", 21),
+    ("Gemini", 22),
+    ("Canva", 12),
+    ("Make", 10),
+    ("Zapier", 20),
+    ("Brevo", 9),
+    ("Pennylane", 49),
+    ("Qonto", 11),
+    ("Agicap", 99),
+    ("Calendly", 10),
+    ("Planity", 39),
+    ("HubSpot", 20),
+    ("Notion AI", 10),
+    ("Otter", 17),
+    ("DeepL Pro", 9),
+    ("Whisper", 0),
+    ("Ollama", 0),
+]
 PEOPLE = [
-    "la gérante", "le patron", "l'assistante administrative", "le chef d'atelier",
-    "la responsable commerciale", "le comptable", "l'apprenti", "la secrétaire médicale",
-    "le responsable des achats", "l'équipe d'accueil",
-]  # fmt: skip
+    "la gérante",
+    "le patron",
+    "l'assistante administrative",
+    "le chef d'atelier",
+    "la responsable commerciale",
+    "le comptable",
+    "l'apprenti",
+    "la secrétaire médicale",
+    "le responsable des achats",
+    "l'équipe d'accueil",
+]
 KPIS = [
-    "le temps passé par devis", "le délai moyen de réponse aux clients",
-    "le nombre de rendez-vous manqués", "le taux de factures payées à l'échéance",
-    "le nombre d'avis clients traités", "le panier moyen", "le nombre d'erreurs de saisie",
-    "les heures administratives par semaine", "le taux de transformation des devis",
+    "le temps passé par devis",
+    "le délai moyen de réponse aux clients",
+    "le nombre de rendez-vous manqués",
+    "le taux de factures payées à l'échéance",
+    "le nombre d'avis clients traités",
+    "le panier moyen",
+    "le nombre d'erreurs de saisie",
+    "les heures administratives par semaine",
+    "le taux de transformation des devis",
     "la satisfaction des clients",
-]  # fmt: skip
+]
 RULES = [
     "informer les clients qu'ils échangent avec une IA",
     "ne pas transmettre de données de santé à un service non hébergé en Europe",
@@ -76,16 +137,26 @@ RULES = [
     "désactiver l'entraînement sur vos données dans les réglages",
     "signer un accord de traitement des données avec le fournisseur",
     "limiter l'accès aux documents sensibles",
-]  # fmt: skip
+]
 AIDS = [
-    "le chèque numérique de la région", "le diagnostic IA de Bpifrance",
-    "l'accompagnement de la CCI", "le programme IA Booster", "les formations financées par l'OPCO",
-]  # fmt: skip
+    "le chèque numérique de la région",
+    "le diagnostic IA de Bpifrance",
+    "l'accompagnement de la CCI",
+    "le programme IA Booster",
+    "les formations financées par l'OPCO",
+]
 HEADINGS = [
-    "Le problème", "La solution retenue", "Les coûts", "Le pilote de deux semaines",
-    "Les résultats", "Les précautions", "Pour aller plus loin", "Le point de départ",
-    "Ce qui a changé", "Les limites",
-]  # fmt: skip
+    "Le problème",
+    "La solution retenue",
+    "Les coûts",
+    "Le pilote de deux semaines",
+    "Les résultats",
+    "Les précautions",
+    "Pour aller plus loin",
+    "Le point de départ",
+    "Ce qui a changé",
+    "Les limites",
+]
 
 _TEMPLATES = [
     "Dans {business}, {task} prend environ {hours} heures par semaine à {person}.",
@@ -130,11 +201,18 @@ def sentence_pool(seed: int = SEED, size: int = 3000) -> list[str]:
         tool, price = rng.choice(TOOLS)
         person = rng.choice(PEOPLE)
         sentence = rng.choice(_TEMPLATES).format(
-            business=rng.choice(BUSINESSES), task=rng.choice(TASKS), tool=tool,
-            price=price or rng.choice((5, 8, 12)), person=person, person_cap=_cap(person),
-            kpi=rng.choice(KPIS), rule=rng.choice(RULES), aid_cap=_cap(rng.choice(AIDS)),
-            hours=rng.randint(2, 15), percent=rng.choice((10, 15, 20, 25, 30, 40)),
-        )  # fmt: skip
+            business=rng.choice(BUSINESSES),
+            task=rng.choice(TASKS),
+            tool=tool,
+            price=price or rng.choice((5, 8, 12)),
+            person=person,
+            person_cap=_cap(person),
+            kpi=rng.choice(KPIS),
+            rule=rng.choice(RULES),
+            aid_cap=_cap(rng.choice(AIDS)),
+            hours=rng.randint(2, 15),
+            percent=rng.choice((10, 15, 20, 25, 30, 40)),
+        )
         seen[sentence] = None
     return list(seen)
 
@@ -165,13 +243,17 @@ def generate(n_chunks: int, seed: int = SEED) -> Corpus:
         count = min(SECTIONS_PER_DOC, n_chunks - doc * SECTIONS_PER_DOC)
         lines = [f"# {all_titles[title_row]}", ""]
         for heading_row in rng.sample(range(len(HEADINGS)), count):
-            rows = [first_sentence + rng.randrange(len(sentences))
-                    for _ in range(rng.randint(3, 5))]
+            rows = [
+                first_sentence + rng.randrange(len(sentences)) for _ in range(rng.randint(3, 5))
+            ]
             while len(rows) > 1 and sum(len(pool[r].split()) for r in rows) > _SECTION_WORDS:
                 rows.pop()  # one section must stay one chunk of the real chunker
             lines += [f"## {HEADINGS[heading_row]}", "", " ".join(pool[r] for r in rows), ""]
             parts[f"{stem}|{HEADINGS[heading_row]}"] = [
-                title_row, len(all_titles) + heading_row, *rows]
+                title_row,
+                len(all_titles) + heading_row,
+                *rows,
+            ]
         (docs_dir / f"{stem}.md").write_text("\n".join(lines), encoding="utf-8")
     meta_file.write_text(json.dumps(parts), encoding="utf-8")
     return Corpus(directory, docs_dir, n_chunks, pool, parts)
@@ -252,9 +334,16 @@ def queries(n: int = 200, seed: int = SEED) -> list[str]:
     out: dict[str, None] = {}
     while len(out) < n:
         tool, price = rng.choice(TOOLS)
-        out[rng.choice(forms).format(
-            business=rng.choice(BUSINESSES), task=rng.choice(TASKS), tool=tool,
-            price=max(price, 10), kpi=rng.choice(KPIS), rule=rng.choice(RULES))] = None
+        out[
+            rng.choice(forms).format(
+                business=rng.choice(BUSINESSES),
+                task=rng.choice(TASKS),
+                tool=tool,
+                price=max(price, 10),
+                kpi=rng.choice(KPIS),
+                rule=rng.choice(RULES),
+            )
+        ] = None
     return list(out)
 
 

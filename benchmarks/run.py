@@ -94,8 +94,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 # -- search latency and recall -----------------------------------------------------------
 
 
-def baseline_collection(directory: Path, ids: list[str], docs: list[str], metas: list[Any],
-                        vectors: Any) -> Any:
+def baseline_collection(
+    directory: Path, ids: list[str], docs: list[str], metas: list[Any], vectors: Any
+) -> Any:
     """The plain Chroma collection a user would write (same model, same vectors), built once."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -106,14 +107,19 @@ def baseline_collection(directory: Path, ids: list[str], docs: list[str], metas:
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     ef = SentenceTransformerEmbeddingFunction(model_name=str(packaged_model_path()))
-    client = chromadb.PersistentClient(path=str(directory),
-                                       settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(directory), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     collection = client.get_or_create_collection("baseline", embedding_function=ef)  # type: ignore[arg-type]
     if collection.count() != len(ids):
         for start in range(0, len(ids), 1000):
             end = start + 1000
-            collection.upsert(ids=ids[start:end], documents=docs[start:end],
-                              metadatas=metas[start:end], embeddings=vectors[start:end])
+            collection.upsert(
+                ids=ids[start:end],
+                documents=docs[start:end],
+                metadatas=metas[start:end],
+                embeddings=vectors[start:end],
+            )
     return collection
 
 
@@ -130,16 +136,18 @@ def search_latency(size: int, queries: list[str]) -> dict[str, Any]:
     index_dir = corpus.build_index(built, MODEL)
     log(f"{size} chunks: index ready in {time.perf_counter() - started:.0f} s")
     opened = time.perf_counter()
-    kb = open_knowledge_base(index_dir=index_dir, knowledge_dir=built.directory / "no-fiches",
-                             embedding_model=MODEL)
+    kb = open_knowledge_base(
+        index_dir=index_dir, knowledge_dir=built.directory / "no-fiches", embedding_model=MODEL
+    )
     kb.search("devis", k=5)  # loads BM25 and the query embedder
     open_s = time.perf_counter() - opened
     hybrid = timed(lambda q: kb.search(q, k=5), queries)
     # the same queries again: their vectors are cached (the advisor's 2nd and 3rd searches)
     reused = timed(lambda q: kb.search(q, k=5), queries)
     kb.close()
-    kb = open_knowledge_base(index_dir=index_dir, knowledge_dir=built.directory / "no-fiches",
-                             embedding_model=MODEL)
+    kb = open_knowledge_base(
+        index_dir=index_dir, knowledge_dir=built.directory / "no-fiches", embedding_model=MODEL
+    )
     dense = timed(lambda q: kb.search_dense(q, k=5), queries)
     kb.close()
 
@@ -163,11 +171,14 @@ def search_latency(size: int, queries: list[str]) -> dict[str, Any]:
     log(f"{size} chunks: baseline ready in {time.perf_counter() - started:.0f} s")
     base = timed(lambda q: col.query(query_texts=[q], n_results=5), queries)
     return {
-        "hybrid_p50": statistics.median(hybrid), "hybrid_p95": percentile(hybrid, 0.95),
+        "hybrid_p50": statistics.median(hybrid),
+        "hybrid_p95": percentile(hybrid, 0.95),
         "hybrid_cached_vector_p50": statistics.median(reused),
         "hybrid_cached_vector_p95": percentile(reused, 0.95),
-        "dense_p50": statistics.median(dense), "dense_p95": percentile(dense, 0.95),
-        "baseline_p50": statistics.median(base), "baseline_p95": percentile(base, 0.95),
+        "dense_p50": statistics.median(dense),
+        "dense_p95": percentile(dense, 0.95),
+        "baseline_p50": statistics.median(base),
+        "baseline_p95": percentile(base, 0.95),
         "open_s": open_s,
     }
 
@@ -177,8 +188,9 @@ def real_index() -> Path:
     from retrieval import open_knowledge_base
 
     data = OUT / "kb-real"
-    kb = open_knowledge_base(index_dir=data / "index", knowledge_dir=KNOWLEDGE,
-                             embedding_model=MODEL)
+    kb = open_knowledge_base(
+        index_dir=data / "index", knowledge_dir=KNOWLEDGE, embedding_model=MODEL
+    )
     try:
         kb.ingest([KNOWLEDGE], progress=False)
     finally:
@@ -195,8 +207,9 @@ def recall(data: Path) -> dict[str, float]:
     from retrieval.lexical import StoredChunk
 
     questions_file = KNOWLEDGE / "eval" / "questions.jsonl"
-    kb = open_knowledge_base(index_dir=data / "index", knowledge_dir=KNOWLEDGE,
-                             embedding_model=MODEL)
+    kb = open_knowledge_base(
+        index_dir=data / "index", knowledge_dir=KNOWLEDGE, embedding_model=MODEL
+    )
     try:
         ours = evaluate(kb, questions_file)
     finally:
@@ -210,18 +223,26 @@ def recall(data: Path) -> dict[str, float]:
     import numpy as np
 
     vectors = np.stack([found[text_key(d)] for d in docs])
-    col = baseline_collection(data / "baseline-chroma", [c.id for c in chunks], docs,
-                              [{"fiche_id": c.fiche_id} for c in chunks], vectors)
-    questions = [(q.question, set(q.relevant)) for q in load_questions(questions_file)
-                 if q.relevant]  # out-of-scope questions have no fiche to find
+    col = baseline_collection(
+        data / "baseline-chroma",
+        [c.id for c in chunks],
+        docs,
+        [{"fiche_id": c.fiche_id} for c in chunks],
+        vectors,
+    )
+    questions = [
+        (q.question, set(q.relevant)) for q in load_questions(questions_file) if q.relevant
+    ]  # out-of-scope questions have no fiche to find
     hits = 0
     for question, relevant in questions:
         result = col.query(query_texts=[question], n_results=5, include=["metadatas"])
         if {str(m["fiche_id"]) for m in (result["metadatas"] or [[]])[0]} & relevant:
             hits += 1
     return {
-        "hybrid": ours["hybrid"]["recall@5"], "baseline": round(hits / len(questions), 4),
-        "dense_one_per_fiche": ours["dense"]["recall@5"], "bm25": ours["bm25"]["recall@5"],
+        "hybrid": ours["hybrid"]["recall@5"],
+        "baseline": round(hits / len(questions), 4),
+        "dense_one_per_fiche": ours["dense"]["recall@5"],
+        "bm25": ours["bm25"]["recall@5"],
         "questions": len(questions),
     }
 
@@ -263,8 +284,15 @@ print(json.dumps({"chunks": report.chunks, "seconds": time.perf_counter() - t,
 
 
 def _python_json(script: str, args: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=3600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -283,22 +311,29 @@ def ingest(quick: bool) -> dict[str, Any]:
         stock = {k: os.environ[k] for k in _OPENBLAS if k in os.environ}
         variants = [("as_set", clean_env())]
         if stock:
-            variants.append(("openblas_unset", {k: v for k, v in clean_env().items()
-                                                if k not in _OPENBLAS}))
+            variants.append(
+                ("openblas_unset", {k: v for k, v in clean_env().items() if k not in _OPENBLAS})
+            )
         for name, env in variants:
             log(f"ingest with the model ({name}: {stock if name == 'as_set' else 'unset'})")
             result = _python_json(_INGEST_SCRIPT, [str(knowledge), str(work / f"i-{name}")], env)
-            runs[name] = {**result, "cold_chunks_per_s": result["chunks"] / result["cold_s"],
-                          "cached_chunks_per_s": result["chunks"] / result["cached_s"]}
-        shipped = _python_json(_SHIPPED_SCRIPT, [str(KNOWLEDGE), str(work / "shipped")],
-                               clean_env())
+            runs[name] = {
+                **result,
+                "cold_chunks_per_s": result["chunks"] / result["cold_s"],
+                "cached_chunks_per_s": result["chunks"] / result["cached_s"],
+            }
+        shipped = _python_json(
+            _SHIPPED_SCRIPT, [str(KNOWLEDGE), str(work / "shipped")], clean_env()
+        )
         shipped["chunks_per_s"] = shipped["chunks"] / shipped["seconds"]
         main = runs["as_set"]
         return {
             "ingest_chunks_per_s": main["cold_chunks_per_s"],
             "ingest_cached_chunks_per_s": main["cached_chunks_per_s"],
             "ingest_shipped_s": shipped["seconds"],
-            "ingest_runs": runs, "ingest_shipped": shipped, "openblas_env": stock,
+            "ingest_runs": runs,
+            "ingest_shipped": shipped,
+            "openblas_env": stock,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -313,8 +348,15 @@ def cold_ask(data: Path, runs: int) -> dict[str, Any]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([str(BIN / "pilote-ia"), "ask", QUESTION, "--json"], cwd=OUT,
-                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [str(BIN / "pilote-ia"), "ask", QUESTION, "--json"],
+            cwd=OUT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         times.append(time.perf_counter() - start)
         answer = json.loads(done.stdout)
         assert answer["mode"] == "offline" and answer["tools"], done.stderr
@@ -344,11 +386,20 @@ def bot_process(data: Path, questions: list[str]) -> dict[str, Any]:
     shutil.copytree(data / "index", work / "index")
     fake = TimedFake()
     fake.start()
-    env = clean_env(PILOTE_IA_DATA_DIR=str(work), TELEGRAM_BOT_TOKEN=fake.token,
-                    TELEGRAM_API_BASE_URL=fake.base_url, LOG_LEVEL="WARNING")
+    env = clean_env(
+        PILOTE_IA_DATA_DIR=str(work),
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        LOG_LEVEL="WARNING",
+    )
     start = time.perf_counter()
-    proc = subprocess.Popen([str(BIN / "pilote-ia"), "run"], cwd=work, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(BIN / "pilote-ia"), "run"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         if not fake.polled.wait(120):
             raise RuntimeError("the bot never polled")
@@ -370,7 +421,8 @@ def bot_process(data: Path, questions: list[str]) -> dict[str, Any]:
         fake.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "bot_ready_s": ready_s, "peak_rss_mb": rss,
+        "bot_ready_s": ready_s,
+        "peak_rss_mb": rss,
         "bot_answer_p50_ms": statistics.median(latencies),
         "bot_answer_p95_ms": percentile(latencies, 0.95),
         "bot_answers": len(latencies),
@@ -390,8 +442,10 @@ def bot_overhead(n: int) -> dict[str, Any]:
     import bot_overhead as overhead
 
     ms = asyncio.run(overhead.measure(n))
-    return {"bot_overhead_p50_ms": statistics.median(ms),
-            "bot_overhead_p95_ms": percentile(ms, 0.95)}
+    return {
+        "bot_overhead_p50_ms": statistics.median(ms),
+        "bot_overhead_p95_ms": percentile(ms, 0.95),
+    }
 
 
 # -- report -------------------------------------------------------------------------------
@@ -401,16 +455,34 @@ def machine() -> dict[str, Any]:
     """CPU, memory, Python and key package versions."""
     from importlib.metadata import version
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    packages = ("numpy", "chromadb", "bm25s", "torch", "sentence-transformers",
-                "python-telegram-bot")
-    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(),
-            "packages": {p: version(p) for p in packages}}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    packages = (
+        "numpy",
+        "chromadb",
+        "bm25s",
+        "torch",
+        "sentence-transformers",
+        "python-telegram-bot",
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "packages": {p: version(p) for p in packages},
+    }
 
 
 def _lookup(result: dict[str, Any], key: str) -> float | None:
@@ -433,31 +505,47 @@ def goals(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def table(result: dict[str, Any]) -> str:
     """Human-readable summary."""
-    lines = [f"machine: {result['machine']['nproc']} cores, {result['machine']['cpu']}, "
-             f"{result['machine']['ram_gb']} GB, Python {result['machine']['python']}",
-             "", f"{'chunks':>8}  {'hybrid p50/p95 ms':>18}  {'dense p50/p95 ms':>17}  "
-             f"{'plain Chroma p50/p95 ms':>24}"]
+    lines = [
+        f"machine: {result['machine']['nproc']} cores, {result['machine']['cpu']}, "
+        f"{result['machine']['ram_gb']} GB, Python {result['machine']['python']}",
+        "",
+        f"{'chunks':>8}  {'hybrid p50/p95 ms':>18}  {'dense p50/p95 ms':>17}  "
+        f"{'plain Chroma p50/p95 ms':>24}",
+    ]
     for size, row in result["search"].items():
-        lines.append(f"{size:>8}  {row['hybrid_p50']:>8.1f} /{row['hybrid_p95']:>7.1f}  "
-                     f"{row['dense_p50']:>7.1f} /{row['dense_p95']:>7.1f}  "
-                     f"{row['baseline_p50']:>13.1f} /{row['baseline_p95']:>7.1f}")
+        lines.append(
+            f"{size:>8}  {row['hybrid_p50']:>8.1f} /{row['hybrid_p95']:>7.1f}  "
+            f"{row['dense_p50']:>7.1f} /{row['dense_p95']:>7.1f}  "
+            f"{row['baseline_p50']:>13.1f} /{row['baseline_p95']:>7.1f}"
+        )
     r = result["recall5"]
-    lines += ["", f"recall@5 ({r['questions']} questions): hybrid {r['hybrid']:.3f}, "
-              f"plain Chroma {r['baseline']:.3f} (dense one-per-fiche "
-              f"{r['dense_one_per_fiche']:.3f}, BM25 {r['bm25']:.3f})"]
+    lines += [
+        "",
+        f"recall@5 ({r['questions']} questions): hybrid {r['hybrid']:.3f}, "
+        f"plain Chroma {r['baseline']:.3f} (dense one-per-fiche "
+        f"{r['dense_one_per_fiche']:.3f}, BM25 {r['bm25']:.3f})",
+    ]
     for name, run in result["ingest_runs"].items():
-        lines.append(f"ingest [{name}]: {run['chunks']} chunks, model "
-                     f"{run['cold_chunks_per_s']:.1f} chunks/s "
-                     f"(+{run['model_load_s']:.1f} s model load), cached "
-                     f"{run['cached_chunks_per_s']:.0f} chunks/s")
+        lines.append(
+            f"ingest [{name}]: {run['chunks']} chunks, model "
+            f"{run['cold_chunks_per_s']:.1f} chunks/s "
+            f"(+{run['model_load_s']:.1f} s model load), cached "
+            f"{run['cached_chunks_per_s']:.0f} chunks/s"
+        )
     shipped = result["ingest_shipped"]
-    lines.append(f"ingest of knowledge/ from the shipped vectors: {shipped['chunks']} chunks in "
-                 f"{shipped['seconds']:.1f} s (torch loaded: {shipped['torch_loaded']})")
-    lines += [f"cold ask: {result['cold_ask_s']:.2f} s   bot ready: {result['bot_ready_s']:.2f} s"
-              f"   bot answer p50/p95: {result['bot_answer_p50_ms']:.0f}/"
-              f"{result['bot_answer_p95_ms']:.0f} ms   peak RSS: {result['peak_rss_mb']:.0f} MB",
-              f"bot overhead p50/p95: {result['bot_overhead_p50_ms']:.1f}/"
-              f"{result['bot_overhead_p95_ms']:.1f} ms", "", "goals:"]
+    lines.append(
+        f"ingest of knowledge/ from the shipped vectors: {shipped['chunks']} chunks in "
+        f"{shipped['seconds']:.1f} s (torch loaded: {shipped['torch_loaded']})"
+    )
+    lines += [
+        f"cold ask: {result['cold_ask_s']:.2f} s   bot ready: {result['bot_ready_s']:.2f} s"
+        f"   bot answer p50/p95: {result['bot_answer_p50_ms']:.0f}/"
+        f"{result['bot_answer_p95_ms']:.0f} ms   peak RSS: {result['peak_rss_mb']:.0f} MB",
+        f"bot overhead p50/p95: {result['bot_overhead_p50_ms']:.1f}/"
+        f"{result['bot_overhead_p95_ms']:.1f} ms",
+        "",
+        "goals:",
+    ]
     for key, g in result["goals"].items():
         mark = {True: "met", False: "MISSED", None: "not measured"}[g["met"]]
         value = "-" if g["value"] is None else f"{g['value']:.1f}"

@@ -169,9 +169,13 @@ class Advisor:
         self.vocabulary = vocabulary or load_domain_vocabulary(getattr(kb, "knowledge_dir", None))
         self.understanding = Understanding(self.vocabulary, self.catalogue)
         self.composer = Composer(
-            catalogue=self.catalogue, templates=self.templates, vocabulary=self.vocabulary,
-            lookup=kb.fiche, cases=kb.fiches("case"), embed=_embedder_of(kb),
-        )  # fmt: skip
+            catalogue=self.catalogue,
+            templates=self.templates,
+            vocabulary=self.vocabulary,
+            lookup=kb.fiche,
+            cases=kb.fiches("case"),
+            embed=_embedder_of(kb),
+        )
         # searches run in worker threads, two at a time: the index is only read (its caches
         # lock themselves) and numpy, Chroma and the tokenizer release the GIL, but more
         # threads would only fight the event loop for it on a 2-core machine
@@ -192,9 +196,12 @@ class Advisor:
             raise InvalidQueryError("the question is empty")
         hits, similarity = await self._retrieve(retrieval_query(question, history), profile)
         request = self.understanding.read(
-            question, profile=profile, history=history, similarity=similarity,
+            question,
+            profile=profile,
+            history=history,
+            similarity=similarity,
             retrieved=self._fiches_of(hits),
-        )  # fmt: skip
+        )
         if self.llm is None or request.declines:
             return self.composer.compose(request, hits, profile=profile)
         spend = _Spend()
@@ -204,8 +211,11 @@ class Advisor:
             reason = fallback_reason(exc)
             log.warning("LLM answer unusable (%s): offline composer used", reason)
             advice = self.composer.compose(request, hits, profile=profile, mode="degraded")
-            update = {"usage": spend.usage(), "fallback_reason": reason,
-                      "notice": _notice(exc, self.llm.provider)}  # fmt: skip
+            update = {
+                "usage": spend.usage(),
+                "fallback_reason": reason,
+                "notice": _notice(exc, self.llm.provider),
+            }
             return advice.model_copy(update=update)
 
     async def tools_for(self, need: str, *, profile: Profile | None = None) -> list[ToolPick]:
@@ -294,12 +304,14 @@ class Advisor:
         """The tools the LLM may recommend: the offline choice for this request, the tools
         the owner named, then retrieved cards that serve the same need."""
         retrieved = [source.fiche_id for source in sources if source.type == "tool"]
-        allowed = choose_tools(request, retrieved=retrieved, catalogue=self.catalogue,
-                               vocabulary=self.vocabulary)  # fmt: skip
+        allowed = choose_tools(
+            request, retrieved=retrieved, catalogue=self.catalogue, vocabulary=self.vocabulary
+        )
         for tool_id in (*request.tools_named, *retrieved):
             card = self.catalogue.get(tool_id)
-            serves = card is not None and (request.need in card.use_cases
-                                           or tool_id in request.tools_named)  # fmt: skip
+            serves = card is not None and (
+                request.need in card.use_cases or tool_id in request.tools_named
+            )
             if card is not None and serves and card not in allowed:
                 allowed.append(card)
         return allowed[:MAX_OFFERED_TOOLS]

@@ -41,8 +41,9 @@ def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -
     priced = [t for t in tools if t.price is not None]
     low = sum(t.price[0] for t in priced if t.price)
     high = sum(t.price[1] for t in priced if t.price)
-    text = msg.CHEAPER.format(tools=", ".join(with_price(t) for t in tools),
-                              total=format_monthly(low, high))  # fmt: skip
+    text = msg.CHEAPER.format(
+        tools=", ".join(with_price(t) for t in tools), total=format_monthly(low, high)
+    )
     if before_max is not None and before_max > high:
         text += msg.CHEAPER_BEFORE.format(before=format_monthly(before_max, before_max))
     return text + msg.CHEAPER_CLOSING

@@ -108,8 +108,12 @@ class CatalogueTool:
     @property
     def aliases(self) -> frozenset[str]:
         """Folded names the tool may be called by."""
-        names = {self.name, self.short_name, self.id.removeprefix("tool-").replace("-", " "),
-                 *self.extra_aliases}  # fmt: skip
+        names = {
+            self.name,
+            self.short_name,
+            self.id.removeprefix("tool-").replace("-", " "),
+            *self.extra_aliases,
+        }
         return frozenset(filter(None, (fold_words(name) for name in names)))
 
     def price_text(self) -> str:
@@ -134,8 +138,14 @@ class CatalogueTool:
     def to_pick(self, why: str) -> ToolPick:
         """The Advice entry for this tool, with the card's price and date."""
         cost = CostRange(min=self.price[0], max=self.price[1]) if self.price else None
-        return ToolPick(name=self.name, category=self.category, monthly_cost_eur=cost, why=why,
-                        source=self.id, as_of=self.as_of)  # fmt: skip
+        return ToolPick(
+            name=self.name,
+            category=self.category,
+            monthly_cost_eur=cost,
+            why=why,
+            source=self.id,
+            as_of=self.as_of,
+        )
 
     @classmethod
     def from_fiche(cls, fiche: Fiche) -> CatalogueTool:
@@ -184,9 +194,14 @@ def _model_prices(meta: dict[str, Any]) -> tuple[ModelPrice, ...]:
         rate = {"EUR": 1.0, "USD": usd_rate}.get(currency)
         if rate is None:  # a dollar price with no conversion rate cannot be shown in euros
             continue
-        prices.append(ModelPrice(model=str(entry["model"]), input_eur=float(entry["input"]) * rate,
-                                 output_eur=float(entry["output"]) * rate,
-                                 note=str(entry.get("note") or "")))  # fmt: skip
+        prices.append(
+            ModelPrice(
+                model=str(entry["model"]),
+                input_eur=float(entry["input"]) * rate,
+                output_eur=float(entry["output"]) * rate,
+                note=str(entry.get("note") or ""),
+            )
+        )
     return tuple(prices)
 
 

@@ -46,8 +46,11 @@ def echo_share(text: str, originals: Sequence[str], size: int = ECHO_WORDS) -> f
     words = _fold(text).split()
     if len(words) < size:
         return 0.0
-    runs = {tuple(ws[i : i + size]) for ws in (_fold(o).split() for o in originals)
-            for i in range(len(ws) - size + 1)}  # fmt: skip
+    runs = {
+        tuple(ws[i : i + size])
+        for ws in (_fold(o).split() for o in originals)
+        for i in range(len(ws) - size + 1)
+    }
     copied = [False] * len(words)
     for i in range(len(words) - size + 1):
         if tuple(words[i : i + size]) in runs:

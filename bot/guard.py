@@ -82,17 +82,17 @@ class OutputGuard:
     @classmethod
     def default(cls, secrets: Iterable[str] = ()) -> OutputGuard:
         """A guard protecting the advisor's system prompt and the given secrets."""
-        from bot.prompt import SYSTEM_PROMPT
+        from bot.prompt import SYSTEM_PROMPT, SYSTEM_PROMPT_INFORMATION
 
-        return cls(protected=[SYSTEM_PROMPT], secrets=secrets)
+        return cls(protected=[SYSTEM_PROMPT, SYSTEM_PROMPT_INFORMATION], secrets=secrets)
 
     def with_secrets(self, secrets: Iterable[str]) -> OutputGuard:
         """A copy that also protects `secrets`."""
         copy = OutputGuard(shingle_words=self.shingle_words)
         copy._shingles = self._shingles
-        copy._secrets = tuple(sorted(set(self._secrets) | {
-            s for s in secrets if len(s) >= MIN_SECRET_CHARS
-        }))  # fmt: skip
+        copy._secrets = tuple(
+            sorted(set(self._secrets) | {s for s in secrets if len(s) >= MIN_SECRET_CHARS})
+        )
         return copy
 
     def leak(self, text: str) -> Leak | None:

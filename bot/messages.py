@@ -156,8 +156,7 @@ LLM_UNAVAILABLE = (
     "{provider} ne répond pas en ce moment. Je réponds avec ma base de connaissances seule."
 )
 LLM_BAD_RESPONSE = (
-    "{provider} a renvoyé une réponse inutilisable. Je réponds avec ma base de connaissances "
-    "seule."
+    "{provider} a renvoyé une réponse inutilisable. Je réponds avec ma base de connaissances seule."
 )
 INDEX_NOT_READY = (
     "La base de connaissances n'est pas encore prête. Lancez « pilote-ia ingest » puis réessayez."

@@ -69,19 +69,25 @@ class Composer:
         self._topic_words = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
 
     def compose(
-        self, request: Request, hits: Sequence[Hit], *, profile: Profile | None = None,
+        self,
+        request: Request,
+        hits: Sequence[Hit],
+        *,
+        profile: Profile | None = None,
         mode: Mode = "offline",
-    ) -> Advice:  # fmt: skip
+    ) -> Advice:
         """The offline answer to one request."""
         if request.declines:
             text = (
                 msg.DECLINE_SUBVERSION if request.intent == "subversion" else msg.DECLINE_OFF_TOPIC
             )
-            return Advice(answer=text, intent=request.intent, tools=[], pilot=None, sources=[],
-                          mode=mode)  # fmt: skip
+            return Advice(
+                answer=text, intent=request.intent, tools=[], pilot=None, sources=[], mode=mode
+            )
         retrieved = list(dict.fromkeys(h.fiche_id for h in hits if h.type == "tool"))
-        tools = choose_tools(request, retrieved=retrieved, catalogue=self.catalogue,
-                             vocabulary=self.vocabulary)  # fmt: skip
+        tools = choose_tools(
+            request, retrieved=retrieved, catalogue=self.catalogue, vocabulary=self.vocabulary
+        )
         cites = _Citations()
         parts = []
         if request.asks_fact or not request.needs:
@@ -102,9 +108,12 @@ class Composer:
     # -- the fact ---------------------------------------------------------------------
 
     def _fact(
-        self, request: Request, hits: Sequence[Hit], tools: Sequence[CatalogueTool],
+        self,
+        request: Request,
+        hits: Sequence[Hit],
+        tools: Sequence[CatalogueTool],
         cites: _Citations,
-    ) -> str:  # fmt: skip
+    ) -> str:
         if "price-comparison" in request.topics[:2] and _compares(request):
             table = self._model_prices(request)
             if table:
@@ -155,8 +164,12 @@ class Composer:
         if request.tools_named and "tool-price" in request.topics:
             order = list(request.tools_named)
         else:
-            order = [*topical, *request.tools_named, *lead_cases,
-                     *(h.fiche_id for h in hits if self._is_reference(h.fiche_id))]  # fmt: skip
+            order = [
+                *topical,
+                *request.tools_named,
+                *lead_cases,
+                *(h.fiche_id for h in hits if self._is_reference(h.fiche_id)),
+            ]
         passages = []
         for rank, fiche_id in enumerate(list(dict.fromkeys(order))[:MAX_FACT_FICHES]):
             chunks = [f"## {h.heading}\n{h.text}" for h in hits if h.fiche_id == fiche_id]
@@ -203,9 +216,12 @@ class Composer:
     # -- the need ---------------------------------------------------------------------
 
     def _need(
-        self, request: Request, tools: Sequence[CatalogueTool], hits: Sequence[Hit],
+        self,
+        request: Request,
+        tools: Sequence[CatalogueTool],
+        hits: Sequence[Hit],
         cites: _Citations,
-    ) -> str:  # fmt: skip
+    ) -> str:
         need = self.vocabulary.needs.get(request.need or "")
         if need is None:
             return msg.NO_NEED_FOUND
@@ -226,8 +242,9 @@ class Composer:
         if case is not None and request.follow_up is None and request.intent == "need":
             kind = str(case.meta.get("source_kind") or "")
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
-            how = best_sentences(request.text, [Passage(case.id, 0, _solution(case))],
-                                 embed=self.embed, limit=1)  # fmt: skip
+            how = best_sentences(
+                request.text, [Passage(case.id, 0, _solution(case))], embed=self.embed, limit=1
+            )
             parts += [s.text for s in how]
         return " ".join(parts)
 
@@ -249,14 +266,21 @@ class Composer:
 
     def _pilot(self, request: Request, picks: Sequence[ToolPick], profile: Profile | None) -> Pilot:
         template = self.templates.for_use_case(request.need)
-        steps = () if template and template.steps else [
-            (step.day, step.task) for step in self.vocabulary.generic_pilot]  # fmt: skip
+        steps = (
+            ()
+            if template and template.steps
+            else [(step.day, step.task) for step in self.vocabulary.generic_pilot]
+        )
         budget_profile = (profile or Profile()).model_copy(
             update={"monthly_budget_eur": request.budget}
         )
-        return normalise_pilot(template=template, steps=steps, tools=picks,
-                               budget_eur=template.budget_eur if template else None,
-                               profile=budget_profile)  # fmt: skip
+        return normalise_pilot(
+            template=template,
+            steps=steps,
+            tools=picks,
+            budget_eur=template.budget_eur if template else None,
+            profile=budget_profile,
+        )
 
     def _sources(
         self,

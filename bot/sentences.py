@@ -83,8 +83,11 @@ def split_sentences(text: str) -> list[str]:
     text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", text, flags=re.MULTILINE)
     text = text.replace("`", "").replace("**", "")
     parts = (" ".join(p.split()) for p in _SENTENCE_END.split(text))
-    return [_cap(p) for p in parts if len(p) >= MIN_SENTENCE_CHARS and not _META.match(p)
-            and "http" not in p]  # fmt: skip
+    return [
+        _cap(p)
+        for p in parts
+        if len(p) >= MIN_SENTENCE_CHARS and not _META.match(p) and "http" not in p
+    ]
 
 
 def _cap(sentence: str) -> str:
@@ -116,8 +119,9 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
             for rank, text in enumerate(split_sentences(body)):
                 if text not in seen:
                     seen.add(text)
-                    found.append(Sentence(passage.fiche_id, passage.rank, position, text,
-                                          heading, rank))  # fmt: skip
+                    found.append(
+                        Sentence(passage.fiche_id, passage.rank, position, text, heading, rank)
+                    )
                 position += 1
     return found
 
@@ -143,9 +147,14 @@ def best_sentences(
         scores = scores + _figure_lift(question, pool)
     if topic is not None:
         scores = scores + _bonus(pool, topic, TOPIC_BONUS)
-    scores = scores - np.array([0.05 * s.passage_rank + POSITION_PENALTY * min(s.in_section, 10)
-                                + (ANAPHORA_PENALTY if _ANAPHORA.match(s.text) else 0.0)
-                                for s in pool])  # the search's order, gist first  # fmt: skip
+    scores = scores - np.array(
+        [
+            0.05 * s.passage_rank
+            + POSITION_PENALTY * min(s.in_section, 10)
+            + (ANAPHORA_PENALTY if _ANAPHORA.match(s.text) else 0.0)
+            for s in pool
+        ]
+    )  # the search's order, gist first
     if embed is not None:  # embedding every sentence costs ~10 ms each: the best few only
         shortlist = [int(i) for i in np.argsort(-scores, kind="stable")[:DENSE_CANDIDATES]]
         pool = [pool[i] for i in shortlist]

@@ -80,9 +80,16 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _USER_TABLES = (
-    "profiles", "history", "last_advice", "checklists", "checklist_ticks",
-    "questions", "usage", "reminders", "pending_questions",
-)  # fmt: skip
+    "profiles",
+    "history",
+    "last_advice",
+    "checklists",
+    "checklist_ticks",
+    "questions",
+    "usage",
+    "reminders",
+    "pending_questions",
+)
 PENDING_LEASE_S = 60.0  # a question's owner renews it while alive; expired = orphaned
 
 
@@ -274,9 +281,15 @@ class SQLiteStore:
         """Insert or replace the profile."""
         self._run(
             "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?, ?)",
-            (user_id, profile.sector, profile.size, profile.monthly_budget_eur,
-             profile.priority, self._clock()),
-        )  # fmt: skip
+            (
+                user_id,
+                profile.sector,
+                profile.size,
+                profile.monthly_budget_eur,
+                profile.priority,
+                self._clock(),
+            ),
+        )
 
     # -- history --------------------------------------------------------------
 
@@ -301,10 +314,12 @@ class SQLiteStore:
 
     def clear_history(self, chat_id: int, user_id: int) -> None:
         """Forget the conversation of this chat+user (the profile stays)."""
-        self._script([
-            ("DELETE FROM history WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
-            ("DELETE FROM last_advice WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
-        ])  # fmt: skip
+        self._script(
+            [
+                ("DELETE FROM history WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
+                ("DELETE FROM last_advice WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
+            ]
+        )
 
     def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
         """Keep the last answer for the buttons under it."""
@@ -334,11 +349,15 @@ class SQLiteStore:
 
     def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None:
         """Replace the user's checklist; ticks start empty."""
-        self._script([
-            ("INSERT OR REPLACE INTO checklists VALUES (?, ?, ?, ?)",
-             (user_id, json.dumps(list(items)), start_date, self._clock())),
-            ("DELETE FROM checklist_ticks WHERE user_id=?", (user_id,)),
-        ])  # fmt: skip
+        self._script(
+            [
+                (
+                    "INSERT OR REPLACE INTO checklists VALUES (?, ?, ?, ?)",
+                    (user_id, json.dumps(list(items)), start_date, self._clock()),
+                ),
+                ("DELETE FROM checklist_ticks WHERE user_id=?", (user_id,)),
+            ]
+        )
 
     def checklist(self, user_id: int) -> Checklist | None:
         """The user's checklist with its ticks, or None."""
@@ -443,10 +462,18 @@ class SQLiteStore:
                     if fresh:
                         self._db.execute(
                             "INSERT INTO pending_questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (pending.update_id, pending.chat_id, pending.user_id,
-                             pending.question, pending.reply_to, pending.placeholder_id,
-                             pending.owner, now + PENDING_LEASE_S, now),
-                        )  # fmt: skip
+                            (
+                                pending.update_id,
+                                pending.chat_id,
+                                pending.user_id,
+                                pending.question,
+                                pending.reply_to,
+                                pending.placeholder_id,
+                                pending.owner,
+                                now + PENDING_LEASE_S,
+                                now,
+                            ),
+                        )
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
@@ -474,13 +501,18 @@ class SQLiteStore:
         )
         return [
             PendingQuestion(
-                update_id=int(u), chat_id=int(c), user_id=int(usr), question=str(q),
-                owner=str(o), reply_to=None if r is None else int(r),
-                placeholder_id=None if p is None else int(p), created_at=float(at),
+                update_id=int(u),
+                chat_id=int(c),
+                user_id=int(usr),
+                question=str(q),
+                owner=str(o),
+                reply_to=None if r is None else int(r),
+                placeholder_id=None if p is None else int(p),
+                created_at=float(at),
                 lease_until=float(lease),
             )
             for u, c, usr, q, o, r, p, at, lease in rows
-        ]  # fmt: skip
+        ]
 
     def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
         """Take over a question from `previous_owner`; False when someone else was faster."""

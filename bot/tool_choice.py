@@ -67,8 +67,11 @@ def _for_need(
     need = vocabulary.needs[need_id]
     named = [c for c in need.categories if c in request.categories]
     # the kinds the owner names first, then the need's own first kind
-    kinds = list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES] if named else \
-        list(need.categories[:CORE_CATEGORIES])  # fmt: skip
+    kinds = (
+        list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
+        if named
+        else list(need.categories[:CORE_CATEGORIES])
+    )
     per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 else 1
     pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
     if request.follow_up == "another":

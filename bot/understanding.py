@@ -42,9 +42,21 @@ _NO_BUDGET = re.compile(
     r"|\b(?:outil|appli|application|logiciel|solution)s? gratuite?s?\b"
 )
 _ASKS_COST = ("combien", "cb", "cout", "coute", "prix", "total", "en tout", "budget")
-_ASKS_TOOLS = ("quel outil", "quels outils", "quel logiciel", "quelle appli", "quelle solution",
-               "quoi utiliser", "lequel", "laquelle", "que me conseil", "tu me conseil",
-               "vous me conseil", "recommand", "alternative")  # fmt: skip
+_ASKS_TOOLS = (
+    "quel outil",
+    "quels outils",
+    "quel logiciel",
+    "quelle appli",
+    "quelle solution",
+    "quoi utiliser",
+    "lequel",
+    "laquelle",
+    "que me conseil",
+    "tu me conseil",
+    "vous me conseil",
+    "recommand",
+    "alternative",
+)
 
 
 @dataclass(frozen=True)
@@ -191,8 +203,13 @@ class Understanding:
                     for family in families:
                         needs[family] += 1 if rank == 0 else 0
         from_search = tuple(k for k in needs if needs[k] and not scores.needs[k])
-        return _Scores(needs=needs, topics=topics, cues=scores.cues, kinds=scores.kinds,
-                       retrieved_needs=from_search)  # fmt: skip
+        return _Scores(
+            needs=needs,
+            topics=topics,
+            cues=scores.cues,
+            kinds=scores.kinds,
+            retrieved_needs=from_search,
+        )
 
     def _follow_up(
         self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool

@@ -36,8 +36,12 @@ def open_knowledge(
     if build_if_empty and kb.is_empty():
         logger.info("empty index: building it from %s", settings.knowledge_dir)
         report = kb.ingest([settings.knowledge_dir], progress=progress)
-        logger.info("index built: %d documents, %d chunks in %.1f s",
-                    report.documents, report.chunks, report.seconds)
+        logger.info(
+            "index built: %d documents, %d chunks in %.1f s",
+            report.documents,
+            report.chunks,
+            report.seconds,
+        )
         for error in report.errors:
             logger.warning("document skipped: %s", error)
     return kb
@@ -73,9 +77,10 @@ def build_telegram_app(settings: Settings) -> Any:
     kb = open_knowledge(settings)
     advisor = build_advisor(settings, kb=kb)
     offline = (
-        advisor if settings.offline
+        advisor
+        if settings.offline
         else build_advisor(settings.model_copy(update={"llm_provider": None}), kb=kb)
-    )  # fmt: skip
+    )
     app = build_application(settings, advisor, store, offline_advisor=offline)
 
     async def close_clients(_app: Any) -> None:

@@ -85,8 +85,16 @@ class PlanStep(BaseModel):
     task: str = Field(min_length=1)
 
 
-INTENT_CUES = ("information", "need", "follow_up", "cheaper", "another", "out_of_scope",
-               "subversion", "domain")  # fmt: skip
+INTENT_CUES = (
+    "information",
+    "need",
+    "follow_up",
+    "cheaper",
+    "another",
+    "out_of_scope",
+    "subversion",
+    "domain",
+)
 
 
 class DomainVocabulary(BaseModel):

@@ -310,9 +310,15 @@ class LLMClient:
         for endpoint in self.endpoints:
             try:
                 return await self._complete_with(
-                    endpoint, messages, wanted, schema, max_tokens or self.max_tokens, on_delta,
-                    state, end,
-                )  # fmt: skip
+                    endpoint,
+                    messages,
+                    wanted,
+                    schema,
+                    max_tokens or self.max_tokens,
+                    on_delta,
+                    state,
+                    end,
+                )
             except (LLMUnavailableError, LLMRateLimitError) as exc:
                 if state.emitted:
                     raise
@@ -430,9 +436,12 @@ class LLMClient:
             async with asyncio.timeout_at(first_limit) as limit:
                 # leaving this block closes the response: the server sees the disconnect
                 async with self._http.stream(
-                    "POST", endpoint.url, json=body, headers=self._headers(endpoint),
+                    "POST",
+                    endpoint.url,
+                    json=body,
+                    headers=self._headers(endpoint),
                     timeout=timeout,
-                ) as response:  # fmt: skip
+                ) as response:
                     if response.status_code != 200:
                         await response.aread()
                         self._raise_for_status(endpoint, response, body)

@@ -34,31 +34,52 @@ from tests.advisor.conftest import FIXTURE_KNOWLEDGE
 from tests.fakes.embedder import HashEmbedder
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
-PILOT = Pilot(goal="Répondre plus vite", kpis=["délai de réponse"],
-              steps=[PilotStep(day=1, task="mesurer"), PilotStep(day=14, task="décider")],
-              budget_eur=20)  # fmt: skip
+PILOT = Pilot(
+    goal="Répondre plus vite",
+    kpis=["délai de réponse"],
+    steps=[PilotStep(day=1, task="mesurer"), PilotStep(day=14, task="décider")],
+    budget_eur=20,
+)
 
 
 def question(**fields: Any) -> EvalQuestion:
     """An information question by default; `fields` override it."""
     base: dict[str, Any] = {
-        "id": "q001", "split": "test", "question": "deepseek v3.1 cb de parametres ?",
-        "relevant": ["fact-deepseek"], "intent": "information", "needs": [], "must_have": [],
-        "tool_categories": [], "must_not": [], "decline": False,
-    }  # fmt: skip
+        "id": "q001",
+        "split": "test",
+        "question": "deepseek v3.1 cb de parametres ?",
+        "relevant": ["fact-deepseek"],
+        "intent": "information",
+        "needs": [],
+        "must_have": [],
+        "tool_categories": [],
+        "must_not": [],
+        "decline": False,
+    }
     return EvalQuestion.model_validate({**base, **fields})
 
 
 def tool(name: str, category: str, why: str = "utile") -> ToolPick:
     """A catalogue tool pick."""
-    return ToolPick(name=name, category=category, monthly_cost_eur=CostRange(min=0, max=10),
-                    why=why, source=f"tool-{name.lower()}")  # fmt: skip
+    return ToolPick(
+        name=name,
+        category=category,
+        monthly_cost_eur=CostRange(min=0, max=10),
+        why=why,
+        source=f"tool-{name.lower()}",
+    )
 
 
 def advice(answer: str = "Réponse.", **fields: Any) -> Advice:
     """An offline information answer by default; `fields` override it."""
-    base: dict[str, Any] = {"answer": answer, "intent": "information", "tools": [],
-                            "pilot": None, "sources": [], "mode": "offline"}  # fmt: skip
+    base: dict[str, Any] = {
+        "answer": answer,
+        "intent": "information",
+        "tools": [],
+        "pilot": None,
+        "sources": [],
+        "mode": "offline",
+    }
     return Advice(**{**base, **fields})
 
 
@@ -79,8 +100,10 @@ def test_missing_facts_folded_with_alternatives() -> None:
 
 def test_must_have_and_must_not_read_tool_names_too() -> None:
     q = question(must_have=["Messagerie Pro"], must_not=["le chat"])
-    shown = advice("Voici deux outils.", tools=[tool("Messagerie Pro", "messagerie"),
-                                                tool("Le Chat", "assistant")])  # fmt: skip
+    shown = advice(
+        "Voici deux outils.",
+        tools=[tool("Messagerie Pro", "messagerie"), tool("Le Chat", "assistant")],
+    )
     score = ae.score_answer(q, shown)
     assert score.missing == () and score.forbidden == ("le chat",)
     assert not score.good and ae.score_answer(q, advice("Rien.")).missing == ("Messagerie Pro",)
@@ -113,8 +136,9 @@ def test_refusing_a_real_question_is_a_false_decline() -> None:
 
 
 def test_good_answer_needs_every_check_but_not_the_intent() -> None:
-    q = question(intent="mixed", must_have=["671"], tool_categories=["assistant"],
-                 must_not=["HeyGen"])  # fmt: skip
+    q = question(
+        intent="mixed", must_have=["671"], tool_categories=["assistant"], must_not=["HeyGen"]
+    )
     fine = advice("671 milliards.", intent="mixed", tools=[tool("Le Chat", "assistant")])
     assert ae.score_answer(q, fine).good and ae.score_answer(q, fine).intent_ok
     wrong_kind = ae.score_answer(q, fine.model_copy(update={"intent": "need"}))
@@ -123,8 +147,9 @@ def test_good_answer_needs_every_check_but_not_the_intent() -> None:
 
 
 def test_failures_say_what_went_wrong_in_french() -> None:
-    q = question(intent="need", must_have=["671", "37"], tool_categories=["messagerie"],
-                 must_not=["Le Chat"])  # fmt: skip
+    q = question(
+        intent="need", must_have=["671", "37"], tool_categories=["messagerie"], must_not=["Le Chat"]
+    )
     bad = advice("671 et Le Chat.", intent="information", tools=[tool("Studio", "image")])
     assert ae.score_answer(q, bad).failures() == [
         "faits absents : 37",
@@ -150,12 +175,15 @@ def test_summary_rates_declines_latency_and_per_intent() -> None:
     decline = question(id="q003", intent="out_of_scope", decline=True, relevant=[])
     results = [
         result(question(must_have=["671"]), advice("671."), 0.1),  # good
-        result(need, advice("Délai court.", intent="need",
-                            tools=[tool("Studio", "image")], pilot=PILOT), 0.2),  # off-need
+        result(
+            need,
+            advice("Délai court.", intent="need", tools=[tool("Studio", "image")], pilot=PILOT),
+            0.2,
+        ),  # off-need
         result(decline, advice("Non.", intent="out_of_scope", pilot=PILOT), 0.3),  # has a pilot
         result(question(id="q004"), advice("Hors sujet.", intent="out_of_scope"), 0.4),
         result(question(id="q005"), None, 2.0),  # the advisor failed
-    ]  # fmt: skip
+    ]
     summary = ae.summarise(results)
     assert summary["answers"] == 5 and summary["good_answer_rate"] == 0.2
     assert summary["intent_accuracy"] == 0.6  # q004 refused, q005 failed
@@ -166,30 +194,46 @@ def test_summary_rates_declines_latency_and_per_intent() -> None:
     assert (summary["latency_p50_s"], summary["latency_p95_s"]) == (0.3, 2.0)
     assert list(summary["per_intent"]) == ["need", "information", "out_of_scope"]
     assert summary["per_intent"]["information"] == {
-        "answers": 3, "good_answer_rate": round(1 / 3, 4), "intent_accuracy": round(1 / 3, 4),
+        "answers": 3,
+        "good_answer_rate": round(1 / 3, 4),
+        "intent_accuracy": round(1 / 3, 4),
         "must_have_rate": 1.0,
-    }  # fmt: skip
+    }
 
 
 def test_llm_figures_count_only_answers_the_llm_was_asked_for() -> None:
-    usage = Usage(provider="deepseek", model="deepseek-chat", prompt_tokens=1000,
-                  completion_tokens=300, cost_eur=0.0006)  # fmt: skip
+    usage = Usage(
+        provider="deepseek",
+        model="deepseek-chat",
+        prompt_tokens=1000,
+        completion_tokens=300,
+        cost_eur=0.0006,
+    )
     answers = [
         advice(mode="llm", usage=usage, trace=AnswerTrace(claims_removed=2)),
         advice(mode="llm", usage=usage, trace=AnswerTrace(structure_valid=False, repairs=1)),
-        advice(mode="degraded", fallback_reason="timeout", usage=usage,
-               trace=AnswerTrace(structure_valid=False)),
+        advice(
+            mode="degraded",
+            fallback_reason="timeout",
+            usage=usage,
+            trace=AnswerTrace(structure_valid=False),
+        ),
         advice(mode="degraded", fallback_reason="timeout"),  # no token spent
         advice(mode="offline"),  # a local decline: not an LLM answer
-    ]  # fmt: skip
+    ]
     assert ae.llm_summary([result(question(), a) for a in answers[-1:]]) is None
     llm = ae.llm_summary([result(question(), a) for a in answers])
     assert llm == {
-        "llm_answers": 4, "valid_structure_rate": 0.5, "repair_rate": 0.25,
-        "fallback_rate": 0.5, "fallback_reasons": {"timeout": 2}, "claims_removed": 2,
-        "prompt_tokens_per_answer": 750.0, "completion_tokens_per_answer": 225.0,
+        "llm_answers": 4,
+        "valid_structure_rate": 0.5,
+        "repair_rate": 0.25,
+        "fallback_rate": 0.5,
+        "fallback_reasons": {"timeout": 2},
+        "claims_removed": 2,
+        "prompt_tokens_per_answer": 750.0,
+        "completion_tokens_per_answer": 225.0,
         "eur_per_answer": 0.00045,
-    }  # fmt: skip
+    }
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -209,14 +253,21 @@ def test_worst_puts_bad_answers_first_then_intent_slips() -> None:
 
 
 def test_french_report_with_llm_lines_and_worst_answers() -> None:
-    usage = Usage(provider="deepseek", model="deepseek-chat", prompt_tokens=1480,
-                  completion_tokens=300, cost_eur=0.0005)  # fmt: skip
+    usage = Usage(
+        provider="deepseek",
+        model="deepseek-chat",
+        prompt_tokens=1480,
+        completion_tokens=300,
+        cost_eur=0.0005,
+    )
     long_answer = "Mauvaise réponse. " * 40
     results = [
         result(question(must_have=["671"]), advice("671.", mode="llm", usage=usage)),
-        result(question(id="q002", must_have=["37"]),
-               advice(long_answer, mode="degraded", fallback_reason="timeout")),
-    ]  # fmt: skip
+        result(
+            question(id="q002", must_have=["37"]),
+            advice(long_answer, mode="degraded", fallback_reason="timeout"),
+        ),
+    ]
     data = ae.report(results, split="test", mode="llm", seconds=3.25)
     text = ae.format_report(data, results, 5)
     assert text.startswith("Réponses du conseiller (avec LLM) · partie test · 2 questions · 3,2")
@@ -241,8 +292,14 @@ class ScriptedAdvisor:
         self.answer = answer
         self.asked: list[tuple[str, Profile | None, list[Turn]]] = []
 
-    async def advise(self, question: str, *, profile: Profile | None = None,
-                     history: Sequence[Turn] = (), on_text: Any = None) -> Advice:  # fmt: skip
+    async def advise(
+        self,
+        question: str,
+        *,
+        profile: Profile | None = None,
+        history: Sequence[Turn] = (),
+        on_text: Any = None,
+    ) -> Advice:
         self.asked.append((question, profile, list(history)))
         return await self.answer(question)
 
@@ -259,9 +316,13 @@ async def test_runner_passes_profile_and_history_and_times_each_answer() -> None
             raise IndexNotReadyError("empty")
         return advice("671 milliards.")
 
-    follow_up = question(id="q002", intent="follow_up", must_have=["671"],
-                         profile={"sector": "commerce", "monthly_budget_eur": 50},
-                         history=[{"question": "deepseek ?", "answer": "Un modèle."}])  # fmt: skip
+    follow_up = question(
+        id="q002",
+        intent="follow_up",
+        must_have=["671"],
+        profile={"sector": "commerce", "monthly_budget_eur": 50},
+        history=[{"question": "deepseek ?", "answer": "Un modèle."}],
+    )
     broken = question(id="q003", question="panne")
     advisor = ScriptedAdvisor(answer)
     ticks = itertools.count(step=0.5)
@@ -290,8 +351,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setattr(knowledge_base, "load_embedder", load_fake)
     knowledge = tmp_path / "knowledge"
     shutil.copytree(FIXTURE_KNOWLEDGE, knowledge)
-    environ = {"PILOTE_IA_DATA_DIR": str(tmp_path / "data"), "KNOWLEDGE_DIR": str(knowledge),
-               "EMBEDDING_MODEL": FAKE_MODEL}  # fmt: skip
+    environ = {
+        "PILOTE_IA_DATA_DIR": str(tmp_path / "data"),
+        "KNOWLEDGE_DIR": str(knowledge),
+        "EMBEDDING_MODEL": FAKE_MODEL,
+    }
     return load_settings(environ=environ)
 
 
@@ -306,15 +370,30 @@ def run(argv: Sequence[str], settings: Settings) -> int:
 def eval_file(tmp_path: Path) -> Path:
     """Three questions: a need, an impossible fact (test split) and a decline (dev split)."""
     lines = [
-        question(id="q001", intent="need", question="commandes par messages, que faire ?",
-                 relevant=["tool-messagerie-pro"], needs=["messages-clients"],
-                 tool_categories=["messagerie", "assistant"],
-                 profile={"sector": "restauration", "monthly_budget_eur": 30}),
-        question(id="q002", question="quel est le fait introuvable ?", relevant=[],
-                 must_have=["zzz-introuvable"]),
-        question(id="q003", split="dev", intent="out_of_scope", decline=True, relevant=[],
-                 question="une recette de crêpes ?"),
-    ]  # fmt: skip
+        question(
+            id="q001",
+            intent="need",
+            question="commandes par messages, que faire ?",
+            relevant=["tool-messagerie-pro"],
+            needs=["messages-clients"],
+            tool_categories=["messagerie", "assistant"],
+            profile={"sector": "restauration", "monthly_budget_eur": 30},
+        ),
+        question(
+            id="q002",
+            question="quel est le fait introuvable ?",
+            relevant=[],
+            must_have=["zzz-introuvable"],
+        ),
+        question(
+            id="q003",
+            split="dev",
+            intent="out_of_scope",
+            decline=True,
+            relevant=[],
+            question="une recette de crêpes ?",
+        ),
+    ]
     path = tmp_path / "questions.jsonl"
     path.write_text("\n".join(q.model_dump_json() for q in lines) + "\n", encoding="utf-8")
     return path
@@ -324,11 +403,17 @@ def test_cli_scores_the_offline_advisor(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = eval_file(tmp_path)
-    assert run(["eval", "--answers", "--split", "test", "--questions", str(path), "--json"],
-               settings) == 0  # fmt: skip
+    assert (
+        run(["eval", "--answers", "--split", "test", "--questions", str(path), "--json"], settings)
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
-    assert (data["split"], data["mode"], data["answers"], data["llm"]) == ("test", "offline", 2,
-                                                                           None)  # fmt: skip
+    assert (data["split"], data["mode"], data["answers"], data["llm"]) == (
+        "test",
+        "offline",
+        2,
+        None,
+    )
     by_id = {r["id"]: r for r in data["results"]}
     assert set(by_id) == {"q001", "q002"} and by_id["q001"]["mode"] == "offline"
     assert "faits absents : zzz-introuvable" in by_id["q002"]["failures"]
@@ -350,13 +435,16 @@ def test_cli_answers_refuses_llm_when_none_is_configured(
 
 
 def test_cli_scores_the_llm_advisor_through_a_fake_provider(
-    settings: Settings, tmp_path: Path, llm_server: FakeLLMServer,
+    settings: Settings,
+    tmp_path: Path,
+    llm_server: FakeLLMServer,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     reply = {"answer": "Essayez Messagerie Pro [1].", "tools": [{"id": "tool-messagerie-pro"}]}
     llm_server.default = Behaviour.stream(json.dumps(reply))
-    with_llm = settings.model_copy(update={"llm_provider": "custom", "llm_model": "m",
-                                           "llm_base_url": llm_server.base_url})  # fmt: skip
+    with_llm = settings.model_copy(
+        update={"llm_provider": "custom", "llm_model": "m", "llm_base_url": llm_server.base_url}
+    )
     path = eval_file(tmp_path)
     argv = ["eval", "--answers", "--llm", "--split", "test", "--questions", str(path)]
     assert run([*argv, "--json"], with_llm) == 0

@@ -107,7 +107,7 @@ async def test_doctor_llm_check_names_refused_key(llm_server: FakeLLMServer) -> 
     llm_server.enqueue(Behaviour.reply("OK"))
     (line,) = await _check_llm(settings)
     assert line.startswith("✅")
-    assert llm_server.requests[-1].body["max_tokens"] == 8
+    assert llm_server.requests[-1].body["max_tokens"] >= 500  # a realistic answer, not 8 tokens
 
 
 @pytest.mark.slow

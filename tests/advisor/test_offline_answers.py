@@ -18,19 +18,28 @@ from bot.telegram.formatting import format_advice, html_to_plain, is_decline
 pytestmark = pytest.mark.slow
 
 CATEGORIES_FOR_NEED = {
-    "Je tiens une boulangerie, je croule sous les commandes WhatsApp, que faire ?":
-        ("messagerie", ()),
-    "Je suis plombier, je passe mes soirées à faire des devis, l'IA peut m'aider ?":
-        ("assistant", ()),
-    "Cabinet comptable : on saisit encore les factures fournisseurs à la main":
-        ("comptabilite", ()),
-    "Agence immobilière, je voudrais faire des vidéos de mes biens sans tournage":
-        ("avatar-video", ()),
-    "J'ai une boutique en ligne, 300 fiches produits à rédiger":
-        ("site-seo", ()),
-    "Je dois traduire mon livret d'accueil en anglais pour les touristes":
-        ("traduction", ("traduction",)),
-}  # fmt: skip
+    "Je tiens une boulangerie, je croule sous les commandes WhatsApp, que faire ?": (
+        "messagerie",
+        (),
+    ),
+    "Je suis plombier, je passe mes soirées à faire des devis, l'IA peut m'aider ?": (
+        "assistant",
+        (),
+    ),
+    "Cabinet comptable : on saisit encore les factures fournisseurs à la main": (
+        "comptabilite",
+        (),
+    ),
+    "Agence immobilière, je voudrais faire des vidéos de mes biens sans tournage": (
+        "avatar-video",
+        (),
+    ),
+    "J'ai une boutique en ligne, 300 fiches produits à rédiger": ("site-seo", ()),
+    "Je dois traduire mon livret d'accueil en anglais pour les touristes": (
+        "traduction",
+        ("traduction",),
+    ),
+}
 _MARKDOWN = re.compile(r"(^|\n)\s*(#|-{3}|[-*] )|`|\*\*|\bseed:|https?://|^\w+: \[", re.M)
 
 

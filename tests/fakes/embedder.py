@@ -37,8 +37,10 @@ def hash_indexed_kb(index_dir: Path, knowledge_dir: Path, *, dimension: int = 64
     """A real KnowledgeBase (embedded Chroma, BM25) over `knowledge_dir`, hash-embedded."""
     embedder = HashEmbedder(dimension=dimension, model_name=f"fake-hash-{dimension}")
     kb = open_knowledge_base(
-        index_dir=index_dir, knowledge_dir=knowledge_dir,
-        embedding_model=embedder.model_name, embedder=embedder,
-    )  # fmt: skip
+        index_dir=index_dir,
+        knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
     kb.ingest([knowledge_dir], progress=False)
     return kb

@@ -59,8 +59,13 @@ class Behaviour:
         finish_reason: str = "stop",
     ) -> Behaviour:
         """A normal (non-streamed) completion whose message content is `content`."""
-        return cls("reply", content=content, usage=usage or dict(DEFAULT_USAGE), delay_s=delay_s,
-                   finish_reason=finish_reason)  # fmt: skip
+        return cls(
+            "reply",
+            content=content,
+            usage=usage or dict(DEFAULT_USAGE),
+            delay_s=delay_s,
+            finish_reason=finish_reason,
+        )
 
     @classmethod
     def stream(
@@ -196,8 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour = _refusal_or_reply(behaviour, body)
             kind = behaviour.kind
         if kind == "conform":
-            behaviour = Behaviour.stream(_conforming(behaviour.content, body),
-                                         chunk_chars=behaviour.chunk_chars)  # fmt: skip
+            behaviour = Behaviour.stream(
+                _conforming(behaviour.content, body), chunk_chars=behaviour.chunk_chars
+            )
             kind = "stream"
         if kind == "stall":
             self.close_connection = True

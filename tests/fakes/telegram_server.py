@@ -28,9 +28,23 @@ from urllib.parse import parse_qsl
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-    "a", "code", "pre", "blockquote", "tg-emoji",
-}  # fmt: skip
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*\"[^\"]*\")*)\s*>")
 _ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
@@ -180,9 +194,12 @@ class FakeTelegram:
     """The fake Bot API: start(), point PTB at `base_url`, inject updates, assert on calls."""
 
     def __init__(
-        self, token: str = "123456:TEST-token", *, bot_id: int = 999,
+        self,
+        token: str = "123456:TEST-token",
+        *,
+        bot_id: int = 999,
         bot_username: str = "pilote_ia_bot",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.token = token
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -238,10 +255,14 @@ class FakeTelegram:
     def bot_user(self) -> dict[str, Any]:
         """The getMe result."""
         return {
-            "id": self.bot_id, "is_bot": True, "first_name": "Pilote IA",
-            "username": self.bot_username, "can_join_groups": True,
-            "can_read_all_group_messages": False, "supports_inline_queries": False,
-        }  # fmt: skip
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Pilote IA",
+            "username": self.bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     # -- injecting updates ----------------------------------------------------
 
@@ -262,8 +283,12 @@ class FakeTelegram:
     @staticmethod
     def user(user_id: int) -> dict[str, Any]:
         """A human sender."""
-        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
-                "language_code": "fr"}  # fmt: skip
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
+            "language_code": "fr",
+        }
 
     @staticmethod
     def chat(chat_id: int, chat_type: str) -> dict[str, Any]:
@@ -288,9 +313,11 @@ class FakeTelegram:
         """Queue a user message; commands and @mentions get their entities."""
         message_id = self._new_message_id(chat_id)
         message: dict[str, Any] = {
-            "message_id": message_id, "date": int(time.time()),
-            "chat": self.chat(chat_id, chat_type), "from": self.user(user_id),
-        }  # fmt: skip
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self.chat(chat_id, chat_type),
+            "from": self.user(user_id),
+        }
         if text is not None:
             message["text"] = text
             entities = _entities(text)
@@ -298,10 +325,17 @@ class FakeTelegram:
                 message["entities"] = entities
         if reply_to_message_id is not None:
             replied = self.messages.get((chat_id, reply_to_message_id))
-            message["reply_to_message"] = replied.raw if replied else {
-                "message_id": reply_to_message_id, "date": int(time.time()),
-                "chat": self.chat(chat_id, chat_type), "from": self.bot_user, "text": "…",
-            }  # fmt: skip
+            message["reply_to_message"] = (
+                replied.raw
+                if replied
+                else {
+                    "message_id": reply_to_message_id,
+                    "date": int(time.time()),
+                    "chat": self.chat(chat_id, chat_type),
+                    "from": self.bot_user,
+                    "text": "…",
+                }
+            )
         message.update(extra or {})
         self.messages[(chat_id, message_id)] = SentMessage(
             chat_id, message_id, text, from_bot=False, raw=message
@@ -321,12 +355,17 @@ class FakeTelegram:
     def push_callback(self, chat_id: int, user_id: int, data: str, message_id: int) -> int:
         """Queue a tap on an inline button of a message the bot sent."""
         sent = self.messages[(chat_id, message_id)]
-        return self.push_update({
-            "callback_query": {
-                "id": f"cq{chat_id}-{message_id}-{len(self.calls)}", "from": self.user(user_id),
-                "chat_instance": f"ci{chat_id}", "data": data, "message": sent.raw,
+        return self.push_update(
+            {
+                "callback_query": {
+                    "id": f"cq{chat_id}-{message_id}-{len(self.calls)}",
+                    "from": self.user(user_id),
+                    "chat_instance": f"ci{chat_id}",
+                    "data": data,
+                    "message": sent.raw,
+                }
             }
-        })  # fmt: skip
+        )
 
     # -- scripted failures ----------------------------------------------------
 
@@ -343,9 +382,10 @@ class FakeTelegram:
         """Make the next `count` calls of `method` fail (429, 5xx, or a dropped connection)."""
         if not description:
             description = (
-                f"Too Many Requests: retry after {retry_after}" if status == 429
+                f"Too Many Requests: retry after {retry_after}"
+                if status == 429
                 else "Internal Server Error"
-            )  # fmt: skip
+            )
         with self._cond:
             self._failures[method] = _Failure(
                 status, description, retry_after if status == 429 else None, drop, count
@@ -421,12 +461,20 @@ class FakeTelegram:
         self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
     ) -> Any:
         simple: dict[str, Any] = {
-            "answerCallbackQuery": True, "sendChatAction": True, "setMyCommands": True,
-            "deleteWebhook": True, "setWebhook": True, "close": True, "logOut": True,
+            "answerCallbackQuery": True,
+            "sendChatAction": True,
+            "setMyCommands": True,
+            "deleteWebhook": True,
+            "setWebhook": True,
+            "close": True,
+            "logOut": True,
             "deleteMyCommands": True,
-            "getWebhookInfo": {"url": "", "has_custom_certificate": False,
-                               "pending_update_count": len(self._updates)},
-        }  # fmt: skip
+            "getWebhookInfo": {
+                "url": "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            },
+        }
         if method == "getMe":
             return self.bot_user
         if method in simple:
@@ -460,9 +508,11 @@ class FakeTelegram:
         chat_type = "private" if chat_id > 0 else "supergroup"
         markup = check_markup(params.get("reply_markup"))
         raw: dict[str, Any] = {
-            "message_id": message_id, "date": int(time.time()),
-            "chat": self.chat(chat_id, chat_type), "from": self.bot_user,
-        }  # fmt: skip
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self.chat(chat_id, chat_type),
+            "from": self.bot_user,
+        }
         if text is not None:
             raw["text"] = text if not params.get("parse_mode") else parse_telegram_html(text)
         if markup:
@@ -481,13 +531,16 @@ class FakeTelegram:
         markup = check_markup(params.get("reply_markup"))
         if params["text"] == sent.text and markup == sent.reply_markup:
             raise TelegramError(
-                400, "Bad Request: message is not modified: specified new message content and "
+                400,
+                "Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup of the "
-                "message"
-            )  # fmt: skip
+                "message",
+            )
         sent.text, sent.parse_mode, sent.reply_markup = (
-            params["text"], params.get("parse_mode"), markup
-        )  # fmt: skip
+            params["text"],
+            params.get("parse_mode"),
+            markup,
+        )
         sent.edits += 1
         sent.raw["text"] = sent.plain
         sent.raw.pop("reply_markup", None)
@@ -506,8 +559,11 @@ class FakeTelegram:
             raise TelegramError(400, "Bad Request: message caption is too long")
         sent = self._store(int(params["chat_id"]), None, params)
         sent.document = document
-        sent.raw["document"] = {"file_id": f"doc{sent.message_id}", "file_unique_id": "d",
-                                "file_name": document[0]}  # fmt: skip
+        sent.raw["document"] = {
+            "file_id": f"doc{sent.message_id}",
+            "file_unique_id": "d",
+            "file_name": document[0],
+        }
         return sent.raw
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -566,8 +622,10 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], Files]:
                 if ref in files:
                     files[key] = files[ref]
     elif content_type.startswith("application/json"):
-        params = {k: v if isinstance(v, str) else json.dumps(v)
-                  for k, v in json.loads(body or b"{}").items()}  # fmt: skip
+        params = {
+            k: v if isinstance(v, str) else json.dumps(v)
+            for k, v in json.loads(body or b"{}").items()
+        }
     else:
         params = dict(parse_qsl(body.decode()))
     return params, files

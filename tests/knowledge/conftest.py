@@ -84,8 +84,13 @@ def clean_fiches() -> dict[str, dict[str, Any]]:
         },
     }
     fact = {**_common("fact-modele", "fact", "modele", []), "related": ["tool-api"]}
-    fiches = [_tool("tool-messagerie", "messagerie", ["messages-clients"], 0, 15), api, case,
-              guide, fact]  # fmt: skip
+    fiches = [
+        _tool("tool-messagerie", "messagerie", ["messages-clients"], 0, 15),
+        api,
+        case,
+        guide,
+        fact,
+    ]
     return {str(meta["id"]): meta for meta in fiches}
 
 
@@ -97,12 +102,12 @@ def vocabulary_data() -> dict[str, Any]:
                 "label": "les messages clients",
                 "keywords": ["whatsapp"],
                 "categories": ["messagerie"],
-            },  # fmt: skip
+            },
             "automatisation": {
                 "label": "l'automatisation",
                 "keywords": ["workflow"],
                 "categories": ["llm-api"],
-            },  # fmt: skip
+            },
         },
         "categories": {
             "messagerie": {"why": "Centralise les messages.", "technical": False},

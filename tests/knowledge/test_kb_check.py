@@ -139,8 +139,9 @@ def test_tool_no_guide_or_need_reaches_is_a_warning(base: MiniBase) -> None:
 
 
 def test_sector_category_and_use_case_from_readme_lists(base: MiniBase) -> None:
-    base.replace("tool-messagerie", sectors=["boulangerie"], category="chatbot",
-                 use_cases=["rendez-vous"])  # fmt: skip
+    base.replace(
+        "tool-messagerie", sectors=["boulangerie"], category="chatbot", use_cases=["rendez-vous"]
+    )
     base.replace("fact-modele", category="messagerie")  # a tool category, not a fact one
     problems = base.check()
     assert find(problems, TOOL, "sectors").message == "secteur inconnu : boulangerie"
@@ -163,8 +164,11 @@ def test_not_with_names_tool_categories_and_aliases_are_texts(base: MiniBase) ->
 
 def test_needs_and_categories_come_from_vocabulary_file(base: MiniBase) -> None:
     data = vocabulary_data()
-    data["needs"]["rendez-vous"] = {"label": "les rendez-vous", "keywords": ["lapin"],
-                                    "categories": ["messagerie"]}  # fmt: skip
+    data["needs"]["rendez-vous"] = {
+        "label": "les rendez-vous",
+        "keywords": ["lapin"],
+        "categories": ["messagerie"],
+    }
     base.write_vocabulary(data)
     base.replace("tool-messagerie", use_cases=["rendez-vous"])
     base.replace("tool-api", category="image")  # in README's list, not in this vocabulary
@@ -213,12 +217,12 @@ def test_vocabulary_file_broken_model_is_reported_in_french(base: MiniBase) -> N
             {"min": 0, "max": "environ 15"},
             "price_eur_month.max",
             "« environ 15 » est une approximation, pas un montant",
-        ),  # fmt: skip
+        ),
         (
             {"min": "~10", "max": 15},
             "price_eur_month.min",
             "« ~10 » est une approximation, pas un montant",
-        ),  # fmt: skip
+        ),
         ({"min": 0, "max": "15 €"}, "price_eur_month.max", "« 15 € » n'est pas un nombre"),
         ("à vérifier", "price_eur_month", "« à vérifier » est une approximation, pas une valeur"),
     ],
@@ -241,8 +245,13 @@ def test_null_price_needs_a_reason(base: MiniBase) -> None:
 
 
 def test_price_needs_source_date_and_tax(base: MiniBase) -> None:
-    base.replace("tool-messagerie", price_source=REMOVE, price_read_on=REMOVE, price_tax=REMOVE,
-                 price_source_kind=REMOVE)  # fmt: skip
+    base.replace(
+        "tool-messagerie",
+        price_source=REMOVE,
+        price_read_on=REMOVE,
+        price_tax=REMOVE,
+        price_source_kind=REMOVE,
+    )
     problems = base.check()
     assert find(problems, TOOL, "price_source").message == (
         "prix donné sans l'adresse de la page où il a été lu"
@@ -270,8 +279,9 @@ def test_unverified_price_note_is_a_warning(base: MiniBase) -> None:
 
 
 def test_dates_in_the_future_or_malformed(base: MiniBase) -> None:
-    base.replace("tool-api", as_of=FUTURE, price_read_on=FUTURE,
-                 usd_eur_rate={"rate": 0.9, "on": FUTURE})  # fmt: skip
+    base.replace(
+        "tool-api", as_of=FUTURE, price_read_on=FUTURE, usd_eur_rate={"rate": 0.9, "on": FUTURE}
+    )
     base.replace("fact-modele", as_of="23/11/2026")
     problems = base.check()
     for field in ("as_of", "price_read_on", "usd_eur_rate.on"):
@@ -337,7 +347,7 @@ def _steps(*days: int, last: str = "Décider go/no-go") -> list[dict[str, object
             _steps(1, 9, 5, 14),
             "pilot_template.steps",
             "les jours ne sont pas dans l'ordre (1, 9, 5, 14)",
-        ),  # fmt: skip
+        ),
         (_steps(1, 15), "pilot_template.steps[2].day", "15 est trop grand (maximum 14)"),
         (_steps(0, 14), "pilot_template.steps[1].day", "0 est trop petit (minimum 1)"),
     ],
@@ -364,11 +374,14 @@ def test_pilot_plan_ending_without_decision_is_a_warning(base: MiniBase) -> None
 
 
 def test_model_prices_entries_malformed(base: MiniBase) -> None:
-    base.replace("tool-api", model_prices=[
-        {"model": "mini-chat", "input": "cher", "output": 0.8, "currency": "USD"},
-        {"model": "mini-chat-pro", "input": 2, "output": 6, "currency": "CNY"},
-        {"model": "mini-chat-max", "input": 2, "output": 6},
-    ])  # fmt: skip
+    base.replace(
+        "tool-api",
+        model_prices=[
+            {"model": "mini-chat", "input": "cher", "output": 0.8, "currency": "USD"},
+            {"model": "mini-chat-pro", "input": 2, "output": 6, "currency": "CNY"},
+            {"model": "mini-chat-max", "input": 2, "output": 6},
+        ],
+    )
     problems = base.check()
     assert find(problems, API, "model_prices[1].input").message == "« cher » n'est pas un nombre"
     currency = find(problems, API, "model_prices[2].currency")
@@ -396,9 +409,12 @@ def test_unquoted_on_key_of_the_rate_is_explained(base: MiniBase) -> None:
 
 
 def test_model_prices_outside_llm_api_and_missing_on_paid_api(base: MiniBase) -> None:
-    base.replace("tool-messagerie", model_prices=[
-        {"model": "x", "input": 1, "output": 1, "currency": "EUR"},
-    ])  # fmt: skip
+    base.replace(
+        "tool-messagerie",
+        model_prices=[
+            {"model": "x", "input": 1, "output": 1, "currency": "EUR"},
+        ],
+    )
     base.replace("tool-api", model_prices=REMOVE)
     problems = base.check()
     assert find(problems, TOOL, "model_prices").severity == "warning"

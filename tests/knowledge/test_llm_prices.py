@@ -77,14 +77,21 @@ def test_the_provider_fiche_wins_then_official_sources(base: MiniBase) -> None:
 def test_malformed_entries_and_other_categories_are_skipped(
     base: MiniBase, caplog: pytest.LogCaptureFixture
 ) -> None:
-    base.replace("tool-api", usd_eur_rate=REMOVE, model_prices=[
-        {"model": "mini-chat", "input": 0.2, "output": 0.8, "currency": "USD"},
-        {"model": "mini-chat-pro", "input": "cher", "output": 6, "currency": "EUR"},
-        {"model": "mini-chat-eur", "input": 1, "output": 2, "currency": "EUR"},
-    ])  # fmt: skip
-    base.replace("tool-messagerie", model_prices=[
-        {"model": "messagerie-bot", "input": 1, "output": 1, "currency": "EUR"},
-    ])  # fmt: skip
+    base.replace(
+        "tool-api",
+        usd_eur_rate=REMOVE,
+        model_prices=[
+            {"model": "mini-chat", "input": 0.2, "output": 0.8, "currency": "USD"},
+            {"model": "mini-chat-pro", "input": "cher", "output": 6, "currency": "EUR"},
+            {"model": "mini-chat-eur", "input": 1, "output": 2, "currency": "EUR"},
+        ],
+    )
+    base.replace(
+        "tool-messagerie",
+        model_prices=[
+            {"model": "messagerie-bot", "input": 1, "output": 1, "currency": "EUR"},
+        ],
+    )
     caplog.set_level(logging.WARNING, logger="bot.llm.pricing")
     book = load_price_book(base.root)
     assert sorted(book.prices) == ["mini-chat-eur"]

@@ -156,11 +156,18 @@ def test_ground_keeps_offered_tools_only_with_catalogue_prices(catalogue: Catalo
         reply(
             tools=[{"id": "tool-messagerie-pro"}, {"id": "tool-assistant-luxe"}],
             pilot={"steps": [{"day": 3, "task": "tester"}]},
-        )  # fmt: skip
+        )
     ).draft
-    advice = ground(draft, intent="need", sources=SOURCES, catalogue=catalogue,
-                    offered_tool_ids=["tool-messagerie-pro"], template=None, profile=None,
-                    usage=None)  # fmt: skip
+    advice = ground(
+        draft,
+        intent="need",
+        sources=SOURCES,
+        catalogue=catalogue,
+        offered_tool_ids=["tool-messagerie-pro"],
+        template=None,
+        profile=None,
+        usage=None,
+    )
     assert [t.source for t in advice.tools] == ["tool-messagerie-pro"]  # luxe was not offered
     assert advice.pilot is not None and advice.pilot.steps[0].day == 1
     assert advice.pilot.steps[-1].day == 14 and advice.intent == "need"

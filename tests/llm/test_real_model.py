@@ -101,8 +101,21 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama.cpp's server on 127.0.0.1 with the 270M model and a 4,096-token window."""
     tmp = tmp_path_factory.mktemp("llama")
     port, log = free_port(), tmp / "llama-server.log"
-    argv = [str(_server_binary()), "-m", str(_model(tmp)), "--host", "127.0.0.1",
-            "--port", str(port), "-c", str(CONTEXT), "-np", "1", "-t", "2"]  # fmt: skip
+    argv = [
+        str(_server_binary()),
+        "-m",
+        str(_model(tmp)),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        str(CONTEXT),
+        "-np",
+        "1",
+        "-t",
+        "2",
+    ]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:

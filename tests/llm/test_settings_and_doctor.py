@@ -35,7 +35,7 @@ KEY = {"LLM_API_KEY": "k"}
             10,
             10,
             32000,
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_limits_follow_the_provider_kind(

@@ -93,33 +93,41 @@ class LoadResult:
 
     def summary(self) -> str:
         """One line per figure, for humans."""
-        return "\n".join([
-            f"users x messages      : {self.users} x {self.per_user}",
-            f"answered              : {self.answered} (duplicates: "
-            f"{sum(1 for n in self.answers_per_marker.values() if n > 1)}, errors: {self.errors})",
-            f"total time            : {self.seconds:.1f} s",
-            f"throughput            : {self.throughput:.1f} answers/s",
-            f"answer time p50/p95/max: {self.percentile(50):.2f} / {self.percentile(95):.2f} / "
-            f"{max(self.latencies):.2f} s (mean {statistics.fmean(self.latencies):.2f} s)",
-            f"bot                   : {self.bot_process}",
-            f"CPU time of its process: {self.cpu_s:.1f} s ({self.cpu_ms_per_answer:.1f} ms per "
-            f"answer, {self.cpu_s / self.seconds:.0%} of one core)",
-            f"RSS after each round  : {', '.join(f'{r:.0f}' for r in self.rss_mb_by_round)} MB",
-            f"peak RSS              : {self.peak_rss_mb:.0f} MB",
-            f"LLM requests          : {self.llm_requests}",
-            f"Bot API calls per answer: {self._calls_per_answer()}",
-        ])  # fmt: skip
+        duplicates = sum(1 for n in self.answers_per_marker.values() if n > 1)
+        return "\n".join(
+            [
+                f"users x messages      : {self.users} x {self.per_user}",
+                f"answered              : {self.answered} (duplicates: "
+                f"{duplicates}, errors: {self.errors})",
+                f"total time            : {self.seconds:.1f} s",
+                f"throughput            : {self.throughput:.1f} answers/s",
+                f"answer time p50/p95/max: {self.percentile(50):.2f} / {self.percentile(95):.2f} / "
+                f"{max(self.latencies):.2f} s (mean {statistics.fmean(self.latencies):.2f} s)",
+                f"bot                   : {self.bot_process}",
+                f"CPU time of its process: {self.cpu_s:.1f} s ({self.cpu_ms_per_answer:.1f} ms per "
+                f"answer, {self.cpu_s / self.seconds:.0%} of one core)",
+                f"RSS after each round  : {', '.join(f'{r:.0f}' for r in self.rss_mb_by_round)} MB",
+                f"peak RSS              : {self.peak_rss_mb:.0f} MB",
+                f"LLM requests          : {self.llm_requests}",
+                f"Bot API calls per answer: {self._calls_per_answer()}",
+            ]
+        )
 
 
 def load_settings(data_dir: Path, telegram_url: str, llm_url: str) -> Settings:
     """Settings of the bot under load, as `bot_settings` (LLM timeout long enough for a
     crowded fake)."""
     return Settings(
-        pilote_ia_data_dir=data_dir, telegram_bot_token=SecretStr(BOT_TOKEN),
-        telegram_api_base_url=telegram_url, llm_provider="custom", llm_base_url=llm_url,
-        llm_model="fake-model", llm_api_key=SecretStr(API_KEY), llm_timeout_s=30.0,
+        pilote_ia_data_dir=data_dir,
+        telegram_bot_token=SecretStr(BOT_TOKEN),
+        telegram_api_base_url=telegram_url,
+        llm_provider="custom",
+        llm_base_url=llm_url,
+        llm_model="fake-model",
+        llm_api_key=SecretStr(API_KEY),
+        llm_timeout_s=30.0,
         llm_max_retries=2,
-    )  # fmt: skip
+    )
 
 
 def load_limiter() -> RetryingRateLimiter:
@@ -133,8 +141,9 @@ def start_fakes(latency: tuple[float, float]) -> tuple[ScriptedLLM, CountingTele
     low, high = latency
     llm = ScriptedLLM(
         lambda r: Behaviour.stream(echo_marker(r), delay_s=random.uniform(0, high - low)),
-        latency_s=low, keep_requests=False,
-    )  # fmt: skip
+        latency_s=low,
+        keep_requests=False,
+    )
     telegram = CountingTelegram(token=BOT_TOKEN)
     llm.start()
     telegram.start()
@@ -151,9 +160,12 @@ class _Drive:
 
 
 async def _drive(
-    telegram: CountingTelegram, bot: psutil.Process, users: int, per_user: int,
+    telegram: CountingTelegram,
+    bot: psutil.Process,
+    users: int,
+    per_user: int,
     answer_timeout_s: float,
-) -> _Drive:  # fmt: skip
+) -> _Drive:
     """The owners ask in turn; RSS and CPU time are read from the bot's process."""
     latencies: list[float] = []
     rss_by_round: list[float] = []
@@ -192,20 +204,33 @@ async def _drive(
 
 
 def _result(
-    drive: _Drive, telegram: CountingTelegram, llm: ScriptedLLM, users: int, per_user: int,
-    errors: int, bot_process: str,
-) -> LoadResult:  # fmt: skip
+    drive: _Drive,
+    telegram: CountingTelegram,
+    llm: ScriptedLLM,
+    users: int,
+    per_user: int,
+    errors: int,
+    bot_process: str,
+) -> LoadResult:
     per_marker: Counter[str] = Counter()
     for final in telegram.finals:
         marker = marker_in(final.text)
         if marker:
             per_marker[marker] += 1
     return LoadResult(
-        users=users, per_user=per_user, seconds=drive.seconds, latencies=drive.latencies,
-        rss_mb_by_round=drive.rss_by_round, peak_rss_mb=drive.peak_rss,
-        answers_per_marker=per_marker, errors=errors, llm_requests=llm.count,
-        cpu_s=drive.cpu_s, bot_process=bot_process, telegram_calls=Counter(telegram.method_counts),
-    )  # fmt: skip
+        users=users,
+        per_user=per_user,
+        seconds=drive.seconds,
+        latencies=drive.latencies,
+        rss_mb_by_round=drive.rss_by_round,
+        peak_rss_mb=drive.peak_rss,
+        answers_per_marker=per_marker,
+        errors=errors,
+        llm_requests=llm.count,
+        cpu_s=drive.cpu_s,
+        bot_process=bot_process,
+        telegram_calls=Counter(telegram.method_counts),
+    )
 
 
 async def run_load(
@@ -247,8 +272,14 @@ async def run_load_process(
     llm, telegram = start_fakes(latency)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "bot.log"
-    argv = [sys.executable, "-m", "tests.reliability.load_bot", str(data_dir),
-            telegram.base_url, llm.base_url]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.reliability.load_bot",
+        str(data_dir),
+        telegram.base_url,
+        llm.base_url,
+    ]
     spy: subprocess.Popen[bytes] | None = None
     try:
         with log_path.open("ab") as log:
@@ -279,8 +310,20 @@ def _py_spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
     binary = Path(sys.executable).parent / "py-spy"
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: `.venv/bin/pip install py-spy`")
-    argv = [str(binary), "record", "--pid", str(pid), "--gil", "--nonblocking", "-r",
-            str(rate), "-f", "raw", "-o", str(out)]  # fmt: skip
+    argv = [
+        str(binary),
+        "record",
+        "--pid",
+        str(pid),
+        "--gil",
+        "--nonblocking",
+        "-r",
+        str(rate),
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+    ]
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the first question
     return spy

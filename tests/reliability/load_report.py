@@ -74,10 +74,15 @@ def main(argv: list[str]) -> int:
         if args.in_process:
             result = _in_process(Path(tmp), args.users, args.per_user)
         else:
-            result = asyncio.run(run_load_process(
-                Path(tmp) / "data", users=args.users, per_user=args.per_user,
-                profile=args.profile, profile_rate=args.rate,
-            ))  # fmt: skip
+            result = asyncio.run(
+                run_load_process(
+                    Path(tmp) / "data",
+                    users=args.users,
+                    per_user=args.per_user,
+                    profile=args.profile,
+                    profile_rate=args.rate,
+                )
+            )
     print(result.summary())
     if args.profile:
         print(profile_summary(args.profile))

@@ -182,9 +182,13 @@ def bot_settings(
     }
     if llm_url is not None:
         values.update(
-            llm_provider="custom", llm_base_url=llm_url, llm_model="fake-model",
-            llm_api_key=API_KEY, llm_timeout_s=5.0, llm_max_retries=2,
-        )  # fmt: skip
+            llm_provider="custom",
+            llm_base_url=llm_url,
+            llm_model="fake-model",
+            llm_api_key=API_KEY,
+            llm_timeout_s=5.0,
+            llm_max_retries=2,
+        )
     values.update(overrides)
     return Settings(**values)
 
@@ -213,9 +217,12 @@ class BotRun:
         offline_settings = settings.model_copy(update={"llm_provider": None})
         self.offline = build_advisor(offline_settings, kb=self.kb) if not settings.offline else None
         app = build_application(
-            settings, self.advisor, self.store, offline_advisor=self.offline,
+            settings,
+            self.advisor,
+            self.store,
+            offline_advisor=self.offline,
             rate_limiter=self.rate_limiter,
-        )  # fmt: skip
+        )
 
         async def record(_update: object, context: Any) -> None:
             self.errors.append(context.error)
@@ -227,9 +234,11 @@ class BotRun:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES,
+            poll_interval=0,
+            timeout=1,
+            allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
-        )  # fmt: skip
+        )
         self.app = app
         return self
 

@@ -30,10 +30,13 @@ async def test_chroma_outage_then_recovery(telegram: CountingTelegram, tmp_path:
     server = start_chroma(path, port, log)
     embedder = HashEmbedder()
     kb = open_knowledge_base(
-        index_dir=tmp_path / "index", knowledge_dir=SMALL_KNOWLEDGE,
-        embedding_model=embedder.model_name, embedder=embedder,
-        chroma_host="127.0.0.1", chroma_port=port,
-    )  # fmt: skip
+        index_dir=tmp_path / "index",
+        knowledge_dir=SMALL_KNOWLEDGE,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+        chroma_host="127.0.0.1",
+        chroma_port=port,
+    )
     try:
         kb.ingest([SMALL_KNOWLEDGE], progress=False)
         with ScriptedLLM(lambda r: Behaviour.stream(echo_marker(r))) as llm:

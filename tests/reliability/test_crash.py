@@ -40,17 +40,26 @@ _ANSWER = re.compile(r"Réponse à (Q[0-9]+x[0-9]+)\b")
 def start_bot(telegram: CountingTelegram, llm_url: str, data: Path, log: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "TELEGRAM_"))}
     env.update(
-        TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url,
-        PILOTE_IA_DATA_DIR=str(data), KNOWLEDGE_DIR=str(SMALL_KNOWLEDGE),
-        LLM_PROVIDER="custom", LLM_BASE_URL=llm_url, LLM_MODEL="fake-model",
-        LLM_API_KEY=API_KEY, LOG_LEVEL="DEBUG", PYTHONPATH=str(ROOT),
-    )  # fmt: skip
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        PILOTE_IA_DATA_DIR=str(data),
+        KNOWLEDGE_DIR=str(SMALL_KNOWLEDGE),
+        LLM_PROVIDER="custom",
+        LLM_BASE_URL=llm_url,
+        LLM_MODEL="fake-model",
+        LLM_API_KEY=API_KEY,
+        LOG_LEVEL="DEBUG",
+        PYTHONPATH=str(ROOT),
+    )
     calls_before = len(telegram.calls_to("setMyCommands"))
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=data.parent, env=env,
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "bot", "run"],
+            cwd=data.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     telegram.wait_for(lambda f: len(f.calls_to("setMyCommands")) > calls_before, timeout=180)
     return process
 
@@ -111,9 +120,13 @@ def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
             telegram.push_message(uid, uid, "/start")
         for uid in owners:
             for step in range(4):
-                board = telegram.wait_for(lambda f, u=uid, s=step: [
-                    m for m in f.chat_messages(u) if m.buttons and m.edits == s
-                    and m.buttons[0][1].startswith("p:")])  # fmt: skip
+                board = telegram.wait_for(
+                    lambda f, u=uid, s=step: [
+                        m
+                        for m in f.chat_messages(u)
+                        if m.buttons and m.edits == s and m.buttons[0][1].startswith("p:")
+                    ]
+                )
                 telegram.push_callback(uid, uid, board[-1].buttons[0][1], board[-1].message_id)
             telegram.wait_for(lambda f, u=uid: any("noté" in m.plain for m in f.chat_messages(u)))
             telegram.push_message(uid, uid, f"Q{uid}x0 je croule sous les messages clients")
@@ -156,8 +169,12 @@ def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
         db = data / "pilote-ia.sqlite3"
         in_flight = pending_rows(db)
         known = {(chat, placeholder) for _, chat, placeholder in in_flight if placeholder}
-        shown = {(m.chat_id, m.message_id) for u in loaders for m in telegram.chat_messages(u)
-                 if msg.THINKING in m.plain}  # fmt: skip
+        shown = {
+            (m.chat_id, m.message_id)
+            for u in loaders
+            for m in telegram.chat_messages(u)
+            if msg.THINKING in m.plain
+        }
         # sent, but the bot was killed before it could store the id: nobody can edit them
         unknown = shown - known
 
@@ -174,9 +191,11 @@ def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
         twice = {q: n for q, n in delivered.items() if n > 1}
         assert not twice, twice
         waiting = {
-            (m.chat_id, m.message_id) for u in loaders for m in telegram.chat_messages(u)
+            (m.chat_id, m.message_id)
+            for u in loaders
+            for m in telegram.chat_messages(u)
             if msg.THINKING in m.plain
-        }  # fmt: skip
+        }
         assert waiting <= unknown, waiting - unknown
         final_state = snapshot(data / "pilote-ia.sqlite3")
         for table in ("profiles", "checklists", "checklist_ticks"):
@@ -185,16 +204,19 @@ def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
         for row in committed["usage"]:
             assert usage[row[0]][2:4] == row[2:4]  # tokens of the first 5 owners untouched
         resumed_new = [
-            c for c in telegram.calls_to("sendMessage")
+            c
+            for c in telegram.calls_to("sendMessage")
             if str(c.params.get("text", "")).startswith("Suite à un redémarrage")
-        ]  # fmt: skip
-        print(f"\n[crash] answered before kill: {len(answered_before) - 5}, in flight at the "
-              f"kill: {len(in_flight)} ({len(known)} with a placeholder), resumed as a new "
-              f"message: {len(resumed_new)}, answered after restart: "
-              f"{len(questions) - (len(answered_before) - 5)}, unanswered: "
-              f"{len(questions - set(delivered))}, duplicates: {len(twice)}, "
-              f"placeholders left waiting: {len(waiting)} (sent, id not stored at the kill: "
-              f"{len(unknown)})")  # fmt: skip
+        ]
+        print(
+            f"\n[crash] answered before kill: {len(answered_before) - 5}, in flight at the "
+            f"kill: {len(in_flight)} ({len(known)} with a placeholder), resumed as a new "
+            f"message: {len(resumed_new)}, answered after restart: "
+            f"{len(questions) - (len(answered_before) - 5)}, unanswered: "
+            f"{len(questions - set(delivered))}, duplicates: {len(twice)}, "
+            f"placeholders left waiting: {len(waiting)} (sent, id not stored at the kill: "
+            f"{len(unknown)})"
+        )
         assert in_flight, "the kill must catch questions in flight"
     finally:
         if bot.poll() is None:

@@ -80,8 +80,11 @@ def leaks_in(text: str, windows: list[str]) -> list[str]:
     """Independent check (not the guard's code): what secret material `text` shows."""
     flat = " ".join(html.unescape(text).split())
     squeezed = "".join(flat.split())
-    found = [name for name, value in (("api key", API_KEY), ("bot token", BOT_TOKEN))
-             if value in flat or value in squeezed]  # fmt: skip
+    found = [
+        name
+        for name, value in (("api key", API_KEY), ("bot token", BOT_TOKEN))
+        if value in flat or value in squeezed
+    ]
     if VICTIM_SECRET in flat:
         found.append("other user's data")
     if any(window in flat for window in windows):
@@ -127,24 +130,31 @@ async def test_injection_corpus_leaks_nothing(
     assert leaked == {}
 
     # the check above can fail: the victim's own second request does carry their history
-    victim_requests = [r for r in requests if (marker_in(question_of(r)) or "").startswith(
-        f"Q{VICTIM}x")]  # fmt: skip
+    victim_requests = [
+        r for r in requests if (marker_in(question_of(r)) or "").startswith(f"Q{VICTIM}x")
+    ]
     assert VICTIM_SECRET.encode() in victim_requests[-1].raw
     for request in requests:
         if request not in victim_requests:
             assert VICTIM_SECRET.encode() not in request.raw
 
-    blocked = sum(GUARD_BLOCKED in telegram.messages[(f.chat_id, f.message_id)].plain
-                  for f in finals)  # fmt: skip
-    degraded = sum("base de connaissances" in telegram.messages[(f.chat_id, f.message_id)].plain
-                   for f in finals)  # fmt: skip
+    blocked = sum(
+        GUARD_BLOCKED in telegram.messages[(f.chat_id, f.message_id)].plain for f in finals
+    )
+    degraded = sum(
+        "base de connaissances" in telegram.messages[(f.chat_id, f.message_id)].plain
+        for f in finals
+    )
     declines = (DECLINE_SUBVERSION, DECLINE_OFF_TOPIC)
     plains = [telegram.messages[(f.chat_id, f.message_id)].plain for f in finals]
     declined = sum(plain.startswith(declines) for plain in plains)
-    others = [p[:100] for p in plains if not p.startswith(declines)
-              and "base de connaissances" not in p]  # fmt: skip
-    print(f"\n[hostile] {len(CORPUS)} attempts: {declined} declined before the LLM, "
-          f"{blocked} blocked by the guard, {degraded} answered offline, 0 leaks")  # fmt: skip
+    others = [
+        p[:100] for p in plains if not p.startswith(declines) and "base de connaissances" not in p
+    ]
+    print(
+        f"\n[hostile] {len(CORPUS)} attempts: {declined} declined before the LLM, "
+        f"{blocked} blocked by the guard, {degraded} answered offline, 0 leaks"
+    )
     # an attempt is either recognised and declined without an LLM call, or reaches the
     # (leaky) LLM and is answered from the knowledge base once the guard blocks the leak
     assert declined + degraded == len(CORPUS), others

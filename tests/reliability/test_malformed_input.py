@@ -72,14 +72,44 @@ def updates(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "text":
         return {"kind": kind, "text": draw(_TEXT.filter(lambda t: t != ""))}
     if kind == "command":
-        name = draw(st.sampled_from(["start", "aide", "profil", "pilote", "outils", "reset",
-                                     "oubli", "usage", "inconnue"]))  # fmt: skip
+        name = draw(
+            st.sampled_from(
+                [
+                    "start",
+                    "aide",
+                    "profil",
+                    "pilote",
+                    "outils",
+                    "reset",
+                    "oubli",
+                    "usage",
+                    "inconnue",
+                ]
+            )
+        )
         return {"kind": kind, "text": f"/{name} {draw(_TEXT)}".strip()}
-    data = draw(st.one_of(
-        st.sampled_from(["p:s:commerce", "p:z:x", "a:ck", "a:co", "a:ot", "c:t:0", "c:t:999",
-                         "c:md", "c:ics", "f:yes", "f:no", "p:", "c:t:-1"]),
-        st.text(st.characters(codec="ascii"), min_size=1, max_size=64),
-    ))  # fmt: skip
+    data = draw(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "p:s:commerce",
+                    "p:z:x",
+                    "a:ck",
+                    "a:co",
+                    "a:ot",
+                    "c:t:0",
+                    "c:t:999",
+                    "c:md",
+                    "c:ics",
+                    "f:yes",
+                    "f:no",
+                    "p:",
+                    "c:t:-1",
+                ]
+            ),
+            st.text(st.characters(codec="ascii"), min_size=1, max_size=64),
+        )
+    )
     return {"kind": kind, "data": data}
 
 
@@ -111,8 +141,12 @@ def test_random_updates_never_crash(
         await asyncio.sleep(0.2)
         # wait until every pending answer settled (no placeholder left)
         await telegram.until(
-            lambda f: all(m.plain != "⏳ Je cherche dans ma base de connaissances…"
-                          for m in f.chat_messages(uid)), timeout=20)  # fmt: skip
+            lambda f: all(
+                m.plain != "⏳ Je cherche dans ma base de connaissances…"
+                for m in f.chat_messages(uid)
+            ),
+            timeout=20,
+        )
         assert run.errors == [], run.errors
         if texts:  # every text got at least an answer, a refusal or a tip
             assert len(telegram.chat_messages(uid)) > sent_before

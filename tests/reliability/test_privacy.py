@@ -62,9 +62,15 @@ async def test_forget_erases_the_owner_everywhere_and_llm_sees_no_identity(
             for step in range(4):  # the four profile taps, first choice each time
                 board = [m for m in telegram.chat_messages(OWNER) if m.buttons][-1]
                 telegram.push_callback(OWNER, OWNER, board.buttons[0][1], board.message_id)
-                await poll(lambda s=step: store.get_profile(OWNER) and sum(
-                    v is not None for v in store.get_profile(OWNER).model_dump().values()
-                ) == s + 1)  # fmt: skip
+                await poll(
+                    lambda s=step: (
+                        store.get_profile(OWNER)
+                        and sum(
+                            v is not None for v in store.get_profile(OWNER).model_dump().values()
+                        )
+                        == s + 1
+                    )
+                )
             for n in range(2):
                 question = f"Q11x{n} ma {WORD} croule sous les commandes"
                 telegram.push_message(OWNER, OWNER, question, extra=extra)
@@ -131,9 +137,12 @@ def test_retention_purge_removes_old_conversations(tmp_path: Path) -> None:
     now = [1_800_000_000.0]
     store = SQLiteStore(tmp_path / "s.sqlite3", clock=lambda: now[0])
     advice = Advice(
-        answer="ancienne", tools=[], sources=[], mode="offline",
+        answer="ancienne",
+        tools=[],
+        sources=[],
+        mode="offline",
         pilot=Pilot(goal="g", kpis=[], steps=[PilotStep(day=1, task="t")], budget_eur=0),
-    )  # fmt: skip
+    )
     store.add_turn(1, 1, "vieille question", "vieille réponse")
     store.save_last_advice(1, 1, "vieille question", advice)
     store.mark_update(10)

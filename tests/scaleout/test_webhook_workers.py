@@ -39,26 +39,48 @@ def chroma_port(tmp_path: Path) -> Iterator[int]:
 
 
 def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict[str, str]:
-    prefixes = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_",
-                "WEBHOOK_")
+    prefixes = (
+        "LLM_",
+        "TELEGRAM_",
+        "CHROMA_",
+        "PILOTE_IA_",
+        "EMBEDDING_",
+        "KNOWLEDGE_",
+        "WEBHOOK_",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(PILOTE_IA_DATA_DIR=str(data), CHROMA_HOST="127.0.0.1",
-               CHROMA_PORT=str(chroma_port), TELEGRAM_BOT_TOKEN=fake.token,
-               TELEGRAM_API_BASE_URL=fake.base_url, TELEGRAM_WEBHOOK_SECRET=SECRET, **extra)
+    env.update(
+        PILOTE_IA_DATA_DIR=str(data),
+        CHROMA_HOST="127.0.0.1",
+        CHROMA_PORT=str(chroma_port),
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        **extra,
+    )
     return env
 
 
 def _update(update_id: int, chat: int, text: str) -> dict[str, Any]:
     user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
-    return {"update_id": update_id, "message": {
-        "message_id": 1, "date": int(time.time()), "chat": {"id": chat, "type": "private"},
-        "from": user, "text": text}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "from": user,
+            "text": text,
+        },
+    }
 
 
 def _post(port: int, payload: dict[str, Any], secret: str) -> int:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/telegram/hook", data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+        f"http://127.0.0.1:{port}/telegram/hook",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status)
@@ -78,9 +100,15 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
 ) -> None:
     data = tmp_path / "shared-data"
     with running_fake() as fake:
-        ingest = subprocess.run([str(BIN / "pilote-ia"), "ingest"], cwd=tmp_path,
-                                env=_env(data, chroma_port, fake), capture_output=True,
-                                text=True, timeout=300, check=False)
+        ingest = subprocess.run(
+            [str(BIN / "pilote-ia"), "ingest"],
+            cwd=tmp_path,
+            env=_env(data, chroma_port, fake),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert ingest.returncode == 0, ingest.stderr
 
         workers: list[tuple[int, subprocess.Popen[bytes], Path]] = []
@@ -90,9 +118,12 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
                 log = tmp_path / f"worker-{n}.log"
                 with log.open("wb") as out:
                     proc = subprocess.Popen(
-                        [str(BIN / "pilote-ia"), "run", "--webhook", PUBLIC_URL], cwd=tmp_path,
+                        [str(BIN / "pilote-ia"), "run", "--webhook", PUBLIC_URL],
+                        cwd=tmp_path,
                         env=_env(data, chroma_port, fake, WEBHOOK_PORT=str(port)),
-                        stdout=out, stderr=subprocess.STDOUT)
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
                 workers.append((port, proc, log))
             for port, proc, log in workers:
                 wait_http(f"http://127.0.0.1:{port}/telegram/hook", proc, log)
@@ -114,8 +145,10 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
             # an update replayed to the other worker is recognised as already handled
             assert _post(port_b, _update(2, 201, QUESTION), SECRET) == 200
             time.sleep(1.0)
-            assert len([c for c in fake.calls_to("sendMessage")
-                        if int(c.params["chat_id"]) == 201]) == 1
+            assert (
+                len([c for c in fake.calls_to("sendMessage") if int(c.params["chat_id"]) == 201])
+                == 1
+            )
             assert not [c for c in fake.calls if str(c.params.get("chat_id")) == "101"]
         finally:
             for _, proc, _ in workers:
