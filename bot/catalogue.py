@@ -9,15 +9,16 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.advice import CostRange, ToolPick
 from bot.keywords import fold_words
 from retrieval.models import Fiche
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # hosting regions (docs/data-formats.md §1) that keep data out of non-EU hands
 _EU_REGIONS = frozenset({"eu", "self-hostable"})
@@ -219,15 +220,7 @@ class Catalogue:
     @classmethod
     def from_fiches(cls, fiches: Iterable[Fiche]) -> Catalogue:
         """Catalogue of the `tool` fiches; cards without a usable price block are skipped."""
-        tools = []
-        for fiche in fiches:
-            if fiche.type != "tool":
-                continue
-            try:
-                tools.append(CatalogueTool.from_fiche(fiche))
-            except (KeyError, TypeError, ValueError):
-                log.warning("tool card %s has no usable price_eur_month; skipped", fiche.id)
-        return cls(tools)
+        return cls(_parse_each(fiches, "tool", CatalogueTool.from_fiche, "price block"))
 
     @classmethod
     def from_kb(cls, kb: FicheSource) -> Catalogue:
@@ -319,18 +312,8 @@ class PilotTemplates:
     @classmethod
     def from_fiches(cls, fiches: Iterable[Fiche]) -> PilotTemplates:
         """Templates of every guide that has one."""
-        templates = []
-        for fiche in fiches:
-            if fiche.type != "guide":
-                continue
-            try:
-                template = PilotTemplate.from_fiche(fiche)
-            except (TypeError, ValueError):
-                log.warning("pilot_template of %s is unusable; skipped", fiche.id)
-                continue
-            if template is not None:
-                templates.append(template)
-        return cls(templates)
+        found = _parse_each(fiches, "guide", PilotTemplate.from_fiche, "pilot_template")
+        return cls([template for template in found if template is not None])
 
     @classmethod
     def from_kb(cls, kb: FicheSource) -> PilotTemplates:
@@ -340,3 +323,18 @@ class PilotTemplates:
     def for_use_case(self, use_case: str | None) -> PilotTemplate | None:
         """The template for this family, None when no pilot guide covers it."""
         return self._by_use_case.get(use_case or "")
+
+
+def _parse_each(
+    fiches: Iterable[Fiche], kind: str, parse: Callable[[Fiche], T], what: str
+) -> list[T]:
+    """`parse` applied to each fiche of one type; an unusable one is logged and skipped."""
+    parsed = []
+    for fiche in fiches:
+        if fiche.type != kind:
+            continue
+        try:
+            parsed.append(parse(fiche))
+        except (KeyError, TypeError, ValueError):
+            log.warning("%s of %s is unusable; skipped", what, fiche.id)
+    return parsed

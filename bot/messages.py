@@ -177,6 +177,17 @@ INVALID_QUESTION = (
 CONFIG_INVALID = "La configuration est incomplète : lancez « pilote-ia doctor » pour le détail."
 STORAGE_FAILED = "Impossible d'enregistrer vos données pour le moment. Réessayez dans un instant."
 
+# --- pilote-ia kb check (bot/cli/kb_check.py) ---------------------------------------------
+
+KB_CHECK_SEVERITY_LABELS = {"error": "erreur", "warning": "attention"}
+KB_CHECK_LINE = "[{label}] {file} · {field} : {message} → {fix}"
+KB_CHECK_ALL_GOOD = "Base valide : {fiches} fiches vérifiées dans {directory}, aucun problème."
+KB_CHECK_SUMMARY = (
+    "{fiches} fiches vérifiées dans {directory} : {errors} erreur(s), {warnings} alerte(s)."
+)
+KB_CHECK_FIX_THEN_RERUN = "Corrigez les erreurs puis relancez « pilote-ia kb check »."
+KB_CHECK_BAD_AGE = "« {value} » : un nombre entier de jours, au moins 1, est attendu."
+
 # --- The offline answer (bot/answer_text.py) ----------------------------------------------
 
 DECLINE_OFF_TOPIC = (

@@ -12,7 +12,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -246,12 +247,18 @@ class SQLiteStore:
         return list(self._run(sql, params).fetchall())
 
     def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        with self._transaction():
+            for sql, params in statements:
+                self._db.execute(sql, params)
+
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN") -> Iterator[None]:
+        """One transaction under the store's lock: committed, or rolled back on any error."""
         try:
             with self._lock:
-                self._db.execute("BEGIN")
+                self._db.execute(begin)
                 try:
-                    for sql, params in statements:
-                        self._db.execute(sql, params)
+                    yield
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
@@ -450,36 +457,27 @@ class SQLiteStore:
         `lease_until` come from the store's clock.
         """
         now = self._clock()
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)",
-                        (pending.update_id, now),
-                    )
-                    fresh = cursor.rowcount == 1
-                    if fresh:
-                        self._db.execute(
-                            "INSERT INTO pending_questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                pending.update_id,
-                                pending.chat_id,
-                                pending.user_id,
-                                pending.question,
-                                pending.reply_to,
-                                pending.placeholder_id,
-                                pending.owner,
-                                now + PENDING_LEASE_S,
-                                now,
-                            ),
-                        )
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StorageError(str(exc)) from exc
+        with self._transaction("BEGIN IMMEDIATE"):
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)",
+                (pending.update_id, now),
+            )
+            fresh = cursor.rowcount == 1
+            if fresh:
+                self._db.execute(
+                    "INSERT INTO pending_questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        pending.update_id,
+                        pending.chat_id,
+                        pending.user_id,
+                        pending.question,
+                        pending.reply_to,
+                        pending.placeholder_id,
+                        pending.owner,
+                        now + PENDING_LEASE_S,
+                        now,
+                    ),
+                )
         return fresh
 
     def set_placeholder(self, update_id: int, message_id: int) -> None:

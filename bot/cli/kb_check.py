@@ -8,16 +8,9 @@ import json
 from functools import partial
 from pathlib import Path
 
+from bot import messages as msg
 from bot.config import Settings
 from retrieval.kb_check import DEFAULT_MAX_AGE_DAYS, Problem, check_knowledge, count_fiches
-
-# French wording of this command (user-facing).
-SEVERITY_LABELS = {"error": "erreur", "warning": "attention"}
-LINE = "[{label}] {file} · {field} : {message} → {fix}"
-ALL_GOOD = "Base valide : {fiches} fiches vérifiées dans {directory}, aucun problème."
-SUMMARY = "{fiches} fiches vérifiées dans {directory} : {errors} erreur(s), {warnings} alerte(s)."
-FIX_THEN_RERUN = "Corrigez les erreurs puis relancez « pilote-ia kb check »."
-BAD_AGE = "« {value} » : un nombre entier de jours, au moins 1, est attendu."
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,7 +53,7 @@ def _positive_days(value: str) -> int:
     except ValueError:
         days = 0
     if days < 1:
-        raise argparse.ArgumentTypeError(BAD_AGE.format(value=value))
+        raise argparse.ArgumentTypeError(msg.KB_CHECK_BAD_AGE.format(value=value))
     return days
 
 
@@ -81,8 +74,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def format_problem(problem: Problem) -> str:
     """One line: fichier · champ : ce qui ne va pas → comment corriger."""
-    return LINE.format(
-        label=SEVERITY_LABELS[problem.severity],
+    return msg.KB_CHECK_LINE.format(
+        label=msg.KB_CHECK_SEVERITY_LABELS[problem.severity],
         file=problem.file,
         field=problem.field,
         message=problem.message,
@@ -93,12 +86,12 @@ def format_problem(problem: Problem) -> str:
 def format_summary(directory: Path, fiches: int, problems: list[Problem]) -> str:
     """The last line: counts, and what to do next when something is wrong."""
     if not problems:
-        return ALL_GOOD.format(fiches=fiches, directory=directory)
+        return msg.KB_CHECK_ALL_GOOD.format(fiches=fiches, directory=directory)
     errors = sum(p.severity == "error" for p in problems)
-    summary = SUMMARY.format(
+    summary = msg.KB_CHECK_SUMMARY.format(
         fiches=fiches, directory=directory, errors=errors, warnings=len(problems) - errors
     )
-    return f"{summary} {FIX_THEN_RERUN}" if errors else summary
+    return f"{summary} {msg.KB_CHECK_FIX_THEN_RERUN}" if errors else summary
 
 
 def _payload(directory: Path, fiches: int, problems: list[Problem]) -> dict[str, object]:
