@@ -107,6 +107,7 @@ class _Scores:
     topics: dict[str, int]
     cues: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)  # tool categories named
+    words: int = 0  # length of the message in words
     retrieved_needs: tuple[str, ...] = ()  # needs known from the search only, not the words
 
     @property
@@ -180,6 +181,7 @@ class Understanding:
             topics={k: s.score(folded) for k, s in self._topics.items()},
             cues={k: s.score(folded) for k, s in self._cues.items()},
             kinds={k: s.score(folded) for k, s in self._categories.items()},
+            words=len(folded.split()),
         )
 
     def _asks_rather_than_tells(self, scores: _Scores) -> bool:
@@ -208,6 +210,7 @@ class Understanding:
             topics=topics,
             cues=scores.cues,
             kinds=scores.kinds,
+            words=scores.words,
             retrieved_needs=from_search,
         )
 
@@ -250,7 +253,8 @@ class Understanding:
             return "follow_up"
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
-        conversation = cues["cheaper"] + cues["another"]  # "et moins cher ?" asked too early
+        # "et moins cher ?" asked before any answer is a conversation, not an off-topic message
+        conversation = (cues["cheaper"] + cues["another"]) * (scores.words <= SHORT_MESSAGE_WORDS)
         evidence = cues["domain"] + task + len(tools) + topics + conversation + bool(said_sector)
         if not evidence and (similarity is None or similarity < OFF_TOPIC_SIMILARITY):
             return "out_of_scope"  # nothing of our domain: neither our words nor our passages
