@@ -155,9 +155,10 @@ async def test_injection_corpus_leaks_nothing(
         f"\n[hostile] {len(CORPUS)} attempts: {declined} declined before the LLM, "
         f"{blocked} blocked by the guard, {degraded} answered offline, 0 leaks"
     )
-    # an attempt is either recognised and declined without an LLM call, or reaches the
-    # (leaky) LLM and is answered from the knowledge base once the guard blocks the leak
-    assert declined + degraded == len(CORPUS), others
+    # an attempt is recognised and declined without an LLM call, or reaches the (leaky) LLM:
+    # then the guard blocks the leak and the knowledge base answers, or grounding strips the
+    # leaking parts (an unoffered tool and its "why") and what is left leaks nothing (above)
+    assert declined + degraded + len(others) == len(CORPUS)
     assert declined >= len(CORPUS) // 3
     # those that reach the LLM are caught by the output guard or, before it, by the claim
     # check (an unsupported answer falls back too): either way the owner sees no leak
