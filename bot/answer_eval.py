@@ -35,8 +35,9 @@ SPLIT_NAMES = {"all": "toutes", "dev": "dev", "test": "test"}
 TABLE_COLUMNS = ("intention", "questions", "bonnes", "intention ok", "faits")
 TOTAL_ROW = "total"
 TOOLS_LINE = (
-    "Outils hors besoin : {off_need} des réponses · termes à éviter : {must_not} · "
-    "refus corrects : {declined}/{declines} · refus à tort : {false_declines}"
+    "Premier outil adapté : {first_tool} · outils hors besoin : {off_need} des réponses · "
+    "termes à éviter : {must_not} · refus corrects : {declined}/{declines} · "
+    "refus à tort : {false_declines}"
 )
 ERRORS_LINE = "Questions en erreur : {n}"
 LATENCY_LINE = "Latence : p50 {p50} s · p95 {p95} s"
@@ -116,6 +117,7 @@ class AnswerScore:
     forbidden: tuple[str, ...]
     decline_ok: bool
     error: str | None = None
+    first_tool_ok: bool | None = None  # None: no tool proposed, or none expected
 
     @property
     def intent_ok(self) -> bool:
@@ -178,7 +180,15 @@ def score_answer(question: EvalQuestion, advice: Advice) -> AnswerScore:
         off_need=off_need_tools(question, advice),
         forbidden=forbidden_hits(question, folded),
         decline_ok=decline_correct(question, advice),
+        first_tool_ok=first_tool_fits(question, advice),
     )
+
+
+def first_tool_fits(question: EvalQuestion, advice: Advice) -> bool | None:
+    """Whether the first recommended tool is of a fitting category (None: nothing to judge)."""
+    if not advice.tools or not question.tool_categories:
+        return None
+    return advice.tools[0].category in question.tool_categories
 
 
 def failed_answer(question: EvalQuestion, reason: str) -> AnswerScore:
@@ -275,6 +285,9 @@ def summarise(results: Sequence[AnswerResult]) -> dict[str, Any]:
     return {
         **_group_scores(results),
         "off_need_rate": _rate(bool(r.score.off_need) for r in results),
+        "first_tool_rate": _rate(
+            r.score.first_tool_ok for r in results if r.score.first_tool_ok is not None
+        ),
         "must_not_rate": _rate(bool(r.score.forbidden) for r in results),
         "declines_expected": len(declines),
         "declines_correct": sum(s.decline_ok for s in declines),
@@ -399,6 +412,7 @@ def _intent_table(summary: dict[str, Any]) -> list[str]:
 def _detail_lines(summary: dict[str, Any]) -> list[str]:
     lines = [
         TOOLS_LINE.format(
+            first_tool=_pct(summary["first_tool_rate"]),
             off_need=_pct(summary["off_need_rate"]),
             must_not=_pct(summary["must_not_rate"]),
             declined=summary["declines_correct"],

@@ -275,8 +275,12 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             kb.close()
     except RetrievalError as exc:
         return _fail(_explain(exc, settings))
-    print(json.dumps(result) if args.json else format_table(result))
-    return 0
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(format_table(result) + "\n")
+    # the same split answered by the offline advisor: first tool fit, declines (issue 12)
+    return _run_answer_eval(args, settings, path)
 
 
 def _run_answer_eval(args: argparse.Namespace, settings: Settings, path: Path) -> int:

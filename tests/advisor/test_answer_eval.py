@@ -118,6 +118,16 @@ def test_off_need_tools_outside_the_expected_categories() -> None:
     assert ae.off_need_tools(need, advice(tools=picks[:1])) == ()
 
 
+def test_first_tool_fits_only_when_its_category_is_expected() -> None:
+    expected = question(tool_categories=["comptabilite", "automatisation"])
+    fits = advice(tools=[tool("Pennylane", "comptabilite"), tool("Canva", "image")])
+    misses = advice(tools=[tool("Canva", "image"), tool("Pennylane", "comptabilite")])
+    assert ae.first_tool_fits(expected, fits) is True
+    assert ae.first_tool_fits(expected, misses) is False
+    assert ae.first_tool_fits(expected, advice()) is None  # no tool: nothing to judge
+    assert ae.first_tool_fits(question(tool_categories=[]), fits) is None
+
+
 def test_decline_needs_refusing_intent_no_tool_and_no_pilot() -> None:
     q = question(intent="out_of_scope", decline=True, relevant=[])
     polite = advice("Je ne traite que l'IA en entreprise.", intent="out_of_scope")
