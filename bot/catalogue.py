@@ -24,6 +24,7 @@ T = TypeVar("T")
 _EU_REGIONS = frozenset({"eu", "self-hostable"})
 PRICE_UNKNOWN = "prix non publié, à demander à l'éditeur"
 MAX_REASON_CHARS = 30
+FREE_THEN_UNKNOWN = "gratuit pour commencer, offres payantes au prix non publié"
 SMALL_AMOUNT = 0.1  # below this, a third decimal keeps a paid price from reading as free
 
 
@@ -83,6 +84,7 @@ class CatalogueTool:
     hosting_region: str = ""
     vendor: str = ""
     model_prices: tuple[ModelPrice, ...] = ()
+    free_tier: str = ""
     extra_aliases: tuple[str, ...] = ()  # other names owners use ("copilot")
     not_with: tuple[str, ...] = ()  # categories it cannot work with (the free WhatsApp app)
 
@@ -120,6 +122,8 @@ class CatalogueTool:
     def price_text(self) -> str:
         """The monthly price in French, or that it is not published (and why, when short)."""
         if self.price is None:
+            if "gratuit" in self.free_tier.lower():  # "Traducteur gratuit avec limites"
+                return FREE_THEN_UNKNOWN
             reason = self.price_unknown.strip()
             short = reason and len(reason) <= MAX_REASON_CHARS and "publi" not in reason
             return f"{PRICE_UNKNOWN} ({reason})" if short else PRICE_UNKNOWN
@@ -167,6 +171,7 @@ class CatalogueTool:
             hosting_region=str(region or ""),
             vendor=str(meta.get("vendor") or ""),
             model_prices=_model_prices(meta),
+            free_tier=str(meta.get("free_tier") or ""),
             extra_aliases=tuple(str(a) for a in meta.get("aliases") or ()),
             not_with=tuple(str(c) for c in meta.get("not_with") or ()),
         )

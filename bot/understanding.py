@@ -29,7 +29,7 @@ FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
 OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
-KIND_BONUS = 2
+KIND_BONUS = 3
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
 _BUDGET = re.compile(
@@ -285,11 +285,13 @@ class Understanding:
     ) -> tuple[tuple[str, ...], bool]:
         """The needs, best first, and whether the message itself states them."""
         said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
+        named = {kind for kind, score in scores.kinds.items() if score}
         for need_id in said:  # a need whose kind of tool the owner names weighs more
-            if said[need_id] and set(self.vocabulary.needs[need_id].categories) & {
-                kind for kind, score in scores.kinds.items() if score
-            }:
+            categories = self.vocabulary.needs[need_id].categories
+            if said[need_id] and categories[0] in named:
                 said[need_id] += KIND_BONUS
+            elif said[need_id] and set(categories) & named:
+                said[need_id] += KIND_BONUS // 2
         stated = _ranked(said)
         if stated:
             return stated, True
@@ -307,7 +309,9 @@ class Understanding:
         if kinds:  # "un logiciel de réservation": the need that kind of tool serves first
             return self._needs_for_kinds(kinds, fallback), True
         found = [k for k in scores.retrieved_needs if scores.needs[k]]
-        return tuple(dict.fromkeys([*found, *fallback])), False
+        # a vague message from a known business: its sector's usual needs before the search's
+        ordered = [*fallback, *found] if sector else [*found, *fallback]
+        return tuple(dict.fromkeys(ordered)), False
 
     def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
         order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))
