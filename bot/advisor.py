@@ -9,12 +9,13 @@ validation, instead of a plain-text pass followed by a second JSON call.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pydantic_core import from_json
 
 from bot.advice import Advice, Profile, ToolPick, Turn, Usage
 from bot.answer_text import why as tool_why
@@ -44,8 +45,6 @@ _ELLIPTIC = re.compile(
 )
 SEARCH_THREADS = 2
 MAX_OFFERED_TOOLS = 5
-_ANSWER_KEY = re.compile(r'"answer"\s*:\s*"')
-_ESCAPE_TAIL = re.compile(r"\\(u[0-9a-fA-F]{0,3})?$")
 
 
 class KnowledgeLike(Protocol):
@@ -79,30 +78,6 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     if short or _ELLIPTIC.match(fold_words(question)):
         return f"{history[-1].question} {question}"
     return question
-
-
-def partial_answer(buffer: str) -> str | None:
-    """The "answer" string decoded from a JSON object still being streamed."""
-    match = _ANSWER_KEY.search(buffer)
-    if match is None:
-        return None
-    body = buffer[match.end() :]
-    end = 0
-    while end < len(body):
-        char = body[end]
-        if char == "\\":
-            end += 2
-            continue
-        if char == '"':
-            break
-        end += 1
-    raw = body[: min(end, len(body))]
-    raw = _ESCAPE_TAIL.sub("", raw)  # never decode half an escape sequence
-    try:
-        decoded = json.loads(f'"{raw}"')
-    except ValueError:
-        return None
-    return decoded if isinstance(decoded, str) else None
 
 
 @dataclass
@@ -428,41 +403,38 @@ def _price_label(tool: CatalogueTool) -> str:
 
 
 class AnswerDecoder:
-    """`partial_answer` over a growing buffer, scanning each new character once.
+    """The "answer" string of a JSON object still being streamed, decoded by pydantic_core.
 
-    Re-reading the whole buffer at every streamed delta costs O(n²) in Python for a long
-    answer (a few hundred deltas); here a C regex resumes where the previous delta ended.
+    The growing buffer is parsed from its first "{" (where the final parse starts too) with
+    `allow_partial="trailing-strings"`, so an unfinished answer string is returned as far as
+    it goes (never half an escape). Once another key follows it, the answer is final and
+    the rest of the stream is no longer parsed.
     """
-
-    _BODY = re.compile(r'(?:[^"\\]|\\.)*', re.S)
 
     def __init__(self) -> None:
         self._buffer = ""
-        self._start: int | None = None  # where the answer string's body begins
-        self._end = 0  # scanned so far (a token boundary inside the body)
-        self._closed = False
+        self._final: str | None = None
 
     def feed(self, delta: str) -> str | None:
         """Add streamed text; returns the answer decoded so far (None until it begins)."""
         self._buffer += delta
-        if self._start is None:
-            match = _ANSWER_KEY.search(self._buffer)
-            if match is None:
-                return None
-            self._start = self._end = match.end()
-        if not self._closed:
-            body = self._BODY.match(self._buffer, self._end)  # matches, maybe empty
-            self._end = body.end() if body is not None else self._end
-            self._closed = self._end < len(self._buffer) and self._buffer[self._end] == '"'
-        raw = self._buffer[self._start : self._end]
-        if not self._closed and self._end < len(self._buffer):
-            raw = self._buffer[self._start :]  # a lone backslash ends the buffer
-        raw = _ESCAPE_TAIL.sub("", raw)
+        if self._final is not None:
+            return self._final
+        start = self._buffer.find("{")
+        if start < 0:
+            return None
         try:
-            decoded = json.loads(f'"{raw}"')
+            partial = from_json(self._buffer[start:], allow_partial="trailing-strings")
         except ValueError:
             return None
-        return decoded if isinstance(decoded, str) else None
+        if not isinstance(partial, dict):
+            return None
+        answer = partial.get("answer")
+        if not isinstance(answer, str):
+            return None
+        if next(reversed(partial)) != "answer":  # a later key began: the answer is closed
+            self._final = answer
+        return answer
 
 
 class _ReasoningSkipper:

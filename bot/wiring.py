@@ -1,4 +1,4 @@
-"""The one place that builds long-lived clients from Settings (knowledge base, ...)."""
+"""The one place that builds long-lived clients from Settings (knowledge base, HTTP, LLM, ...)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from bot.config import Settings
 from retrieval import KnowledgeBase, open_knowledge_base
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.advisor import Advisor
+    from bot.llm import LLMClient
 
 logger = logging.getLogger(__name__)
+
+# One connection per answer in flight: a small pool would queue users behind each other
+# (PTB runs up to 256 updates at once).
+LLM_POOL_CONNECTIONS = 256
 
 
 def open_knowledge(
@@ -47,17 +54,45 @@ def open_knowledge(
     return kb
 
 
-def build_advisor(settings: Settings, *, kb: KnowledgeBase | None = None) -> Advisor:
-    """The advisor with its LLM client (None in offline mode); opens the KB when not given."""
+def llm_http_client() -> httpx.AsyncClient:
+    """The pooled HTTP client LLM requests go through; whoever builds it closes it."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=LLM_POOL_CONNECTIONS, max_keepalive_connections=32)
+    return httpx.AsyncClient(limits=limits)
+
+
+def build_llm_client(
+    settings: Settings, *, http: httpx.AsyncClient | None = None
+) -> LLMClient | None:
+    """The LLM client (None in offline mode); without `http`, it owns and closes its own."""
+    from bot.llm import LLMClient, endpoints_from_settings
+
+    if not endpoints_from_settings(settings):
+        return None
+    if http is not None:
+        return LLMClient.from_settings(settings, http=http)
+    return LLMClient.from_settings(settings, http=llm_http_client(), owns_http=True)
+
+
+def build_advisor(
+    settings: Settings,
+    *,
+    kb: KnowledgeBase | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Advisor:
+    """The advisor with its LLM client (None in offline mode); opens the KB when not given.
+
+    A shared `http` client stays open when the advisor closes: its builder closes it.
+    """
     from bot.advisor import Advisor
     from bot.guard import OutputGuard, settings_secrets
-    from bot.llm import LLMClient
 
     owns_kb = kb is None
     knowledge = kb if kb is not None else open_knowledge(settings)
     return Advisor(
         knowledge,
-        LLMClient.from_settings(settings),
+        build_llm_client(settings, http=http),
         history_turns=settings.history_turns,
         owns_kb=owns_kb,
         guard=OutputGuard.default(settings_secrets(settings)),
@@ -75,7 +110,8 @@ def build_telegram_app(settings: Settings) -> Any:
 
     store = SQLiteStore(settings.db_path)
     kb = open_knowledge(settings)
-    advisor = build_advisor(settings, kb=kb)
+    http = llm_http_client()
+    advisor = build_advisor(settings, kb=kb, http=http)
     offline = (
         advisor
         if settings.offline
@@ -87,6 +123,7 @@ def build_telegram_app(settings: Settings) -> Any:
         await advisor.aclose()
         if offline is not advisor:
             await offline.aclose()
+        await http.aclose()
         kb.close()
         store.close()
 

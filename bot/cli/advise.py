@@ -338,9 +338,9 @@ def _check_index(settings: Settings) -> list[str]:
 
 async def _check_llm(settings: Settings) -> list[str]:
     from bot.drafting import probe
-    from bot.llm import LLMClient
+    from bot.wiring import build_llm_client
 
-    client = LLMClient.from_settings(settings)
+    client = build_llm_client(settings)
     if client is None:
         return [DOCTOR_OFFLINE]
     try:

@@ -21,6 +21,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -46,9 +48,6 @@ Schema = Mapping[str, Any]
 ResponseFormat = Literal["json_schema", "json_object", "text"]
 
 FORMATS: tuple[ResponseFormat, ...] = ("json_schema", "json_object", "text")  # strongest first
-# One connection per answer in flight: a small pool would queue users behind each other
-# (PTB runs up to 256 updates at once).
-POOL_CONNECTIONS = 256
 CHARS_PER_TOKEN = 3.5  # French text, for providers that send no usage (an estimate)
 
 
@@ -232,27 +231,26 @@ class LLMClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, http: httpx.AsyncClient | None = None
+        cls, settings: Settings, *, http: httpx.AsyncClient, owns_http: bool = False
     ) -> LLMClient | None:
-        """A client for the configured provider, or None in offline mode."""
+        """A client for the configured provider over `http` (built in bot.wiring), or None offline.
+
+        `aclose` closes `http` only when `owns_http` hands it over.
+        """
         endpoints = endpoints_from_settings(settings)
         if not endpoints:
             return None
-        owns = http is None
-        client = http or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=32)
-        )
         first_token_s, timeout_s = settings.llm_timeouts
         return cls(
             endpoints,
-            http=client,
+            http=http,
             timeout_s=timeout_s,
             first_token_timeout_s=first_token_s,
             context_tokens=settings.llm_context,
             max_retries=settings.llm_max_retries,
             temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
-            owns_http=owns,
+            owns_http=owns_http,
         )
 
     @property
@@ -619,8 +617,16 @@ def estimate_prompt_tokens(messages: Sequence[Message]) -> int:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asks to wait, from `Retry-After` in seconds or as an HTTP date."""
     raw = response.headers.get("Retry-After", "").strip()
     try:
         return max(0.0, float(raw))
     except ValueError:
-        return None  # HTTP-date form: fall back to exponential backoff
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None  # absent or unreadable: fall back to exponential backoff
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.advice import Profile, Turn
-from bot.advisor import partial_answer, retrieval_query
+from bot.advisor import retrieval_query
 from bot.llm.pricing import cost_eur
 from bot.messages import DECLINE_OFF_TOPIC, DECLINE_SUBVERSION
 from retrieval.errors import InvalidQueryError
@@ -263,13 +263,6 @@ async def test_tools_for_cheapest_first(make_advisor: AdvisorFactory) -> None:
     picks = await make_advisor(offline=True).tools_for("répondre aux messages clients")
     prices = [(p.monthly_cost_eur.min, p.monthly_cost_eur.max) for p in picks]
     assert prices == sorted(prices) and picks[0].source == "tool-messagerie-pro"
-
-
-def test_partial_answer_decodes_progressively() -> None:
-    assert partial_answer('{"ans') is None
-    assert partial_answer('{"answer": "Bonj') == "Bonj"
-    assert partial_answer('{"answer": "a \\"b\\" \\u00e9t\\u00') == 'a "b" ét'
-    assert partial_answer('{"answer": "fin", "tools": [') == "fin"
 
 
 def test_follow_up_query_includes_previous_question() -> None:

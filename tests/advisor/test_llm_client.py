@@ -4,10 +4,13 @@ fallback; a request the client gives up on is closed, so the server stops genera
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -105,6 +108,33 @@ async def test_429_honours_retry_after(llm_server: FakeLLMServer, http: httpx.As
 
 async def test_retry_after_is_capped(llm_server: FakeLLMServer, http: httpx.AsyncClient) -> None:
     llm_server.enqueue(Behaviour.status(429, retry_after=3600), Behaviour.reply("ok"))
+    started = time.monotonic()
+    client = make_client(llm_server, http, max_retry_after_s=0.2)
+    assert (await client.complete(MESSAGES)).text == "ok"
+    assert time.monotonic() - started < 2.0
+
+
+def _status_with_retry_date(code: int, seconds_ahead: float) -> Behaviour:
+    """A `code` reply whose Retry-After is an HTTP date `seconds_ahead` from now."""
+    when = datetime.now(UTC) + timedelta(seconds=seconds_ahead)
+    header = ("Retry-After", format_datetime(when, usegmt=True))
+    return dataclasses.replace(Behaviour.status(code), headers=(header,))
+
+
+async def test_429_honours_retry_after_as_an_http_date(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(_status_with_retry_date(429, 3), Behaviour.reply("ok"))
+    result = await make_client(llm_server, http).complete(MESSAGES)
+    assert result.text == "ok" and len(llm_server.requests) == 2
+    gap = llm_server.requests[1].received_at - llm_server.requests[0].received_at
+    assert 1.5 <= gap < 3.5  # the date has whole seconds: 2 to 3 s from the first reply
+
+
+async def test_retry_after_as_an_http_date_is_capped(
+    llm_server: FakeLLMServer, http: httpx.AsyncClient
+) -> None:
+    llm_server.enqueue(_status_with_retry_date(503, 3600), Behaviour.reply("ok"))
     started = time.monotonic()
     client = make_client(llm_server, http, max_retry_after_s=0.2)
     assert (await client.complete(MESSAGES)).text == "ok"

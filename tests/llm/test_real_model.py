@@ -29,7 +29,7 @@ from bot.config import Settings, load_settings
 from bot.guard import OutputGuard
 from bot.llm import LLMClient
 from bot.llm.client import Completion, Message, OnDelta, Schema
-from bot.wiring import open_knowledge
+from bot.wiring import llm_http_client, open_knowledge
 from tests.fakes.processes import free_port, stop
 
 pytestmark = pytest.mark.llm_real
@@ -203,7 +203,7 @@ def rows(settings: Settings) -> Iterator[list[Row]]:
     import asyncio
 
     kb = open_knowledge(settings, progress=False)
-    client = RecordingClient.from_settings(settings)
+    client = RecordingClient.from_settings(settings, http=llm_http_client(), owns_http=True)
     assert isinstance(client, RecordingClient)
     client.requests, client.formats, client.replies = [], [], []
     advisor = Advisor(kb, client, guard=OutputGuard.default())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from bot.cli.advise import _check_llm
@@ -44,7 +45,7 @@ def test_limits_follow_the_provider_kind(
     settings = load_settings(env)
     assert settings.llm_kind == kind
     assert settings.llm_timeouts == (first, total) and settings.llm_context == context
-    client = LLMClient.from_settings(settings)
+    client = LLMClient.from_settings(settings, http=httpx.AsyncClient())
     assert client is not None
     assert (client.first_token_timeout_s, client.timeout_s, client.context_tokens) == (
         first,

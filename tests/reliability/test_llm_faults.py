@@ -13,6 +13,7 @@ import pytest
 from bot.advisor import Advisor
 from bot.errors import LLMUnavailableError
 from bot.llm.client import Endpoint, LLMClient
+from bot.messages import LLM_UNAVAILABLE, provider_name
 from retrieval import KnowledgeBase
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.reliability.support import (
@@ -128,6 +129,12 @@ async def test_repair_call_stays_inside_the_answer_budget(real_kb: KnowledgeBase
     assert advice.degraded and advice.mode == "degraded"
     assert advice.fallback_reason == "timeout"
     assert elapsed < 2.0 + 0.5, elapsed
+    # what the user sees: the offline answer under the "LLM unavailable" notice, and nothing
+    # of the unusable draft, neither streamed nor in the answer
+    offline = await Advisor(real_kb, None).advise("Je veux automatiser mes devis")
+    assert advice.notice == LLM_UNAVAILABLE.format(provider=provider_name("custom"))
+    assert advice.answer == offline.answer and advice.pilot == offline.pilot
+    assert shown == [] and "pas du JSON" not in advice.answer
     await asyncio.sleep(0)
 
 

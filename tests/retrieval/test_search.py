@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import Hit, KnowledgeBase, SearchFilters
+from retrieval import KnowledgeBase, SearchFilters
 from retrieval.errors import IndexNotReadyError, InvalidQueryError
-from retrieval.knowledge_base import BM25_WEIGHT, CANDIDATES, DENSE_WEIGHT
+from retrieval.knowledge_base import BM25_WEIGHT, DENSE_WEIGHT, PLAIN_FUSION, Fusion, _fuse
+from retrieval.lexical import StoredChunk
 
 
 @pytest.fixture
@@ -37,26 +38,50 @@ def test_hybrid_search_finds_the_right_fiche_with_full_hits(kb: KnowledgeBase) -
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def _fiche_order(hits: list[Hit]) -> list[str]:
-    order: list[str] = []
-    for hit in hits:
-        if hit.fiche_id not in order:
-            order.append(hit.fiche_id)
-    return order
+def _chunks(*ids: str) -> list[tuple[StoredChunk, float]]:
+    """A hand-made ranking: chunk ids best first ("fiche#n"), with dummy one-way scores."""
+    return [(StoredChunk(id=i, text=i, metadata={}), 1.0 / rank) for rank, i in enumerate(ids, 1)]
 
 
-def test_fused_score_is_weighted_reciprocal_rank_fusion_of_fiches(kb: KnowledgeBase) -> None:
-    query = "commandes WhatsApp boulangerie"
-    dense = _fiche_order(kb.search_dense(query, k=CANDIDATES))
-    lexical = _fiche_order(kb.search_bm25(query, k=CANDIDATES))
-    hits = kb.search(query, k=4, max_per_fiche=1)
-    for hit in hits:
-        expected = sum(
-            weight / (60 + ranking.index(hit.fiche_id) + 1)
-            for weight, ranking in ((DENSE_WEIGHT, dense), (BM25_WEIGHT, lexical))
-            if hit.fiche_id in ranking
-        )
-        assert hit.score == pytest.approx(expected)
+def _order(ranked: list[tuple[StoredChunk, float]]) -> list[str]:
+    return [chunk.id for chunk, _ in ranked]
+
+
+def test_fusion_ranks_agreement_above_a_single_list() -> None:
+    dense = _chunks("a#1", "b#1", "c#1", "d#1")
+    lexical = _chunks("a#1", "c#1", "e#1", "b#1")
+    fused = _fuse([(1.0, dense), (1.0, lexical)], PLAIN_FUSION)
+    order = _order(fused)
+    assert order[0] == "a#1"  # first in both lists
+    assert set(order[1:3]) == {"b#1", "c#1"}  # found by both, at ranks 2 to 4
+    assert set(order[3:]) == {"d#1", "e#1"}  # found by one list only, at ranks 3 and 4
+    assert order.index("c#1") < order.index("e#1")  # both at ranks 2-3 beats one at rank 3
+    scores = [score for _, score in fused]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_fusion_weights_favour_the_heavier_list() -> None:
+    dense, lexical = _chunks("x#1"), _chunks("y#1")
+    heavier_bm25 = Fusion(dense_weight=DENSE_WEIGHT, bm25_weight=BM25_WEIGHT)
+    assert _order(_fuse([(DENSE_WEIGHT, dense), (BM25_WEIGHT, lexical)], heavier_bm25)) == [
+        "y#1",
+        "x#1",
+    ]
+    assert _order(_fuse([(2.0, dense), (1.0, lexical)], PLAIN_FUSION)) == ["x#1", "y#1"]
+
+
+def test_fusion_by_fiche_keeps_a_fiche_s_chunks_together() -> None:
+    dense = _chunks("f1#1", "f2#1")
+    lexical = _chunks("f1#2", "f2#1")  # fiche f1 first in both lists, through two chunks
+    by_chunk = _order(_fuse([(1.0, dense), (1.0, lexical)], PLAIN_FUSION))
+    by_fiche = _order(_fuse([(1.0, dense), (1.0, lexical)], Fusion(by_fiche=True)))
+    assert by_chunk[0] == "f2#1"  # the only chunk both lists found
+    assert by_fiche == ["f1#1", "f1#2", "f2#1"]
+
+
+def test_hybrid_search_scores_decrease_and_put_the_right_fiche_first(kb: KnowledgeBase) -> None:
+    hits = kb.search("commandes WhatsApp boulangerie", k=4, max_per_fiche=1)
+    assert len({h.fiche_id for h in hits}) == len(hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].fiche_id == "tool-chat-boutique"
 
