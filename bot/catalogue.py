@@ -23,6 +23,7 @@ T = TypeVar("T")
 # hosting regions (docs/data-formats.md §1) that keep data out of non-EU hands
 _EU_REGIONS = frozenset({"eu", "self-hostable"})
 PRICE_UNKNOWN = "prix non publié, à demander à l'éditeur"
+PRICE_UNKNOWN_SHORT = "prix non publié"
 MAX_REASON_CHARS = 30
 FREE_THEN_UNKNOWN = "gratuit pour commencer, offres payantes au prix non publié"
 SMALL_AMOUNT = 0.1  # below this, a third decimal keeps a paid price from reading as free
@@ -126,7 +127,7 @@ class CatalogueTool:
                 return FREE_THEN_UNKNOWN
             reason = self.price_unknown.strip()
             short = reason and len(reason) <= MAX_REASON_CHARS and "publi" not in reason
-            return f"{PRICE_UNKNOWN} ({reason})" if short else PRICE_UNKNOWN
+            return f"{PRICE_UNKNOWN_SHORT} : {reason}" if short else PRICE_UNKNOWN
         return format_monthly(*self.price)
 
     def works_with(self, other: CatalogueTool) -> bool:

@@ -105,7 +105,7 @@ def test_a_free_tool_reads_free() -> None:
 @pytest.mark.parametrize(
     ("reason", "text"),
     [
-        ("sur devis", f"{PRICE_UNKNOWN} (sur devis)"),
+        ("sur devis", "prix non publié : sur devis"),
         ("non publié", PRICE_UNKNOWN),  # the reason says what the sentence already says
         ("non publié dans nos sources", PRICE_UNKNOWN),
         ("grille officielle non consultable, seulement des prix de revendeurs", PRICE_UNKNOWN),
