@@ -10,6 +10,17 @@ import pytest
 from tests.fakes.llm_server import FakeLLMServer
 
 TEST_KEY = "sk-test-SECRET-0123456789"
+# the keys of the `ask --json` object (README, "ask --json contract")
+CONTRACT_KEYS = {
+    "answer",
+    "intent",
+    "tools",
+    "pilot",
+    "sources",
+    "mode",
+    "fallback_reason",
+    "usage",
+}
 
 
 @pytest.fixture

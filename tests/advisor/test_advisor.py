@@ -14,7 +14,7 @@ from bot.advisor import retrieval_query
 from bot.llm.pricing import cost_eur
 from bot.messages import DECLINE_OFF_TOPIC, DECLINE_SUBVERSION
 from retrieval.errors import InvalidQueryError
-from tests.advisor.conftest import TEST_KEY, AdvisorFactory
+from tests.advisor.conftest import CONTRACT_KEYS, TEST_KEY, AdvisorFactory
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
 QUESTION = "Je tiens une boulangerie, je croule sous les commandes par messages, que faire ?"
@@ -64,16 +64,7 @@ async def test_valid_json_answer_is_grounded(
     assert days[0] == 1 and days[-1] == 14 and all(1 <= d <= 14 for d in days)
     assert advice.pilot.budget_eur == 25
     contract = advice.to_contract()
-    assert set(contract) == {
-        "answer",
-        "intent",
-        "tools",
-        "pilot",
-        "sources",
-        "mode",
-        "fallback_reason",
-        "usage",
-    }
+    assert set(contract) == CONTRACT_KEYS
 
 
 async def test_streamed_answer_calls_on_text_with_growing_text(

@@ -14,19 +14,9 @@ from bot.advisor import Advisor
 from bot.cli.advise import _ask_all, _chat, _check_llm, format_advice, parse_profile
 from bot.config import load_settings
 from retrieval import KnowledgeBase
-from tests.advisor.conftest import FIXTURE_KNOWLEDGE, AdvisorFactory
+from tests.advisor.conftest import CONTRACT_KEYS, FIXTURE_KNOWLEDGE, AdvisorFactory
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 
-CONTRACT_KEYS = {
-    "answer",
-    "intent",
-    "tools",
-    "pilot",
-    "sources",
-    "mode",
-    "fallback_reason",
-    "usage",
-}
 REPO = Path(__file__).resolve().parents[2]
 
 
