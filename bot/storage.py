@@ -196,6 +196,9 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
+BUSY_TIMEOUT_S = 5.0
+
+
 class SQLiteStore:
     """`Store` on one SQLite file in WAL mode; safe to share between threads."""
 
@@ -204,10 +207,14 @@ class SQLiteStore:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # the busy timeout first: two workers opening the file together must wait for
+            # each other's switch to WAL instead of failing with "database is locked"
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+            )
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             self.migrate()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path.name}: {exc}") from exc
