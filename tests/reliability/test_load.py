@@ -15,7 +15,7 @@ USERS, PER_USER = 300, 5
 @pytest.mark.slow
 # 1,500 exchanges over hundreds of short-lived loopback connections: a socket the fake
 # servers or the client pools drop late is sometimes collected during the run, which
-# Python reports as an unraisable ResourceWarning (seen once in five CI rehearsals). What
+# Python reports as an unraisable ResourceWarning (seen once in seven CI rehearsals). What
 # this test checks is below: every question answered once, nothing lost or doubled.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
