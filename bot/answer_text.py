@@ -75,11 +75,13 @@ def cited(sentences: Sequence[Sentence], numbers: dict[str, int]) -> str:
     """The sentences, each group from one fiche followed by its citation marker."""
     parts: list[str] = []
     for i, sentence in enumerate(sentences):
-        text = sentence.text
+        text = sentence.text[:1].upper() + sentence.text[1:]  # list items start in lowercase
         last_of_fiche = i + 1 == len(sentences) or sentences[i + 1].fiche_id != sentence.fiche_id
         if last_of_fiche and sentence.fiche_id in numbers:
             ending = "…" if text.endswith("…") else "."
             text = f"{text.rstrip('.…;: ')} [{numbers[sentence.fiche_id]}]{ending}"
+        elif text[-1:] not in ".…!?":
+            text += "."  # a list item ends without a full stop
         parts.append(text)
     return " ".join(parts)
 

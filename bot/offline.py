@@ -94,7 +94,7 @@ class Composer:
             parts.append(self._fact(request, hits, tools, cites))
         if request.wants_pilot:
             parts.append(self._need(request, tools, hits, cites))
-        picks = [tool.to_pick(self._why(tool)) for tool in tools]
+        picks = [tool.to_pick(self._why(tool, request.need)) for tool in tools]
         pilot = self._pilot(request, picks, profile) if request.wants_pilot else None
         return Advice(
             answer="\n\n".join(p for p in parts if p) or msg.FACT_NOT_FOUND,
@@ -260,7 +260,11 @@ class Composer:
                 return case
         return None
 
-    def _why(self, tool: CatalogueTool) -> str:
+    def _why(self, tool: CatalogueTool, need_id: str | None) -> str:
+        """What the tool does for the need: the need's own words for its kind, else the kind's."""
+        need = self.vocabulary.needs.get(need_id or "")
+        if need is not None and tool.category in need.why:
+            return write.why(tool, need.why[tool.category])
         category = self.vocabulary.categories.get(tool.category)
         return write.why(tool, category.why if category else msg.DEFAULT_TOOL_WHY)
 

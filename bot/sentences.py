@@ -24,6 +24,7 @@ Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
+GIST_BONUS = 0.0  # the main fiche's first section states the gist of its subject
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
 SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 0.5  # the best section's sentences come first
@@ -54,6 +55,15 @@ _META = re.compile(
 )
 
 
+# words every question of ours holds: sharing them says nothing about the subject
+_GENERIC_TERMS = frozenset(
+    analyze(
+        "petite entreprise entreprises TPE PME IA intelligence artificielle outil outils "
+        "boîte société business utiliser client clients petit gagner temps"
+    )
+)
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved passage: its fiche, its rank in the search, its text."""
@@ -73,6 +83,7 @@ class Sentence:
     text: str
     section: str = ""  # the heading of its section ("Prix", "Données et RGPD")
     in_section: int = 0  # its position in that section (the gist comes first)
+    section_rank: int = 0  # 0 for the first section of its fiche among the passages
 
 
 def split_sentences(text: str) -> list[str]:
@@ -113,14 +124,20 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     """Every sentence of the passages, each text once, with its section."""
     seen: set[str] = set()
     found = []
+    sections_seen: Counter[str] = Counter()  # a fiche's first section is its gist
     for passage in passages:
         position = 0
         for heading, body in sections(passage.text):
-            for rank, text in enumerate(split_sentences(body)):
+            texts = split_sentences(body)
+            order = sections_seen[passage.fiche_id]
+            sections_seen[passage.fiche_id] += bool(texts)
+            for rank, text in enumerate(texts):
                 if text not in seen:
                     seen.add(text)
                     found.append(
-                        Sentence(passage.fiche_id, passage.rank, position, text, heading, rank)
+                        Sentence(
+                            passage.fiche_id, passage.rank, position, text, heading, rank, order
+                        )
                     )
                 position += 1
     return found
@@ -146,7 +163,8 @@ def best_sentences(
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
     if topic is not None:
-        scores = scores + _bonus(pool, topic, TOPIC_BONUS)
+        scores = scores + _bonus(pool, lambda s: topic(s.text), TOPIC_BONUS)
+    scores = scores + _bonus(pool, _is_gist, GIST_BONUS)
     scores = scores - np.array(
         [
             0.05 * s.passage_rank
@@ -162,7 +180,13 @@ def best_sentences(
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
-    others = [pool[i] for i in order[1:] if scores[i] >= floor * _share(pool[i], best)]
+    content = set(analyze(question)) - _GENERIC_TERMS
+    others = [
+        pool[i]
+        for i in order[1:]
+        if scores[i] >= floor * _share(pool[i], best)
+        and (pool[i].fiche_id == best.fiche_id or content & set(analyze(pool[i].text)))
+    ]  # another fiche's sentence must share a word of the question's own subject
     kept: dict[tuple[str, int], Sentence] = {}
     for sentence in [*_with_antecedent(best, pool, limit), *others]:
         if len(kept) < limit and not any(_echoes(sentence, k) for k in kept.values()):
@@ -212,10 +236,15 @@ def _figure_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]
     return np.array(lifts, dtype=np.float64)
 
 
+def _is_gist(sentence: Sentence) -> bool:
+    """A sentence of the main fiche's first section, which states its gist."""
+    return sentence.passage_rank == 0 and sentence.section_rank == 0
+
+
 def _bonus(
-    pool: Sequence[Sentence], test: Callable[[str], bool], bonus: float
+    pool: Sequence[Sentence], test: Callable[[Sentence], bool], bonus: float
 ) -> NDArray[np.float64]:
-    return np.array([bonus if test(s.text) else 0.0 for s in pool], dtype=np.float64)
+    return np.array([bonus if test(s) else 0.0 for s in pool], dtype=np.float64)
 
 
 def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:

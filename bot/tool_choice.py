@@ -87,21 +87,32 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
     budget; a tool with no published price may be shown, never counted as fitting."""
     if tool.category not in kinds:
         return False
-    if need_id not in tool.use_cases and tool.id not in request.tools_named:
+    if tool.id in request.tools_named:
+        return tool.price is None or tool.fits(budget=request.budget)
+    if need_id not in tool.use_cases or _other_trade(tool, request.sector):
         return False
     return tool.price is None or tool.fits(budget=request.budget)
+
+
+def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
+    """A tool made for other trades (a restaurant's booking tool for a physiotherapist)."""
+    return sector is not None and "tous" not in tool.sectors and sector not in tool.sectors
+
+
+def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
+    """0: made for the owner's trade, 1: for every trade (or the trade is unknown)."""
+    return 0 if sector is not None and sector in tool.sectors else 1
 
 
 def _fit(
     tool: CatalogueTool, request: Request, kinds: Sequence[str], retrieved: Sequence[str]
 ) -> tuple[float, ...]:
     search_rank = retrieved.index(tool.id) if tool.id in retrieved else len(retrieved) + 1
-    sector_match = request.sector is not None and request.sector in tool.sectors
     named_first = tool.id in request.tools_named and request.intent != "mixed"
     return (
         0 if named_first else 1,
         kinds.index(tool.category),
-        0 if sector_match else 1,  # a salon's booking tool before a generic one
+        _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         0 if tool.price is not None else 1,
         search_rank,
         0 if tool.free_start else 1,

@@ -269,6 +269,8 @@ class Understanding:
             return "need"  # "j'ai un resto, l'IA peut faire quoi pour moi ?"
         info = cues["information"] + 2 * topics
         need = cues["need"] + task
+        if topics and not task:
+            return "information"  # "comment éviter que l'IA invente ?": a topic, no task
         if info > need or need == 0:
             return "information"
         return "need"

@@ -46,6 +46,8 @@ class NeedWords(BaseModel):
     label: str = Field(min_length=1)
     keywords: tuple[str, ...] = Field(min_length=1)
     categories: tuple[str, ...] = Field(min_length=1)
+    # what a kind of tool does for this need, when the category's own sentence does not fit
+    why: dict[str, str] = Field(default_factory=dict)
 
 
 class CategoryWords(BaseModel):
