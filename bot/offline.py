@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bot import answer_text as write
 from bot import messages as msg
-from bot.advice import Advice, Mode, Pilot, Profile, SourceRef, ToolPick
+from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
@@ -103,6 +103,7 @@ class Composer:
             pilot=pilot,
             sources=self._sources(cites, hits, request, tools),
             mode=mode,
+            trace=AnswerTrace(neighbour_need=_neighbour_need(request)),
         )
 
     # -- the fact ---------------------------------------------------------------------
@@ -307,6 +308,12 @@ class Composer:
             if fiche is not None and all(ref.id != fiche.id for ref in refs):
                 refs.append(SourceRef(id=fiche.id, title=fiche.title))
         return refs[: max(MAX_SOURCES, len(cites.refs))]
+
+
+def _neighbour_need(request: Request) -> bool:
+    """A plan for a need neither the message nor the owner's trade gave (the search's guess,
+    or none): the base may lack what was asked, a gap for the curators."""
+    return request.wants_pilot and not request.stated_need and request.sector is None
 
 
 def _compares(request: Request) -> bool:

@@ -26,11 +26,12 @@ MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
 GIST_BONUS = 0.0  # the main fiche's first section states the gist of its subject
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
-OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
+OTHER_FICHE_SHARE = 0.85  # a sentence from another fiche must score this share of the best
 SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 0.5  # the best section's sentences come first
 ECHO_SHARE = 0.6  # sentences sharing this share of their stems say the same thing
 MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
+_LIST_INTRO = re.compile(r"\s*:\s*\n\s*(?:[-*]|\d+\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IGNORECASE)
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
@@ -90,6 +91,7 @@ def split_sentences(text: str) -> list[str]:
     """The sentences of a Markdown passage, without its sources, list marks, headings,
     links or inline code."""
     text = _SOURCES_SECTION.sub("", text)
+    text = _LIST_INTRO.sub(" : ", text)  # "…n'a pas reportée :" reads with its first item
     text = re.sub(r"^\s*#+\s.*$", "", text, flags=re.MULTILINE)
     text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", text, flags=re.MULTILINE)
     text = text.replace("`", "").replace("**", "")

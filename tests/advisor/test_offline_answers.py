@@ -158,3 +158,31 @@ async def test_a_token_price_comparison_gets_a_table_from_the_fiches(advisor: Ad
     assert advice.intent == "information" and not advice.tools
     assert "par million de tokens" in advice.answer
     assert "API DeepSeek" in advice.answer and "API Mistral" in advice.answer
+
+
+async def test_a_plan_for_an_unstated_need_is_traced_as_a_gap(advisor: Advisor) -> None:
+    stated = await advisor.advise("je rate des appels quand je suis sur un chantier, que faire ?")
+    vague = await advisor.advise("je veux gagner du temps avec l'IA, que faire ?")
+    of_trade = await advisor.advise(
+        "je veux gagner du temps avec l'IA, que faire ?", profile=Profile(sector="restauration")
+    )
+    assert stated.pilot is not None and not stated.trace.neighbour_need
+    assert vague.pilot is not None and vague.trace.neighbour_need
+    assert of_trade.pilot is not None and not of_trade.trace.neighbour_need
+
+
+async def test_other_fiches_say_nothing_off_the_question_subject(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "est-ce que j'ai le droit de mettre un chatbot sur mon site sans prévenir les gens ?"
+    )
+    assert advice.intent == "information"
+    assert "IA" in advice.answer and "[1]" in advice.answer
+    assert advice.sources[0].id == "guide-ai-act"
+    assert "Pour une petite entreprise, ce poste" not in advice.answer  # the ROI guide's filler
+
+
+async def test_a_tool_made_for_another_trade_is_not_proposed(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "je suis kiné, je veux que les patients prennent rdv en ligne avec un rappel sms"
+    )
+    assert advice.tools and all(t.source != "tool-zenchef" for t in advice.tools)
