@@ -51,7 +51,13 @@ def _shingles(words: list[str], size: int) -> set[tuple[str, ...]]:
 
 def settings_secrets(settings: Settings) -> list[str]:
     """Every secret value held by the settings (keys, token, webhook secret)."""
-    values = [settings.llm_api_key, settings.telegram_bot_token, settings.telegram_webhook_secret]
+    values = [
+        settings.llm_api_key,
+        settings.stt_api_key,
+        settings.admin_token,
+        settings.telegram_bot_token,
+        settings.telegram_webhook_secret,
+    ]
     values += [entry.api_key for entry in settings.llm_fallback]
     return [value.get_secret_value() for value in values if value is not None]
 

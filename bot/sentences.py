@@ -24,7 +24,6 @@ Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
-GIST_BONUS = 0.0  # the main fiche's first section states the gist of its subject
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.85  # a sentence from another fiche must score this share of the best
 SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 0.5  # the best section's sentences come first
@@ -84,7 +83,6 @@ class Sentence:
     text: str
     section: str = ""  # the heading of its section ("Prix", "Données et RGPD")
     in_section: int = 0  # its position in that section (the gist comes first)
-    section_rank: int = 0  # 0 for the first section of its fiche among the passages
 
 
 def split_sentences(text: str) -> list[str]:
@@ -126,20 +124,14 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     """Every sentence of the passages, each text once, with its section."""
     seen: set[str] = set()
     found = []
-    sections_seen: Counter[str] = Counter()  # a fiche's first section is its gist
     for passage in passages:
         position = 0
         for heading, body in sections(passage.text):
-            texts = split_sentences(body)
-            order = sections_seen[passage.fiche_id]
-            sections_seen[passage.fiche_id] += bool(texts)
-            for rank, text in enumerate(texts):
+            for rank, text in enumerate(split_sentences(body)):
                 if text not in seen:
                     seen.add(text)
                     found.append(
-                        Sentence(
-                            passage.fiche_id, passage.rank, position, text, heading, rank, order
-                        )
+                        Sentence(passage.fiche_id, passage.rank, position, text, heading, rank)
                     )
                 position += 1
     return found
@@ -166,7 +158,6 @@ def best_sentences(
         scores = scores + _figure_lift(question, pool)
     if topic is not None:
         scores = scores + _bonus(pool, lambda s: topic(s.text), TOPIC_BONUS)
-    scores = scores + _bonus(pool, _is_gist, GIST_BONUS)
     scores = scores - np.array(
         [
             0.05 * s.passage_rank
@@ -236,11 +227,6 @@ def _figure_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]
         names_it = bool(asked & set(analyze(sentence.text)))
         lifts.append(FIGURE_BONUS if new_number and names_it else FIGURE_BONUS / 3 * new_number)
     return np.array(lifts, dtype=np.float64)
-
-
-def _is_gist(sentence: Sentence) -> bool:
-    """A sentence of the main fiche's first section, which states its gist."""
-    return sentence.passage_rank == 0 and sentence.section_rank == 0
 
 
 def _bonus(

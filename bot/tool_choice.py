@@ -72,8 +72,11 @@ def _for_need(
         if named
         else list(need.categories[:CORE_CATEGORIES])
     )
-    per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 else 1
     pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
+    named_tools = [t for t in pool if t.id in request.tools_named]
+    # "ChatGPT ou Claude ?": both named tools of one kind, to compare
+    compared = len(named_tools) >= COMPARED_TOOLS and len({t.category for t in named_tools}) == 1
+    per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 or compared else 1
     if request.follow_up == "another":
         pool = [t for t in pool if t.id not in request.previous_tools]
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved))

@@ -187,7 +187,9 @@ class Understanding:
     def _asks_rather_than_tells(self, scores: _Scores) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
         owner asks about something rather than describing a task to improve."""
-        return scores.cues["need"] == 0 and scores.cues["information"] > 0
+        cost_of_a_task = bool(scores.topics.get("tool-price")) and scores.need_total > 0
+        cost_of_a_task = cost_of_a_task and not scores.cues["cheaper"]  # "lequel, moins cher ?"
+        return scores.cues["need"] == 0 and scores.cues["information"] > 0 and not cost_of_a_task
 
     def _with_retrieved(self, scores: _Scores, retrieved: Sequence[Fiche]) -> _Scores:
         """Scores completed by the search: the topic of the best fiche when the message names
@@ -265,6 +267,8 @@ class Understanding:
             return "mixed"  # a fact and what to do: "c'est légal ? et quel outil ?"
         if about_tool:
             return "information"  # a fact about a named tool: its price, its hosting...
+        if scores.topics.get("tool-price") and task and not topics and not cues["cheaper"]:
+            return "need"  # "combien coûte un chatbot ?": the tools for it, with their prices
         if said_sector and not topics and not task:
             return "need"  # "j'ai un resto, l'IA peut faire quoi pour moi ?"
         info = cues["information"] + 2 * topics

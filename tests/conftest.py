@@ -14,7 +14,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-_SETTING_PREFIXES = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_")
+_SETTING_PREFIXES = (
+    "LLM_",
+    "TELEGRAM_",
+    "CHROMA_",
+    "PILOTE_IA_",
+    "EMBEDDING_",
+    "KNOWLEDGE_",
+    "STT_",
+    "ADMIN_",
+    "GAP_",
+    "FEEDBACK_",
+)
 
 
 @pytest.fixture(autouse=True)
