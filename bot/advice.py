@@ -66,13 +66,18 @@ class Usage(BaseModel):
 
 
 class AnswerTrace(BaseModel):
-    """How an LLM answer was obtained, for the answer-level evaluation (not in the contract)."""
+    """How an answer was obtained, for the answer-level evaluation and the answer log (not in
+    the contract)."""
 
     structure_valid: bool = True  # the model's first reply parsed as the contract
     local_json_fix: bool = False  # json-repair fixed the reply without another call
     repairs: int = Field(default=0, ge=0)  # repair calls paid for
     length_retries: int = Field(default=0, ge=0)  # replies cut at the token limit, retried
     claims_removed: int = Field(default=0, ge=0)  # unsupported sentences taken out
+    retrieved: list[str] = Field(default_factory=list)  # fiche ids of the search, best first
+    top_score: float | None = None  # best dense cosine of the search (None: no dense index)
+    neighbour_need: bool = False  # offline composer had no need match and fell back
+    latency_s: float = Field(default=0.0, ge=0)  # time spent in the advisor
 
 
 class Advice(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -167,14 +168,35 @@ class Advisor:
         on_text: OnText | None = None,
     ) -> Advice:
         """Answer one question; `on_text` receives the answer text so far while it streams."""
+        started = time.perf_counter()
         if not isinstance(question, str) or not has_words(question):
             raise InvalidQueryError("the question is empty")
-        hits, similarity = await self._retrieve(retrieval_query(question, history), profile)
+        hits, top_score = await self._retrieve(retrieval_query(question, history), profile)
+        advice = await self._answer(question, hits, top_score, profile, history, on_text)
+        trace = advice.trace.model_copy(
+            update={
+                "retrieved": list(dict.fromkeys(hit.fiche_id for hit in hits)),
+                "top_score": top_score,
+                "latency_s": time.perf_counter() - started,
+            }
+        )
+        return advice.model_copy(update={"trace": trace})
+
+    async def _answer(
+        self,
+        question: str,
+        hits: list[Hit],
+        top_score: float | None,
+        profile: Profile | None,
+        history: Sequence[Turn],
+        on_text: OnText | None,
+    ) -> Advice:
+        """The advice on these hits: written by the LLM, else by the offline composer."""
         request = self.understanding.read(
             question,
             profile=profile,
             history=history,
-            similarity=similarity,
+            similarity=1.0 if top_score is None else top_score,
             retrieved=self._fiches_of(hits),
         )
         if self.llm is None or request.declines:
@@ -225,8 +247,11 @@ class Advisor:
 
     # -- retrieval ---------------------------------------------------------------------
 
-    async def _retrieve(self, query: str, profile: Profile | None) -> tuple[list[Hit], float]:
-        """The hits, and the cosine of the closest passage (how in-domain the query is)."""
+    async def _retrieve(
+        self, query: str, profile: Profile | None
+    ) -> tuple[list[Hit], float | None]:
+        """The hits, and the cosine of the closest passage (how in-domain the query is; None
+        without a dense index)."""
         async with self._search_slots:
             return await asyncio.to_thread(self._search_scored, query, profile or Profile())
 
@@ -234,11 +259,11 @@ class Advisor:
         ids = dict.fromkeys(hit.fiche_id for hit in hits)
         return [f for f in map(self.kb.fiche, ids) if f is not None]
 
-    def _search_scored(self, query: str, profile: Profile) -> tuple[list[Hit], float]:
+    def _search_scored(self, query: str, profile: Profile) -> tuple[list[Hit], float | None]:
         hits = self._search(query, profile)
         dense = getattr(self.kb, "search_dense", None)
         closest = dense(query, k=1) if callable(dense) else []
-        return hits, float(closest[0].score) if closest else 1.0
+        return hits, float(closest[0].score) if closest else None
 
     def _search(self, query: str, profile: Profile) -> list[Hit]:
         sector = profile.sector if profile.sector in SECTORS else None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError
 from bot.llm.presets import KIND_DEFAULTS, PRESETS, ProviderKind, provider_kind
+from bot.stt import STT_PROVIDER_CHOICES, resolve_stt
 from retrieval.embedding import PACKAGED_MODEL_NAME
 
 # The names of bot.llm.presets.PRESETS, spelled out for the type checker (a test keeps them equal)
@@ -22,6 +23,13 @@ _SECONDS = "nombre de secondes attendu, entre 1 et 1800 (ex. 60)"
 _TOKENS = "nombre de jetons attendu, entre 1024 et 1000000 (ex. 4096)"
 DEFAULT_EMBEDDING_MODEL = PACKAGED_MODEL_NAME
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+ADMIN_TOKEN_MIN_LENGTH = 12  # the admin page is reachable by anyone who guesses it
+_ADMIN_TOKEN = f"au moins {ADMIN_TOKEN_MIN_LENGTH} caractères (ex. openssl rand -hex 16)"
+_STT_SECONDS = "nombre de secondes attendu, entre 1 et 600 (ex. 120)"
+_STT_TIMEOUT = "nombre de secondes attendu, entre 1 et 600 (ex. 30)"
+# Telegram's getFile serves files up to 20 MB
+_STT_BYTES = "nombre d'octets attendu, entre 1000 et 20000000 (ex. 5000000 pour 5 Mo)"
+_STT_PRICE = "prix en euros par minute d'audio attendu, entre 0 et 1 (ex. 0,006)"
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -86,21 +94,80 @@ class Settings(BaseModel):
     questions_per_hour: int = Field(default=20, ge=1, le=10000)
     daily_budget_eur: float = Field(default=0.20, ge=0)
     history_retention_days: int = Field(default=90, ge=1, le=3650)
+    # answer log and votes (feedback, gap report, admin page): same question text as the
+    # history, so kept no longer by default; a quarter shows whether a fix changed the votes
+    feedback_retention_days: int = Field(default=90, ge=1, le=3650)
     history_turns: int = Field(default=4, ge=0, le=20)
+
+    # Admin web page (`pilote-ia admin`): the token its login form asks for
+    admin_token: SecretStr | None = Field(default=None, repr=False)
+
+    # Gap report (`pilote-ia gaps`, bot/gaps.py): an answer whose best dense cosine is under
+    # this is "weak retrieval". `python benchmarks/calibrate_gaps.py` on the 208 eval questions
+    # (subversion left out): best F1 at 0.56, precision 0.51, recall 0.64 (89% of out-of-scope
+    # and 46% of missed questions flagged); well-answered median 0.645, missed median 0.563.
+    gap_weak_score: float = Field(default=0.56, ge=0, le=1)
+
+    # Voice notes (speech to text, bot/stt.py): empty = the LLM provider's, when it has one
+    stt_provider: str | None = None  # a name of bot.stt.STT_PRESETS, or "off"
+    stt_model: str | None = None
+    stt_base_url: str | None = None
+    stt_api_key: SecretStr | None = Field(default=None, repr=False)
+    stt_max_seconds: int = 120  # checked on the message's metadata, before any download
+    stt_max_bytes: int = 5_000_000
+    stt_timeout_s: float = 30.0  # the whole transcription, its one retry included
+    stt_price_eur_per_min: float | None = None  # None = the preset's price, 0 on this machine
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("llm_base_url", "telegram_api_base_url")
+    @field_validator("llm_base_url", "telegram_api_base_url", "stt_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("doit commencer par http:// ou https://")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(_ADMIN_TOKEN)
+        return value
+
     @field_validator("llm_timeout_s", "llm_first_token_timeout_s", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> float | None:
         return _bounded(value, float, 1, 1800, _SECONDS)
+
+    @field_validator("stt_provider", mode="before")
+    @classmethod
+    def _stt_provider(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        name = str(value).strip().lower()
+        if name not in STT_PROVIDER_CHOICES:
+            raise ValueError("fournisseur inconnu : " + ", ".join(STT_PROVIDER_CHOICES))
+        return name
+
+    @field_validator("stt_max_seconds", mode="before")
+    @classmethod
+    def _stt_seconds(cls, value: Any) -> int:
+        return _whole(_bounded(value, float, 1, 600, _STT_SECONDS), _STT_SECONDS)
+
+    @field_validator("stt_max_bytes", mode="before")
+    @classmethod
+    def _stt_bytes(cls, value: Any) -> int:
+        return _whole(_bounded(value, float, 1000, 20_000_000, _STT_BYTES), _STT_BYTES)
+
+    @field_validator("stt_timeout_s", mode="before")
+    @classmethod
+    def _stt_timeout(cls, value: Any) -> float | None:
+        return _bounded(value, float, 1, 600, _STT_TIMEOUT)
+
+    @field_validator("stt_price_eur_per_min", mode="before")
+    @classmethod
+    def _stt_price(cls, value: Any) -> float | None:
+        return _bounded(value, float, 0, 1, _STT_PRICE)
 
     @field_validator("llm_context_tokens", mode="before")
     @classmethod
@@ -128,6 +195,13 @@ class Settings(BaseModel):
     def llm_context(self) -> int:
         """Context window assumed for the model, in tokens."""
         return self.llm_context_tokens or KIND_DEFAULTS[self.llm_kind].context_tokens
+
+    @property
+    def telegram_file_base_url(self) -> str:
+        """Where files are downloaded from: the `…/bot` API URL's sibling `…/file/bot`
+        (as on api.telegram.org and the self-hosted Bot API server)."""
+        base = self.telegram_api_base_url.rstrip("/")
+        return f"{base.removesuffix('/bot')}/file/bot"
 
     @property
     def db_path(self) -> Path:
@@ -159,6 +233,13 @@ def _bounded(value: Any, kind: type[float], low: float, high: float, message: st
     if not low <= number <= high:
         raise ValueError(message)
     return number
+
+
+def _whole(number: float | None, message: str) -> int:
+    """`number` as an int; ValueError(`message`) for a fraction or a missing value."""
+    if number is None or number != int(number):
+        raise ValueError(message)
+    return int(number)
 
 
 def _split_ints(raw: str) -> frozenset[int]:
@@ -219,6 +300,7 @@ def _cross_checks(settings: Settings) -> dict[str, str]:
     if settings.llm_provider is not None and first > total:
         name = "LLM_FIRST_TOKEN_TIMEOUT_S"
         problems[name] = f"ne peut pas dépasser LLM_TIMEOUT_S ({total:g} s)"
+    problems.update(resolve_stt(settings)[1])
     return problems
 
 

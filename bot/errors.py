@@ -7,6 +7,12 @@ BotError
  │    ├── LLMAuthError          401/403: key refused
  │    ├── LLMRateLimitError     429 after retries
  │    └── LLMResponseError      2xx with an unusable body
+ ├── SttError               a voice note could not be transcribed
+ │    ├── SttUnavailableError   network failure, refused key, 429/5xx after the retry
+ │    │    └── SttTimeoutError      no transcription within STT_TIMEOUT_S
+ │    ├── SttFormatError        the provider cannot read this audio format
+ │    ├── SttBadReplyError      2xx with an unusable body
+ │    └── SttEmptyError         silence, noise or words that mean nothing
  └── StorageError           SQLite failure
 """
 
@@ -48,6 +54,34 @@ class LLMRateLimitError(LLMError):
 
 class LLMResponseError(LLMError):
     """The provider answered 2xx but the body is not usable."""
+
+
+class SttError(BotError):
+    """A voice note could not be turned into text."""
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class SttUnavailableError(SttError):
+    """Network failure, refused key, or 429/5xx that survived the one retry."""
+
+
+class SttTimeoutError(SttUnavailableError):
+    """No transcription within the configured time."""
+
+
+class SttFormatError(SttError):
+    """The provider cannot read the audio (unsupported or damaged file)."""
+
+
+class SttBadReplyError(SttError):
+    """The provider answered 2xx but the body is not a transcription."""
+
+
+class SttEmptyError(SttError):
+    """The transcription holds no usable words (silence, noise, a known hallucination)."""
 
 
 class StorageError(BotError):

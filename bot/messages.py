@@ -23,10 +23,11 @@ PROFILE_EXPIRED = "Ce choix n'est plus valable : tapez /profil pour recommencer.
 HELP = (
     "Écrivez votre question en une ou deux phrases : je propose 2 à 4 outils avec leur "
     "prix par mois, un pilote de deux semaines et mes sources.\n\n"
-    "/profil · modifier votre profil\n"
+    "/profil · voir ou modifier votre profil\n"
     "/pilote · la liste de contrôle du pilote\n"
     "/outils besoin · outils pour un besoin (ex. /outils devis)\n"
     "/reset · oublier la conversation (le profil reste)\n"
+    "/mesdonnees · recevoir une copie de vos données\n"
     "/oubli · effacer toutes vos données\n"
     "/aide · cette aide\n\n"
     "Je suis une IA : vérifiez les prix et les conditions avant de vous engager."
@@ -35,6 +36,43 @@ THINKING = "⏳ Je cherche dans ma base de connaissances…"
 UNSUPPORTED_CONTENT = (
     "Je ne lis que les messages écrits. Décrivez votre situation en quelques phrases "
     "et je vous propose des outils d'IA, leur prix et un pilote de deux semaines."
+)
+UNSUPPORTED_WITH_VOICE = (
+    "Je lis les messages écrits et les notes vocales, pas les photos ni les fichiers. "
+    "Décrivez votre situation et je vous propose des outils d'IA, leur prix et un pilote."
+)
+# voice notes (bot/telegram/voice.py): every refusal says the question can be typed instead
+VOICE_UNDERSTOOD = "J'ai compris : « {text} »\nSi ce n'est pas ça, réécrivez votre question."
+VOICE_TOO_LONG = (
+    "Votre message vocal dure {seconds} s : j'écoute jusqu'à {limit} s. Renvoyez-en un plus "
+    "court, ou écrivez votre question."
+)
+VOICE_TOO_BIG = (
+    "Ce fichier audio est trop lourd ({size} Mo, {limit} Mo au plus). Renvoyez-en un plus "
+    "court, ou écrivez votre question."
+)
+VOICE_BAD_FORMAT = (
+    "Je ne sais pas lire ce format audio. Envoyez une note vocale Telegram, ou écrivez votre "
+    "question."
+)
+VOICE_UNAVAILABLE = (
+    "La transcription des messages vocaux ne répond pas en ce moment. Écrivez votre "
+    "question, j'y réponds tout de suite."
+)
+VOICE_SLOW = (
+    "La transcription prend trop de temps, j'abandonne. Écrivez votre question, ou "
+    "réessayez dans quelques minutes."
+)
+VOICE_EMPTY = (
+    "Je n'ai pas entendu de question dans ce message (silence ou bruit ?). Parlez près du "
+    "micro, ou écrivez votre question."
+)
+VOICE_DOWNLOAD_FAILED = (
+    "Je n'ai pas pu récupérer votre message vocal. Renvoyez-le, ou écrivez votre question."
+)
+VOICE_BUDGET_SPENT = (
+    "Budget IA du jour atteint : je n'écoute plus de messages vocaux aujourd'hui. Écrivez "
+    "votre question, je vous réponds avec ma base de connaissances."
 )
 EMPTY_QUESTION = "Votre message est vide : écrivez votre question en quelques mots."
 TOO_LONG = (
@@ -102,12 +140,50 @@ EXPORT_CAPTION_MD = "Votre liste de contrôle."
 EXPORT_CAPTION_ICS = "Les 14 jours du pilote, à importer dans votre agenda."
 RESET_DONE = "Conversation oubliée. Votre profil est conservé."
 FORGET_CONFIRM = (
-    "Effacer toutes vos données (profil, conversations, pilote, rappels) ? C'est définitif."
+    "Effacer toutes vos données (profil, conversations, avis, pilote, rappels) ? C'est définitif."
 )
 BUTTON_FORGET_YES = "Oui, tout effacer"
 BUTTON_CANCEL = "Annuler"
 FORGET_DONE = "C'est fait : je n'ai plus rien sur vous. /start pour recommencer."
 CANCELLED = "Annulé."
+# votes under an answer (bot/telegram/feedback.py)
+BUTTON_VOTE_UP = "👍 Utile"
+BUTTON_VOTE_DOWN = "👎 Pas utile"
+BUTTON_VOTED = "✓ {label}"
+VOTE_THANKS = "Merci pour votre avis !"
+VOTE_NOT_YOURS = "Seule la personne qui a posé la question peut noter cette réponse."
+VOTE_UNKNOWN = "Cette réponse n'est plus enregistrée : votre avis ne peut pas être pris en compte."
+VOTE_REASON_ASK = "Qu'est-ce qui n'allait pas ? Un appui suffit."
+VOTE_REASONS = {
+    "unclear": "Pas clair",
+    "wrong_tool": "Outil inadapté",
+    "too_expensive": "Trop cher",
+    "wrong_fact": "Information fausse",
+    "other": "Autre",
+}
+VOTE_REASON_STALE = "Votre avis a changé entre-temps : ce choix n'est plus valable."
+VOTE_REASON_NOTED = "Merci, noté : « {reason} ». Cela m'aide à mieux conseiller."
+VOTE_COMMENT_ASK = (
+    "Merci. Pour préciser, répondez à ce message en une ligne (facultatif). "
+    "Un message écrit normalement reste une question."
+)
+VOTE_COMMENT_PLACEHOLDER = "Ce qui n'allait pas…"
+VOTE_COMMENT_THANKS = "Merci, votre commentaire est enregistré."
+# /profil and /mesdonnees (bot/telegram/owner_data.py)
+PROFILE_CARD = (
+    "Votre profil\nSecteur : {sector}\nTaille : {size}\nBudget : {budget}\nPriorité : {priority}"
+)
+PROFILE_UNSET = "non renseigné"
+PROFILE_BUDGET_EUR = "{amount} € par mois"
+BUTTON_PROFILE_EDIT = "✏️ Modifier"
+MY_DATA_FILE = "mes-donnees-pilote-ia.json"
+MY_DATA_CAPTION = (
+    "Tout ce que je garde sur vous (profil, questions et réponses, avis, pilote, "
+    "consommation), au format JSON. /oubli pour tout effacer."
+)
+MY_DATA_PRIVATE_ONLY = (
+    "Vos données sont personnelles : demandez-les-moi en message privé, avec /mesdonnees."
+)
 USAGE_REPORT = (
     "Utilisateurs : {users}\n"
     "Questions : {q_today} aujourd'hui, {q_total} au total\n"
@@ -115,11 +191,12 @@ USAGE_REPORT = (
 )
 COMMANDS = (
     ("start", "Démarrer et créer le profil"),
-    ("profil", "Modifier mon profil"),
+    ("profil", "Voir ou modifier mon profil"),
     ("pilote", "Ma liste de contrôle du pilote"),
     ("outils", "Outils pour un besoin"),
     ("aide", "Ce que je sais faire"),
     ("reset", "Oublier la conversation"),
+    ("mesdonnees", "Recevoir une copie de mes données"),
     ("oubli", "Effacer toutes mes données"),
 )
 WEBHOOK_SECRET_MISSING = (
@@ -187,6 +264,38 @@ KB_CHECK_SUMMARY = (
 )
 KB_CHECK_FIX_THEN_RERUN = "Corrigez les erreurs puis relancez « pilote-ia kb check »."
 KB_CHECK_BAD_AGE = "« {value} » : un nombre entier de jours, au moins 1, est attendu."
+
+# --- pilote-ia admin (bot/cli/admin.py, bot/admin/) ----------------------------------------
+
+ADMIN_TOKEN_REQUIRED = (
+    "obligatoire pour écouter sur {host} : sans lui, le tableau de bord serait ouvert au "
+    "réseau. Mettez un jeton d'au moins 12 caractères (ex. openssl rand -hex 16)."
+)
+ADMIN_ONE_TIME_TOKEN = "Jeton d'accès pour cette session : {token} (ADMIN_TOKEN pour un jeton fixe)"
+ADMIN_LISTENING = "Tableau de bord : {url} (Ctrl+C pour arrêter)"
+ADMIN_PLAIN_HTTP = (
+    "Attention : le jeton circule en clair sur le réseau ; placez un proxy HTTPS devant {url}."
+)
+ADMIN_CANNOT_LISTEN = (
+    "Impossible d'écouter sur {host}:{port} : adresse inconnue de cette machine ou port "
+    "déjà pris (essayez un autre --port)."
+)
+ADMIN_BAD_PORT = "« {value} » : un numéro de port entre 1 et 65535 est attendu"
+ADMIN_MODES = {"llm": "IA générative", "offline": "hors ligne", "degraded": "dégradé"}
+ADMIN_NO_REASON = "Sans raison"  # a 👎 whose reason was not given (reasons: VOTE_REASONS)
+ADMIN_FICHE_TYPES = {
+    "case": "études de cas",
+    "tool": "outils",
+    "guide": "guides",
+    "fact": "faits et règles",
+    "doc": "vos documents",
+}
+ADMIN_GAP_REASONS = {
+    "weak_retrieval": "recherche faible",
+    "out_of_scope": "hors sujet",
+    "neighbour_need": "besoin voisin",
+    "thumbs_down": "👎",
+}
 
 # --- The offline answer (bot/answer_text.py) ----------------------------------------------
 

@@ -1,5 +1,6 @@
 """SQLite state of the bot: profiles, history, checklists, usage, processed updates, reminders,
-and the questions in flight (so a crash loses none of them).
+the questions in flight (so a crash loses none of them), and the answer log with the owners'
+feedback on it.
 
 This module owns the schema. `MIGRATIONS[i]` upgrades a database from version i to i+1;
 `schema_version` records where a file stands. Handlers only see the `Store` protocol, so a
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,6 +78,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX pending_by_user ON pending_questions (user_id);
     """,
+    # 3 -> 4: answer log and the owners' votes on it
+    """
+    CREATE TABLE answers (
+        answer_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, created_at REAL NOT NULL,
+        question TEXT NOT NULL, intent TEXT NOT NULL, mode TEXT NOT NULL,
+        provider TEXT, model TEXT, fallback_reason TEXT,
+        retrieved TEXT NOT NULL, cited TEXT NOT NULL, tools TEXT NOT NULL,
+        top_score REAL, neighbour_need INTEGER NOT NULL,
+        latency_s REAL NOT NULL, cost_eur REAL NOT NULL,
+        message_id INTEGER,
+        UNIQUE (chat_id, message_id)
+    );
+    CREATE INDEX answers_by_age ON answers (created_at);
+    CREATE INDEX answers_by_user ON answers (user_id);
+    CREATE TABLE feedback (
+        answer_id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL, vote INTEGER NOT NULL,
+        reason TEXT, comment TEXT, created_at REAL NOT NULL,
+        comment_prompt_id INTEGER, comment_until REAL
+    );
+    CREATE INDEX feedback_by_age ON feedback (created_at);
+    CREATE INDEX feedback_by_user ON feedback (user_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -90,6 +115,8 @@ _USER_TABLES = (
     "usage",
     "reminders",
     "pending_questions",
+    "feedback",
+    "answers",
 )
 PENDING_LEASE_S = 60.0  # a question's owner renews it while alive; expired = orphaned
 
@@ -144,6 +171,46 @@ class PendingQuestion:
     lease_until: float = 0.0
 
 
+FEEDBACK_REASONS = ("unclear", "wrong_tool", "too_expensive", "wrong_fact", "other")
+MAX_COMMENT_CHARS = 500
+EXPORT_HISTORY_ROWS = 1000  # a copy stays a file a phone opens; retention keeps it far below
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One final answer sent to an owner, kept for feedback, the gap report and the admin page."""
+
+    answer_id: int  # 0 before `record_answer` assigns it
+    user_id: int
+    chat_id: int
+    at: float  # unix time the answer was sent
+    question: str  # the owner's text as answered (already length-capped)
+    intent: str  # Advice.intent
+    mode: str  # "llm" | "offline" | "degraded"
+    provider: str | None  # Advice.usage.provider when tokens were spent, else settings' or None
+    model: str | None
+    fallback_reason: str | None
+    retrieved: tuple[str, ...]  # fiche ids the search returned, best first
+    cited: tuple[str, ...]  # fiche ids of Advice.sources
+    tools: tuple[str, ...]  # tool names proposed
+    top_score: float | None  # best dense cosine of the search (Advice.trace.top_score)
+    neighbour_need: bool  # offline composer had no need match and fell back
+    latency_s: float
+    cost_eur: float  # LLM + transcription cost of this answer
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """An owner's vote on one answer, with the reason and comment given after a 👎."""
+
+    answer_id: int
+    user_id: int
+    vote: int  # +1 or -1
+    reason: str | None  # one of FEEDBACK_REASONS, or None
+    comment: str | None  # optional free text after a 👎 (length-capped)
+    at: float  # last change
+
+
 @dataclass(frozen=True)
 class UsageTotals:
     """Aggregated usage for `/usage`."""
@@ -187,9 +254,26 @@ class Store(Protocol):
     def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None: ...
     def reminders(self) -> list[Reminder]: ...
     def has_reminder(self, user_id: int) -> bool: ...
-    def purge(self, retention_days: int) -> int: ...
+    def record_answer(self, record: AnswerRecord, *, message_id: int | None = None) -> int: ...
+    def answer(self, answer_id: int) -> AnswerRecord | None: ...
+    def answers_since(self, since: float) -> list[AnswerRecord]: ...
+    def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool: ...
+    def set_feedback_reason(
+        self, answer_id: int, user_id: int, reason: str | None, comment: str | None
+    ) -> bool: ...
+    def feedback(self, answer_id: int) -> Feedback | None: ...
+    def await_comment(self, answer_id: int, user_id: int, prompt_id: int, until: float) -> bool: ...
+    def comment_awaited(self, chat_id: int, user_id: int, prompt_id: int) -> int | None: ...
+    def feedback_since(self, since: float) -> list[Feedback]: ...
+    def export_user(self, user_id: int) -> dict[str, object]: ...
+    def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int: ...
     def forget_user(self, user_id: int) -> None: ...
     def close(self) -> None: ...
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (they hold no ";" inside a literal)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
 
 
 def _day(ts: float) -> str:
@@ -197,6 +281,115 @@ def _day(ts: float) -> str:
 
 
 BUSY_TIMEOUT_S = 5.0
+WAL_RETRY_S = 0.05
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retrying while another process holds it: the switch needs an
+    exclusive lock and SQLite may refuse it at once ("database is locked") instead of
+    calling the busy handler, when several processes open a new file together."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
+
+
+_ANSWER_COLUMNS = (
+    "answer_id, user_id, chat_id, created_at, question, intent, mode, provider, model,"
+    " fallback_reason, retrieved, cited, tools, top_score, neighbour_need, latency_s, cost_eur"
+)
+_ANSWER_UPDATED = (
+    "created_at",
+    "question",
+    "intent",
+    "mode",
+    "provider",
+    "model",
+    "fallback_reason",
+    "retrieved",
+    "cited",
+    "tools",
+    "top_score",
+    "neighbour_need",
+    "latency_s",
+    "cost_eur",
+)
+_FEEDBACK_COLUMNS = "answer_id, user_id, vote, reason, comment, created_at"
+
+
+def _ids(raw: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in json.loads(str(raw)))
+
+
+def _answer_of(row: Sequence[Any]) -> AnswerRecord:
+    (answer_id, user_id, chat_id, at, question, intent, mode, provider, model, reason) = row[:10]
+    retrieved, cited, tools, top_score, neighbour, latency, cost = row[10:]
+    return AnswerRecord(
+        answer_id=int(answer_id),
+        user_id=int(user_id),
+        chat_id=int(chat_id),
+        at=float(at),
+        question=str(question),
+        intent=str(intent),
+        mode=str(mode),
+        provider=None if provider is None else str(provider),
+        model=None if model is None else str(model),
+        fallback_reason=None if reason is None else str(reason),
+        retrieved=_ids(retrieved),
+        cited=_ids(cited),
+        tools=_ids(tools),
+        top_score=None if top_score is None else float(top_score),
+        neighbour_need=bool(neighbour),
+        latency_s=float(latency),
+        cost_eur=float(cost),
+    )
+
+
+def _feedback_of(row: Sequence[Any]) -> Feedback:
+    answer_id, user_id, vote, reason, comment, at = row
+    return Feedback(
+        answer_id=int(answer_id),
+        user_id=int(user_id),
+        vote=int(vote),
+        reason=None if reason is None else str(reason),
+        comment=None if comment is None else str(comment),
+        at=float(at),
+    )
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _export_checklist(checklist: Checklist) -> dict[str, object]:
+    return {
+        "start_date": checklist.start_date,
+        "items": [
+            {"task": item, "done": idx in checklist.ticked}
+            for idx, item in enumerate(checklist.items)
+        ],
+    }
+
+
+def _export_answer(record: AnswerRecord) -> dict[str, object]:
+    data = asdict(record)
+    data.pop("user_id")
+    data["at"] = _iso(record.at)
+    for key in ("retrieved", "cited", "tools"):
+        data[key] = list(data[key])
+    return data
+
+
+def _export_feedback(vote: Feedback) -> dict[str, object]:
+    data = asdict(vote)
+    data.pop("user_id")
+    data["at"] = _iso(vote.at)
+    return data
 
 
 class SQLiteStore:
@@ -213,7 +406,7 @@ class SQLiteStore:
                 path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
             )
             self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self.migrate()
         except sqlite3.Error as exc:
@@ -228,15 +421,25 @@ class SQLiteStore:
         return int(row[0]) if row else 0
 
     def migrate(self, target: int = SCHEMA_VERSION) -> None:
-        """Apply pending migrations up to `target`, each in its own transaction."""
+        """Apply pending migrations up to `target`, each in its own transaction.
+
+        Each step takes the write lock first and reads the version under it, so two
+        processes opening one file at once (two workers after an upgrade) migrate it once:
+        the second waits, sees the new version and skips the step.
+        """
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        current = self.schema_version
-        for version in range(current, target):
-            script = MIGRATIONS[version]
-            self._db.executescript(
-                f"BEGIN; {script}; DELETE FROM schema_version;"
-                f" INSERT INTO schema_version VALUES ({version + 1}); COMMIT;"
-            )
+        while (version := self.schema_version) < target:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self.schema_version == version:
+                    for statement in _statements(MIGRATIONS[version]):
+                        self._db.execute(statement)
+                    self._db.execute("DELETE FROM schema_version")
+                    self._db.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- helpers --------------------------------------------------------------
 
@@ -556,20 +759,258 @@ class SQLiteStore:
         """True when the user opted in."""
         return self._one("SELECT 1 FROM reminders WHERE user_id=?", (user_id,)) is not None
 
+    # -- answer log and feedback ----------------------------------------------
+
+    def record_answer(self, record: AnswerRecord, *, message_id: int | None = None) -> int:
+        """Log one final answer; its answer_id (`record.at` 0 means now).
+
+        `message_id` is the chat message the answer is shown in (its placeholder): answering
+        into the same message again (a question resumed after a crash that followed its
+        delivery) updates the same entry and keeps its id, so the keyboard under the answer
+        and any vote on it stay valid.
+        """
+        sql = (
+            "INSERT INTO answers (user_id, chat_id, created_at, question, intent, mode,"
+            " provider, model, fallback_reason, retrieved, cited, tools, top_score,"
+            " neighbour_need, latency_s, cost_eur, message_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, message_id) DO UPDATE SET"
+            + ",".join(f" {c}=excluded.{c}" for c in _ANSWER_UPDATED)
+            + " RETURNING answer_id"
+        )
+        params = (
+            record.user_id,
+            record.chat_id,
+            record.at or self._clock(),
+            record.question,
+            record.intent,
+            record.mode,
+            record.provider,
+            record.model,
+            record.fallback_reason,
+            json.dumps(list(record.retrieved)),
+            json.dumps(list(record.cited)),
+            json.dumps(list(record.tools), ensure_ascii=False),
+            record.top_score,
+            int(record.neighbour_need),
+            record.latency_s,
+            record.cost_eur,
+            message_id,
+        )
+        with self._transaction():  # the row is read before the write lock is released
+            row = self._db.execute(sql, params).fetchone()
+        return int(row[0])
+
+    def answer(self, answer_id: int) -> AnswerRecord | None:
+        """One logged answer, or None."""
+        row = self._one(f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE answer_id=?", (answer_id,))
+        return None if row is None else _answer_of(row)
+
+    def answers_since(self, since: float) -> list[AnswerRecord]:
+        """Answers sent since the timestamp, oldest first."""
+        rows = self._all(
+            f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE created_at>=?"
+            " ORDER BY created_at, answer_id",
+            (since,),
+        )
+        return [_answer_of(row) for row in rows]
+
+    def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
+        """Record or change the user's vote (+1/-1) on their own answer; False when the answer
+        is unknown or not theirs. A changed vote keeps no stale reason or comment."""
+        if vote not in (1, -1):
+            raise ValueError(f"vote must be +1 or -1, not {vote}")
+        now = self._clock()
+        with self._transaction("BEGIN IMMEDIATE"):
+            if not self._owns_answer(answer_id, user_id):
+                return False
+            self._db.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, NULL, NULL, ?, NULL, NULL)"
+                " ON CONFLICT (answer_id) DO UPDATE SET"
+                " reason=CASE WHEN vote=excluded.vote THEN reason END,"
+                " comment=CASE WHEN vote=excluded.vote THEN comment END,"
+                " comment_prompt_id=CASE WHEN vote=excluded.vote THEN comment_prompt_id END,"
+                " vote=excluded.vote, created_at=excluded.created_at",
+                (answer_id, user_id, vote, now),
+            )
+        return True
+
+    def set_feedback_reason(
+        self, answer_id: int, user_id: int, reason: str | None, comment: str | None
+    ) -> bool:
+        """Attach a reason and/or a comment to the user's vote; False without such a vote.
+
+        A None argument leaves the stored value as it is; the comment is length-capped.
+        """
+        if reason is not None and reason not in FEEDBACK_REASONS:
+            raise ValueError(f"unknown feedback reason {reason!r}")
+        capped = comment.strip()[:MAX_COMMENT_CHARS] if comment is not None else None
+        capped = capped or None
+        cursor = self._run(
+            "UPDATE feedback SET reason=COALESCE(?, reason), comment=COALESCE(?, comment),"
+            " comment_prompt_id=CASE WHEN ? IS NULL THEN comment_prompt_id END,"
+            " created_at=? WHERE answer_id=? AND user_id=?",
+            (reason, capped, capped, self._clock(), answer_id, user_id),
+        )
+        return cursor.rowcount == 1
+
+    def await_comment(self, answer_id: int, user_id: int, prompt_id: int, until: float) -> bool:
+        """The message `prompt_id` asked the user for a comment on their vote, until `until`;
+        False without such a vote."""
+        cursor = self._run(
+            "UPDATE feedback SET comment_prompt_id=?, comment_until=?"
+            " WHERE answer_id=? AND user_id=?",
+            (prompt_id, until, answer_id, user_id),
+        )
+        return cursor.rowcount == 1
+
+    def comment_awaited(self, chat_id: int, user_id: int, prompt_id: int) -> int | None:
+        """The answer whose vote awaits a comment from the user in reply to `prompt_id` in
+        this chat (and still in time), or None."""
+        row = self._one(
+            "SELECT f.answer_id FROM feedback f JOIN answers a ON a.answer_id=f.answer_id"
+            " WHERE a.chat_id=? AND f.user_id=? AND f.comment_prompt_id=? AND f.comment_until>=?",
+            (chat_id, user_id, prompt_id, self._clock()),
+        )
+        return None if row is None else int(row[0])
+
+    def feedback(self, answer_id: int) -> Feedback | None:
+        """The vote on one answer, or None."""
+        row = self._one(f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=?", (answer_id,))
+        return None if row is None else _feedback_of(row)
+
+    def feedback_since(self, since: float) -> list[Feedback]:
+        """Votes given or changed since the timestamp, oldest first."""
+        rows = self._all(
+            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=?"
+            " ORDER BY created_at, answer_id",
+            (since,),
+        )
+        return [_feedback_of(row) for row in rows]
+
+    def _owns_answer(self, answer_id: int, user_id: int) -> bool:
+        """Inside a transaction: the answer exists and was given to this user."""
+        row = self._db.execute(
+            "SELECT 1 FROM answers WHERE answer_id=? AND user_id=?", (answer_id, user_id)
+        ).fetchone()
+        return row is not None
+
+    # -- access and portability -----------------------------------------------
+
+    def export_user(self, user_id: int) -> dict[str, object]:
+        """Everything stored about the user, as JSON-serialisable data (GDPR art. 15 and 20)."""
+        profile = self.get_profile(user_id)
+        checklist = self.checklist(user_id)
+        answers = self._all(
+            f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE user_id=? ORDER BY answer_id",
+            (user_id,),
+        )
+        votes = self._all(
+            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE user_id=? ORDER BY answer_id",
+            (user_id,),
+        )
+        return {
+            "user_id": user_id,
+            "exported_at": _iso(self._clock()),
+            "profile": None if profile is None else profile.model_dump(mode="json"),
+            "history": self._export_history(user_id),
+            "last_answers": self._export_last_advice(user_id),
+            "checklist": None if checklist is None else _export_checklist(checklist),
+            "answers": [_export_answer(_answer_of(row)) for row in answers],
+            "feedback": [_export_feedback(_feedback_of(row)) for row in votes],
+            "usage": self._export_usage(user_id),
+            "questions_asked_at": [
+                _iso(float(at))
+                for (at,) in self._all(
+                    "SELECT at FROM questions WHERE user_id=? ORDER BY at", (user_id,)
+                )
+            ],
+            "questions_in_flight": [
+                {"chat_id": int(c), "question": str(q), "received_at": _iso(float(at))}
+                for c, q, at in self._all(
+                    "SELECT chat_id, question, created_at FROM pending_questions"
+                    " WHERE user_id=? ORDER BY created_at",
+                    (user_id,),
+                )
+            ],
+            "reminders": [
+                {"chat_id": int(c), "since": _iso(float(at))}
+                for c, at in self._all(
+                    "SELECT chat_id, created_at FROM reminders WHERE user_id=?", (user_id,)
+                )
+            ],
+        }
+
+    def _export_history(self, user_id: int) -> list[dict[str, object]]:
+        rows = self._all(
+            "SELECT chat_id, question, answer, created_at FROM history WHERE user_id=?"
+            " ORDER BY id DESC LIMIT ?",
+            (user_id, EXPORT_HISTORY_ROWS),
+        )
+        return [
+            {"chat_id": int(c), "at": _iso(float(at)), "question": str(q), "answer": str(a)}
+            for c, q, a, at in reversed(rows)
+        ]
+
+    def _export_last_advice(self, user_id: int) -> list[dict[str, object]]:
+        rows = self._all(
+            "SELECT chat_id, question, payload, created_at FROM last_advice WHERE user_id=?",
+            (user_id,),
+        )
+        return [
+            {
+                "chat_id": int(c),
+                "at": _iso(float(at)),
+                "question": str(q),
+                "advice": json.loads(str(payload)).get("advice"),
+            }
+            for c, q, payload, at in rows
+        ]
+
+    def _export_usage(self, user_id: int) -> list[dict[str, object]]:
+        rows = self._all(
+            "SELECT day, prompt_tokens, completion_tokens, cost_eur FROM usage"
+            " WHERE user_id=? ORDER BY day",
+            (user_id,),
+        )
+        return [
+            {
+                "day": str(day),
+                "prompt_tokens": int(p),
+                "completion_tokens": int(c),
+                "cost_eur": round(float(cost), 6),
+            }
+            for day, p, c, cost in rows
+        ]
+
     # -- retention and erasure ------------------------------------------------
 
-    def purge(self, retention_days: int) -> int:
+    def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int:
         """Delete conversation content, questions in flight and update ids older than the
-        retention; rows deleted.
+        retention, and logged answers with their votes older than `feedback_retention_days`
+        (default: the same retention); rows deleted.
 
         Counters (questions, usage) hold no message text and stay until `forget_user`.
         """
-        cutoff = self._clock() - retention_days * DAY_S
+        now = self._clock()
+        cutoff = now - retention_days * DAY_S
         deleted = 0
         for table in ("history", "last_advice", "pending_questions"):
             deleted += self._run(f"DELETE FROM {table} WHERE created_at<?", (cutoff,)).rowcount
         deleted += self._run("DELETE FROM processed_updates WHERE at<?", (cutoff,)).rowcount
-        return deleted
+        days = retention_days if feedback_retention_days is None else feedback_retention_days
+        return deleted + self._purge_answers(now - days * DAY_S)
+
+    def _purge_answers(self, cutoff: float) -> int:
+        """Drop answers sent before the cutoff and the votes on them; rows deleted."""
+        with self._transaction():
+            votes = self._db.execute(
+                "DELETE FROM feedback WHERE answer_id IN"
+                " (SELECT answer_id FROM answers WHERE created_at<?)",
+                (cutoff,),
+            ).rowcount
+            answers = self._db.execute("DELETE FROM answers WHERE created_at<?", (cutoff,))
+        return votes + answers.rowcount
 
     def forget_user(self, user_id: int) -> None:
         """Erase everything stored about the user, in every table."""

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from bot.advisor import Advisor
     from bot.llm import LLMClient
+    from bot.stt import Transcriber
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,19 @@ def build_advisor(
     )
 
 
+def build_transcriber(settings: Settings, *, http: httpx.AsyncClient) -> Transcriber | None:
+    """The voice-note transcriber over the shared `http` client; None when STT is off."""
+    from bot.stt import Transcriber, is_local_url
+
+    transcriber = Transcriber.from_settings(settings, http=http)
+    if transcriber is not None:
+        endpoint = transcriber.endpoint
+        logger.info("voice notes: %s %s", endpoint.provider, endpoint.model)
+        if not endpoint.eur_per_min and not is_local_url(endpoint.base_url):
+            logger.warning("voice notes cost nothing in the budget: set STT_PRICE_EUR_PER_MIN")
+    return transcriber
+
+
 def build_telegram_app(settings: Settings) -> Any:
     """The Telegram Application with its store, knowledge base and advisors, closed on shutdown.
 
@@ -117,7 +131,10 @@ def build_telegram_app(settings: Settings) -> Any:
         if settings.offline
         else build_advisor(settings.model_copy(update={"llm_provider": None}), kb=kb)
     )
-    app = build_application(settings, advisor, store, offline_advisor=offline)
+    transcriber = build_transcriber(settings, http=http)  # http is closed below
+    app = build_application(
+        settings, advisor, store, offline_advisor=offline, transcriber=transcriber
+    )
 
     async def close_clients(_app: Any) -> None:
         await advisor.aclose()
@@ -129,3 +146,34 @@ def build_telegram_app(settings: Settings) -> Any:
 
     app.post_shutdown = close_clients
     return app
+
+
+def build_admin_app(settings: Settings, token: str) -> Any:
+    """The admin web app over the bot's store and knowledge base, both closed on shutdown.
+
+    It reads what is there: an empty index is not built (the fiches still come from the
+    knowledge dir), and the gap topics embed with the base's query embedder.
+    """
+    from bot.admin.app import create_app
+    from bot.admin.auth import Sessions
+    from bot.admin.dashboard import PAGE_TZ, Sources
+    from bot.admin.stats import FicheInfo
+    from bot.admin.topics import page_topics
+    from bot.storage import SQLiteStore
+
+    store = SQLiteStore(settings.db_path)
+    kb = open_knowledge(settings, build_if_empty=False, progress=False)
+    topics = page_topics(store, kb.query_embedder, weak_score=settings.gap_weak_score)
+
+    def close() -> None:
+        topics.close()
+        kb.close()
+        store.close()
+
+    try:
+        fiches = [FicheInfo(f.id, f.title, f.type) for f in kb.fiches()]
+    except BaseException:
+        close()
+        raise
+    sources = Sources(store=store, fiches=fiches, topics=topics, tz=PAGE_TZ)
+    return create_app(sources, Sessions(token), on_close=close)

@@ -1,4 +1,5 @@
-"""Answering a question in a chat: one at a time per user, the streamed advice, then storage.
+"""Answering a question in a chat: one at a time per user, the streamed advice, then storage
+(history, usage, and the answer log that the 👍 / 👎 buttons under the answer refer to).
 
 Live questions (`bot.telegram.handlers`) and questions resumed after a restart
 (`bot.telegram.resume`) both go through `Answering.advise`, holding the user's turn.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,10 +19,10 @@ from functools import partial
 from telegram import Bot
 
 from bot import messages as msg
-from bot.advice import AdvisorLike
+from bot.advice import Advice, AdvisorLike
 from bot.config import Settings
 from bot.errors import BotError
-from bot.storage import PendingQuestion, Store
+from bot.storage import AnswerRecord, PendingQuestion, Store
 from bot.telegram import keyboards as kb
 from bot.telegram.formatting import esc, format_advice, is_decline, split_html
 from bot.telegram.limits import Limits, Verdict
@@ -86,12 +88,15 @@ class Answering:
         *,
         prefix: str | None = None,
         placeholder: str = esc(msg.THINKING),
+        extra_cost_eur: float = 0.0,
     ) -> FinalEdit:
         """Placeholder (unless attached), streamed advice and storage; returns the final edit.
 
         The caller holds the user's turn and awaits the final edit once it released it, so
         that the user may ask again as soon as they read the answer (or the error).
+        `extra_cost_eur` (e.g. the transcription of a voice note) is logged with the answer.
         """
+        started = time.monotonic()
         chat_id, user_id, question = asked.chat_id, asked.user_id, asked.question
         advisor, note = self._advisor_for(verdict)
         async with typing(bot, chat_id):
@@ -118,5 +123,40 @@ class Answering:
         body = format_advice(advice, note=note)
         if prefix:
             body = f"{esc(prefix)}\n\n{body}"
-        buttons = kb.advice_buttons(pilot=advice.pilot is not None, tools=bool(advice.tools))
-        return partial(reply.finish, split_html(body), None if declined else buttons)
+        latency = time.monotonic() - started
+        answer_id = self.store.record_answer(
+            self._record(asked, advice, latency=latency, extra_cost_eur=extra_cost_eur),
+            message_id=reply.message_id,
+        )
+        buttons = kb.advice_buttons(
+            pilot=advice.pilot is not None and not declined,
+            tools=bool(advice.tools) and not declined,
+            answer_id=answer_id,
+        )
+        return partial(reply.finish, split_html(body), buttons)
+
+    def _record(
+        self, asked: PendingQuestion, advice: Advice, *, latency: float, extra_cost_eur: float
+    ) -> AnswerRecord:
+        """The answer log entry of a final answer."""
+        usage, trace = advice.usage, advice.trace
+        offline = advice.mode == "offline"
+        return AnswerRecord(
+            answer_id=0,
+            user_id=asked.user_id,
+            chat_id=asked.chat_id,
+            at=time.time(),
+            question=asked.question,
+            intent=advice.intent,
+            mode=advice.mode,
+            provider=usage.provider if usage else None if offline else self.settings.llm_provider,
+            model=usage.model if usage else None if offline else self.settings.llm_model,
+            fallback_reason=advice.fallback_reason,
+            retrieved=tuple(trace.retrieved),
+            cited=tuple(source.id for source in advice.sources),
+            tools=tuple(tool.name for tool in advice.tools),
+            top_score=trace.top_score,
+            neighbour_need=trace.neighbour_need,
+            latency_s=round(latency, 3),
+            cost_eur=round((usage.cost_eur if usage else 0.0) + extra_cost_eur, 6),
+        )

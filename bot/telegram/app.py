@@ -22,12 +22,14 @@ from bot.advice import AdvisorLike
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.storage import Store
+from bot.stt import Transcriber
 from bot.telegram.answering import Answering
 from bot.telegram.handlers import QUESTION_FILTER, BotHandlers
 from bot.telegram.limits import Limits
 from bot.telegram.reminders import Reminders
 from bot.telegram.resume import PENDING_SWEEP_S, Resumer
 from bot.telegram.retry import RetryingRateLimiter
+from bot.telegram.voice import VOICE_FILTER, VoiceNotes
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,14 @@ def build_application(
     *,
     offline_advisor: AdvisorLike | None = None,
     rate_limiter: BaseRateLimiter[Any] | None = None,
+    transcriber: Transcriber | None = None,
 ) -> AnyApp:
     """The Application with every handler registered; run it with polling or a webhook.
 
     `offline_advisor` answers (with a note) once a user's daily LLM budget is spent;
-    without it such users are told to come back tomorrow. The caller owns and closes the
-    advisors and the store.
+    without it such users are told to come back tomorrow. Without `transcriber`, voice
+    notes get the polite "text only" reply. The caller owns and closes the advisors, the
+    transcriber and the store.
     """
     if settings.telegram_bot_token is None:
         raise ConfigError({"TELEGRAM_BOT_TOKEN": msg.NO_TOKEN})
@@ -68,12 +72,12 @@ def build_application(
     resumer = Resumer(answering, owner=handlers.owner)
 
     async def purge_job(_context: object) -> None:
-        store.purge(settings.history_retention_days)
+        store.purge(settings.history_retention_days, settings.feedback_retention_days)
 
     async def post_init(app: AnyApp) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in msg.COMMANDS])
         restored = handlers.reminders.restore(app)
-        purged = store.purge(settings.history_retention_days)
+        purged = store.purge(settings.history_retention_days, settings.feedback_retention_days)
         if app.job_queue is not None:
             app.job_queue.run_repeating(purge_job, PURGE_EVERY_S, name="purge")
             # questions interrupted by a crash: resumed as soon as the job queue starts (it is
@@ -91,6 +95,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
         .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
         .concurrent_updates(True)
         .connection_pool_size(CONNECTION_POOL)
@@ -98,11 +103,12 @@ def build_application(
         .post_init(post_init)
         .build()
     )
-    register(app, handlers)
+    handlers.voice = transcriber is not None
+    register(app, handlers, VoiceNotes(handlers, transcriber, settings.stt_max_bytes))
     return app
 
 
-def register(app: AnyApp, h: BotHandlers) -> None:
+def register(app: AnyApp, h: BotHandlers, voice: VoiceNotes) -> None:
     """Attach the handlers: idempotence and allowlist gates first, then commands and buttons."""
     app.add_handler(TypeHandler(Update, h.dedupe), group=-2)
     app.add_handler(TypeHandler(Update, h.allowlist), group=-1)
@@ -116,6 +122,7 @@ def register(app: AnyApp, h: BotHandlers) -> None:
         "usage": h.usage,
         "outils": h.tools,
         "pilote": h.pilot,
+        "mesdonnees": h.owner_data.export,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback))
@@ -123,7 +130,9 @@ def register(app: AnyApp, h: BotHandlers) -> None:
     app.add_handler(CallbackQueryHandler(h.on_advice_button, pattern=r"^a:"))
     app.add_handler(CallbackQueryHandler(h.on_checklist_button, pattern=r"^c:"))
     app.add_handler(CallbackQueryHandler(h.on_forget_button, pattern=r"^f:"))
+    app.add_handler(CallbackQueryHandler(h.feedback.on_vote, pattern=r"^v:"))
     app.add_handler(MessageHandler(QUESTION_FILTER, h.question))
+    app.add_handler(MessageHandler(VOICE_FILTER, voice.on_voice))  # before "unsupported"
     app.add_handler(
         MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, h.unsupported)
     )

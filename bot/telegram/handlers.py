@@ -21,11 +21,14 @@ from bot.storage import Checklist, PendingQuestion, Store
 from bot.telegram import checklist as ck
 from bot.telegram import keyboards as kb
 from bot.telegram.answering import Answering, chat_tag
+from bot.telegram.feedback import FeedbackButtons
 from bot.telegram.formatting import esc, format_cost_detail, format_tools, split_html
 from bot.telegram.limits import Limits, Verdict
+from bot.telegram.owner_data import OwnerData
 from bot.telegram.reminders import Reminders, today_paris
 from bot.telegram.resume import process_token
 from bot.telegram.streaming import ProgressiveReply, edit_html, send_html, send_parts
+from bot.telegram.voice import VOICE_FILTER
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class BotHandlers:
     answering: Answering
     reminders: Reminders
     owner: str = field(default_factory=process_token)  # names this process's pending questions
+    voice: bool = False  # voice notes are transcribed (a transcription provider is configured)
 
     @property
     def store(self) -> Store:
@@ -66,6 +70,16 @@ class BotHandlers:
         """Allowlist, admins and per-user quotas."""
         return self.answering.limits
 
+    @property
+    def feedback(self) -> FeedbackButtons:
+        """👍 / 👎 under the answers, with the reason and comment of a 👎."""
+        return FeedbackButtons(self.store)
+
+    @property
+    def owner_data(self) -> OwnerData:
+        """The profile card of `/profil` and the copy of `/mesdonnees`."""
+        return OwnerData(self.store)
+
     # -- gates (handler groups -2 and -1) -------------------------------------
 
     async def dedupe(self, update: Update, context: Ctx) -> None:
@@ -75,10 +89,11 @@ class BotHandlers:
         crash before its answer leaves a row that the next start resumes.
         """
         pending = self._pending_of(update, context.bot)
+        # a voice note is marked by bot.telegram.voice, with its question once transcribed
         fresh = (
             self.store.mark_question(pending)
             if pending is not None
-            else self.store.mark_update(update.update_id)
+            else VOICE_FILTER.check_update(update) or self.store.mark_update(update.update_id)
         )
         if not fresh:
             log.info("update %s already processed, skipped", update.update_id)
@@ -109,15 +124,19 @@ class BotHandlers:
         chat = update.effective_chat
         assert chat is not None
         await context.bot.send_message(chat.id, msg.WELCOME)
-        await self.profile(update, context)
+        await self._ask_profile(context.bot, chat.id)
 
     async def profile(self, update: Update, context: Ctx) -> None:
-        """Start (again) the four-tap profile."""
+        """The saved profile with a « Modifier » button; the four-tap profile when none."""
         chat = update.effective_chat
         assert chat is not None
-        await context.bot.send_message(
-            chat.id, msg.PROFILE_SECTOR, reply_markup=kb.profile_step("s")
-        )
+        if not await self.owner_data.show_profile(update, context):
+            await self._ask_profile(context.bot, chat.id)
+
+    @staticmethod
+    async def _ask_profile(bot: Bot, chat_id: int) -> None:
+        """Start (again) the four-tap profile."""
+        await bot.send_message(chat_id, msg.PROFILE_SECTOR, reply_markup=kb.profile_step("s"))
 
     async def help(self, update: Update, context: Ctx) -> None:
         """What the bot can do."""
@@ -220,6 +239,8 @@ class BotHandlers:
         chat_id, reply_to = 0, None
         message, query = update.message, update.callback_query
         if message is not None and QUESTION_FILTER.check_update(update):
+            if self.feedback.comment_target(message, user.id) is not None:
+                return None  # the comment of a 👎, not a question
             text = self._question_text(message, bot)
             if text and len(text) <= MAX_QUESTION:
                 question, chat_id, reply_to = text, message.chat_id, self._reply_to(message)
@@ -247,6 +268,8 @@ class BotHandlers:
         """A free-text question: checks, then the streamed answer."""
         message, user = update.effective_message, update.effective_user
         assert message is not None and user is not None and message.text is not None
+        if await self.feedback.take_comment(message, user.id):
+            return
         bot = context.bot
         text = self._question_text(message, bot)
         if text is None:
@@ -261,21 +284,24 @@ class BotHandlers:
             asked = self._asked(update, message.chat_id, user.id, text, reply_to)
             await self.answer(bot, asked)
 
-    async def answer(self, bot: Bot, asked: PendingQuestion) -> None:
+    async def answer(
+        self, bot: Bot, asked: PendingQuestion, *, extra_cost_eur: float = 0.0
+    ) -> None:
         """Answer one question, one at a time per user.
 
         The pending row `dedupe` recorded for it is deleted once the user got a final reply
         (answer, refusal or error) and kept when the task is cancelled mid-answer, so the
-        next start resumes the question.
+        next start resumes the question. `extra_cost_eur` (a transcription) is logged with
+        the answer.
         """
         try:
-            await self._answer_now(bot, asked)
+            await self._answer_now(bot, asked, extra_cost_eur)
         except Exception:
             self.store.finish_question(asked.update_id)
             raise
         self.store.finish_question(asked.update_id)
 
-    async def _answer_now(self, bot: Bot, asked: PendingQuestion) -> None:
+    async def _answer_now(self, bot: Bot, asked: PendingQuestion, extra_cost_eur: float) -> None:
         turns, user_id = self.answering.turns, asked.user_id
         if turns.busy(user_id):
             await send_html(bot, asked.chat_id, esc(msg.BUSY), reply_to=asked.reply_to)
@@ -288,7 +314,9 @@ class BotHandlers:
         async with turns.of(user_id):  # free: nothing awaited since `busy`
             self.store.record_question(user_id)
             reply = ProgressiveReply(bot, asked.chat_id, reply_to=asked.reply_to)
-            final_edit = await self.answering.advise(bot, reply, asked, verdict)
+            final_edit = await self.answering.advise(
+                bot, reply, asked, verdict, extra_cost_eur=extra_cost_eur
+            )
         await final_edit()  # the user may ask again as soon as they read it
 
     async def unsupported(self, update: Update, context: Ctx) -> None:
@@ -298,7 +326,8 @@ class BotHandlers:
             return
         if not self._addressed(message, context.bot.id, context.bot.username):
             return
-        await context.bot.send_message(message.chat_id, msg.UNSUPPORTED_CONTENT)
+        text = msg.UNSUPPORTED_WITH_VOICE if self.voice else msg.UNSUPPORTED_CONTENT
+        await context.bot.send_message(message.chat_id, text)
 
     # -- buttons --------------------------------------------------------------
 
@@ -307,6 +336,9 @@ class BotHandlers:
         query = update.callback_query
         assert query is not None and query.data is not None
         await query.answer()
+        if query.data == kb.PROFILE_EDIT:  # « Modifier » under the profile card
+            await self._edit_query(query, msg.PROFILE_SECTOR, kb.profile_step("s"))
+            return
         _, step, code = (query.data.split(":", 2) + ["", ""])[:3]
         user_id = query.from_user.id
         current = self.store.get_profile(user_id) or Profile()

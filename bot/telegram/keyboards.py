@@ -52,6 +52,17 @@ ADVICE_CHECKLIST, ADVICE_COST, ADVICE_OTHER = "a:ck", "a:co", "a:alt"
 TICK = "c:t:"
 EXPORT_MD, EXPORT_ICS, REMIND_ON, REMIND_OFF = "c:md", "c:ics", "c:r1", "c:r0"
 FORGET_YES, FORGET_NO = "f:yes", "f:no"
+PROFILE_EDIT = "p:edit"
+# votes: "v:+:<answer_id>", "v:-:<answer_id>", reasons "v:r:<code>:<answer_id>" (< 30 bytes)
+VOTE = "v"
+VOTE_UP, VOTE_DOWN, VOTE_REASON = "+", "-", "r"
+REASON_CODES: dict[str, str] = {
+    "u": "unclear",
+    "t": "wrong_tool",
+    "e": "too_expensive",
+    "f": "wrong_fact",
+    "o": "other",
+}
 
 
 def _grid(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
@@ -73,9 +84,12 @@ def profile_step(step: str) -> InlineKeyboardMarkup:
     return _grid(buttons, 2)
 
 
-def advice_buttons(*, pilot: bool, tools: bool) -> InlineKeyboardMarkup | None:
+def advice_buttons(
+    *, pilot: bool, tools: bool, answer_id: int | None = None
+) -> InlineKeyboardMarkup | None:
     """Buttons under an answer: the checklist and another option only with a pilot, the
-    cost detail only with tools; None when there is nothing to open."""
+    cost detail only with tools, then 👍 / 👎 when the answer is logged; None when there is
+    nothing to open."""
     buttons = []
     if pilot:
         buttons.append(InlineKeyboardButton(msg.BUTTON_CHECKLIST, callback_data=ADVICE_CHECKLIST))
@@ -83,7 +97,52 @@ def advice_buttons(*, pilot: bool, tools: bool) -> InlineKeyboardMarkup | None:
         buttons.append(InlineKeyboardButton(msg.BUTTON_COST, callback_data=ADVICE_COST))
     if pilot:
         buttons.append(InlineKeyboardButton(msg.BUTTON_OTHER, callback_data=ADVICE_OTHER))
-    return InlineKeyboardMarkup([buttons]) if buttons else None
+    rows = [buttons] if buttons else []
+    if answer_id is not None:
+        rows.append(vote_row(answer_id, None))
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def vote_row(answer_id: int, vote: int | None) -> list[InlineKeyboardButton]:
+    """👍 / 👎 for one answer; the current vote is ticked."""
+    row = []
+    for value, sign, label in (
+        (1, VOTE_UP, msg.BUTTON_VOTE_UP),
+        (-1, VOTE_DOWN, msg.BUTTON_VOTE_DOWN),
+    ):
+        shown = msg.BUTTON_VOTED.format(label=label) if vote == value else label
+        row.append(InlineKeyboardButton(shown, callback_data=f"{VOTE}:{sign}:{answer_id}"))
+    return row
+
+
+def with_vote(
+    markup: InlineKeyboardMarkup | None, answer_id: int, vote: int
+) -> InlineKeyboardMarkup:
+    """`markup` (the keyboard under an answer) with its vote row showing `vote`."""
+    rows = [
+        list(row)
+        for row in (markup.inline_keyboard if markup is not None else ())
+        if not any(str(b.callback_data or "").startswith(f"{VOTE}:") for b in row)
+    ]
+    return InlineKeyboardMarkup([*rows, vote_row(answer_id, vote)])
+
+
+def vote_reasons(answer_id: int) -> InlineKeyboardMarkup:
+    """One tap for the reason of a 👎."""
+    buttons = [
+        InlineKeyboardButton(
+            msg.VOTE_REASONS[reason], callback_data=f"{VOTE}:{VOTE_REASON}:{code}:{answer_id}"
+        )
+        for code, reason in REASON_CODES.items()
+    ]
+    return _grid(buttons, 2)
+
+
+def profile_edit() -> InlineKeyboardMarkup:
+    """The button under the profile card."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(msg.BUTTON_PROFILE_EDIT, callback_data=PROFILE_EDIT)]]
+    )
 
 
 def _short(text: str, width: int = 48) -> str:

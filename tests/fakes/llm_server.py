@@ -13,6 +13,10 @@ Like llama.cpp's server, it notices when a client goes away (a closed socket whi
 or a failed write while it streams), stops "generating" and records it in `disconnects`.
 `Behaviour.conform` plays a schema-constrained model: its reply is built from the JSON
 schema of the request's `response_format`, as constrained decoding would produce.
+
+`/audio/transcriptions` (multipart: file, model, language...) has its own queue
+(`enqueue_transcription`) and record (`transcriptions`): `Behaviour.transcript(text)` answers
+`{"text": ...}`; `status`, `stall` and `malformed` fail it the same way as a completion.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_REPLY = '{"answer": "Réponse de test : commencez petit [1]."}'
 DEFAULT_USAGE = {"prompt_tokens": 1500, "completion_tokens": 400, "total_tokens": 1900}
 POLL_S = 0.02
+DEFAULT_TRANSCRIPT = "Je croule sous les commandes WhatsApp, que faire ?"
+TRANSCRIPTION_PATHS = ("/v1/audio/transcriptions", "/audio/transcriptions")
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class Behaviour:
     """How the server answers one request."""
 
     kind: str  # reply | stream | status | stall | malformed | cut | conform | refuse_schema
+    # | transcript
     content: str = ""
     code: int = 200
     headers: tuple[tuple[str, str], ...] = ()
@@ -121,6 +131,11 @@ class Behaviour:
         return cls("conform", content=answer, chunk_chars=chunk_chars, delay_s=delay_s)
 
     @classmethod
+    def transcript(cls, text: str, *, delay_s: float = 0.0) -> Behaviour:
+        """A transcription reply `{"text": text}` (OpenAI's response_format=json)."""
+        return cls("transcript", content=text, delay_s=delay_s)
+
+    @classmethod
     def refuse_schema(cls, then: str) -> Behaviour:
         """400 naming response_format while the request asks for a JSON schema, else `then`."""
         return cls("refuse_schema", content=then)
@@ -137,6 +152,46 @@ class RecordedRequest:
     received_at: float
 
 
+@dataclass(frozen=True)
+class RecordedTranscription:
+    """One `/audio/transcriptions` request: its form fields and the uploaded file."""
+
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, str]
+    filename: str
+    content_type: str
+    audio: bytes
+    received_at: float
+
+
+def _transcription_request(path: str, headers: Message, raw: bytes) -> RecordedTranscription:
+    """Parse a multipart transcription request (a missing file leaves `audio` empty)."""
+    head = f"Content-Type: {headers.get('Content-Type', '')}\r\n\r\n".encode()
+    fields: dict[str, str] = {}
+    filename, content_type, audio = "", "", b""
+    parsed = BytesParser(policy=HTTP).parsebytes(head + raw)
+    for part in parsed.iter_parts() if parsed.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        file_name = part.get_filename()
+        if file_name is None:
+            fields[name] = payload.decode()
+        else:
+            filename, content_type, audio = file_name, part.get_content_type(), payload
+    return RecordedTranscription(
+        path=path,
+        headers={k.lower(): v for k, v in headers.items()},
+        fields=fields,
+        filename=filename,
+        content_type=content_type,
+        audio=audio,
+        received_at=time.monotonic(),
+    )
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -147,11 +202,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        owner = self.server.owner
+        if self.path.rstrip("/") in TRANSCRIPTION_PATHS:
+            self._transcribe(raw)
+            return
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {}
-        owner = self.server.owner
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, {"error": {"message": "not found"}})
             return
@@ -170,6 +228,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(behaviour, body if isinstance(body, dict) else {})
         except (BrokenPipeError, ConnectionResetError):
             owner._record_disconnect()  # the client gave up: stop generating
+
+    def _transcribe(self, raw: bytes) -> None:
+        owner = self.server.owner
+        request = _transcription_request(self.path, self.headers, raw)
+        behaviour = owner._record_transcription(request)
+        if not self._wait(owner.latency_s + behaviour.delay_s):
+            return
+        try:
+            self._answer(behaviour, {})
+        except (BrokenPipeError, ConnectionResetError):
+            owner._record_disconnect()
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; False when the client hung up or the server stops."""
@@ -212,6 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(behaviour.code, behaviour.body.encode(), behaviour.headers)
         elif kind == "malformed":
             self._send_raw(200, behaviour.body.encode(), (("Content-Type", "text/html"),))
+        elif kind == "transcript":
+            self._send_json(200, {"text": behaviour.content})
         elif kind == "reply":
             payload = _completion(
                 model, behaviour.content, behaviour.usage, behaviour.finish_reason
@@ -359,6 +430,9 @@ class FakeLLMServer:
         self.latency_s = latency_s
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
+        self.transcription_default = Behaviour.transcript(DEFAULT_TRANSCRIPT)
+        self._stt_queue: deque[Behaviour] = deque()
+        self._transcriptions: list[RecordedTranscription] = []
         self._disconnects: list[float] = []
         self._chunks = 0
         self._lock = threading.Lock()
@@ -382,6 +456,12 @@ class FakeLLMServer:
             return list(self._requests)
 
     @property
+    def transcriptions(self) -> list[RecordedTranscription]:
+        """Transcription requests received so far, oldest first."""
+        with self._lock:
+            return list(self._transcriptions)
+
+    @property
     def disconnects(self) -> list[float]:
         """When (monotonic clock) a client hung up before its answer was complete."""
         with self._lock:
@@ -397,6 +477,16 @@ class FakeLLMServer:
         """Script the next requests, in order."""
         with self._lock:
             self._queue.extend(behaviours)
+
+    def enqueue_transcription(self, *behaviours: Behaviour) -> None:
+        """Script the next transcription requests, in order."""
+        with self._lock:
+            self._stt_queue.extend(behaviours)
+
+    def _record_transcription(self, request: RecordedTranscription) -> Behaviour:
+        with self._lock:
+            self._transcriptions.append(request)
+            return self._stt_queue.popleft() if self._stt_queue else self.transcription_default
 
     def _record_and_next(self, request: RecordedRequest) -> Behaviour:
         with self._lock:

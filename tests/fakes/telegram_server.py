@@ -4,6 +4,9 @@ Point python-telegram-bot at it with `ApplicationBuilder().base_url(server.base_
 Tests inject updates (`push_message`, `push_callback`, `push_voice`...), script failures
 (`fail_next`) and assert on `calls` / `messages`. Everything is thread-safe: the HTTP server
 runs in its own threads while the test drives the bot from asyncio.
+
+Files work as on the real Bot API: `push_voice` / `push_audio` register their bytes, getFile
+returns a `file_path`, and `GET /file/bot<token>/<file_path>` serves them (`downloads`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 MAX_TEXT = 4096
+MAX_GET_FILE = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 MAX_CALLBACK_DATA = 64
 ALLOWED_TAGS = {
     "b",
@@ -211,6 +215,8 @@ class FakeTelegram:
         self._next_update_id = 1
         self._next_message_id: dict[int, int] = {}
         self._failures: dict[str, _Failure] = {}
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.downloads: list[str] = []  # file paths fetched from /file/bot<token>/
         self._cond = threading.Condition()
         self._stopping = False
         self._server: ThreadingHTTPServer | None = None
@@ -342,10 +348,60 @@ class FakeTelegram:
         )
         return self.push_update({"message": message})
 
-    def push_voice(self, chat_id: int, user_id: int, **kwargs: Any) -> int:
-        """Queue a voice message."""
-        voice = {"file_id": "voice-1", "file_unique_id": "v1", "duration": 4}
+    def add_file(self, content: bytes, folder: str, extension: str) -> str:
+        """Serve `content` through getFile and the file URL; returns its file_id."""
+        with self._cond:
+            number = len(self._files) + 1
+            file_id = f"{folder}-{number}"
+            self._files[file_id] = (f"{folder}/file_{number}.{extension}", content)
+        return file_id
+
+    def push_voice(
+        self,
+        chat_id: int,
+        user_id: int,
+        content: bytes = b"OggS fake opus voice note",
+        *,
+        duration: int = 4,
+        file_size: int | None = None,
+        mime_type: str = "audio/ogg",
+        **kwargs: Any,
+    ) -> int:
+        """Queue a voice note whose file holds `content` (`file_size` may claim otherwise)."""
+        file_id = self.add_file(content, "voice", "oga")
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": duration,
+            "mime_type": mime_type,
+            "file_size": len(content) if file_size is None else file_size,
+        }
         return self.push_message(chat_id, user_id, extra={"voice": voice}, **kwargs)
+
+    def push_audio(
+        self,
+        chat_id: int,
+        user_id: int,
+        content: bytes = b"ID3 fake mp3",
+        *,
+        duration: int | None = 30,
+        mime_type: str = "audio/mpeg",
+        file_name: str = "message.mp3",
+        **kwargs: Any,
+    ) -> int:
+        """Queue an audio file, or an audio document when `duration` is None."""
+        file_id = self.add_file(content, "music", file_name.rsplit(".", 1)[-1])
+        media: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "mime_type": mime_type,
+            "file_name": file_name,
+            "file_size": len(content),
+        }
+        if duration is None:
+            return self.push_message(chat_id, user_id, extra={"document": media}, **kwargs)
+        media["duration"] = duration
+        return self.push_message(chat_id, user_id, extra={"audio": media}, **kwargs)
 
     def push_photo(self, chat_id: int, user_id: int) -> int:
         """Queue a photo."""
@@ -494,7 +550,34 @@ class FakeTelegram:
             return True
         if method == "sendDocument":
             return self._send_document(params, files)
+        if method == "getFile":
+            return self._get_file(params)
         raise TelegramError(404, "Not Found")
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._files.get(str(params.get("file_id")))
+        if found is None:
+            raise TelegramError(400, "Bad Request: invalid file_id")
+        path, content = found
+        if len(content) > MAX_GET_FILE:
+            raise TelegramError(400, "Bad Request: file is too big")
+        file_id = str(params["file_id"])
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(content),
+            "file_path": path,
+        }
+
+    def file_content(self, token: str, path: str) -> bytes | None:
+        """The bytes behind `/file/bot<token>/<path>`; None when the token or path is wrong."""
+        with self._cond:
+            found = [c for p, c in self._files.values() if p == path]
+            if token != self.token or not found:
+                return None
+            self.downloads.append(path)
+            self._cond.notify_all()
+            return found[0]
 
     def _find(self, params: dict[str, Any]) -> SentMessage:
         key = (int(params["chat_id"]), int(params["message_id"]))
@@ -515,7 +598,7 @@ class FakeTelegram:
         }
         if text is not None:
             raw["text"] = text if not params.get("parse_mode") else parse_telegram_html(text)
-        if markup:
+        if markup and "inline_keyboard" in markup:  # a sent ForceReply is not echoed back
             raw["reply_markup"] = markup
         sent = SentMessage(chat_id, message_id, text, params.get("parse_mode"), markup, raw=raw)
         self.messages[(chat_id, message_id)] = sent
@@ -644,7 +727,20 @@ class _Handler(BaseHTTPRequestHandler):
         return  # quiet: tests read `calls` instead
 
     def do_GET(self) -> None:  # noqa: N802
-        self.do_POST()
+        # PTB percent-encodes the file URL (the token's ":" too), as browsers may
+        match = re.fullmatch(r"/file/bot([^/]+)/(.+)", unquote(self.path.split("?")[0]))
+        if match is None:
+            self.do_POST()
+            return
+        content = self.server_fake.file_content(match.group(1), match.group(2))
+        if content is None:
+            self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
 
     def do_POST(self) -> None:  # noqa: N802
         fake = self.server_fake

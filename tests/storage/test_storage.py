@@ -14,6 +14,7 @@ from bot.storage import (
     PendingQuestion,
     SQLiteStore,
 )
+from tests.storage.test_answer_log import record as answer_record
 from tests.telegram.support import sample_advice
 
 
@@ -27,7 +28,7 @@ class Clock:
 
 def test_fresh_file_is_at_latest_version_in_wal(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     store.close()
     mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -43,7 +44,7 @@ def test_migrates_a_version_1_file_and_keeps_its_data(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == 3
+    assert store.schema_version == SCHEMA_VERSION
     profile = store.get_profile(7)
     assert profile is not None and profile.sector == "restauration"
     store.set_reminder(7, 70, True)  # table added by migration 2
@@ -126,6 +127,7 @@ def test_forget_user_erases_every_table(tmp_path: Path) -> None:
         store.add_usage(user, 1, 1, 0.1)
         store.set_reminder(user, 5, True)
         store.mark_question(PendingQuestion(100 + user, 5, user, "en cours ?", owner="w"))
+        store.set_vote(store.record_answer(answer_record(user)), user, -1)
     store.forget_user(1)
     assert [p.user_id for p in store.pending_questions()] == [2]
     db = sqlite3.connect(path)
@@ -155,7 +157,7 @@ def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == 3
+    assert store.schema_version == SCHEMA_VERSION
     profile = store.get_profile(7)
     assert profile is not None and profile.sector == "commerce"
     assert [t.answer for t in store.history(70, 7, 5)] == ["a"]
@@ -164,7 +166,7 @@ def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
     assert store.mark_question(PendingQuestion(42, 70, 7, "q ?", owner="w"))
     assert [p.update_id for p in store.pending_questions()] == [42]
     store.close()
-    assert SQLiteStore(path).schema_version == 3  # re-opening migrates nothing
+    assert SQLiteStore(path).schema_version == SCHEMA_VERSION  # re-opening migrates nothing
 
 
 def test_question_in_flight_is_recorded_with_its_update(tmp_path: Path) -> None:

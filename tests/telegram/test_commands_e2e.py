@@ -234,7 +234,9 @@ async def test_profile_is_edited_with_buttons(harness: BotHarness, fake: FakeTel
     harness.store.save_profile(
         USER, Profile(sector="restauration", size="2-9", monthly_budget_eur=50, priority="temps")
     )
-    step = await _reply_to(fake, "/profil", "1/4")
+    step = await _reply_to(fake, "/profil", "Votre profil")  # the saved profile first
+    fake.push_callback(CHAT, USER, "p:edit", step.message_id)  # « Modifier »
+    await fake.until(_shows(step, "1/4"))
     assert ("Commerce", "p:s:commerce") in step.buttons
     for data, prompt in (
         ("p:s:commerce", "2/4"),

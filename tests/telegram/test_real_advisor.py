@@ -49,7 +49,7 @@ async def test_offline_advisor_answers_through_telegram(
     await advisor.aclose()
 
 
-async def test_off_topic_is_declined_without_buttons(
+async def test_off_topic_is_declined_with_only_the_vote_buttons(
     harness: BotHarness, fake: FakeTelegram, kb: KnowledgeBase
 ) -> None:
     advisor = Advisor(kb, None)
@@ -60,7 +60,8 @@ async def test_off_topic_is_declined_without_buttons(
         lambda f: [m for m in f.chat_messages(78) if "ne peux pas vous aider" in m.plain],
         timeout=30,
     )
-    assert shown[-1].plain == DECLINE_OFF_TOPIC and shown[-1].buttons == []
+    assert shown[-1].plain == DECLINE_OFF_TOPIC
+    assert [data[:4] for _, data in shown[-1].buttons] == ["v:+:", "v:-:"]  # 👍 / 👎 only
     assert harness.store is not None and harness.store.last_advice(78, 78) is None
     fake.push_message(78, 78, "/pilote")
     await fake.until(lambda f: [m for m in f.chat_messages(78) if m.plain == NO_ADVICE_YET])
