@@ -131,7 +131,11 @@ class Composer:
             chosen = self._one_per_tool(request, passages)  # "Make ou Zapier ?": each its own
         else:
             chosen = best_sentences(
-                request.text, passages, embed=self.embed, limit=FACT_SENTENCES, topic=topic
+                request.fact_question,
+                passages,
+                embed=self.embed,
+                limit=FACT_SENTENCES,
+                topic=topic,
             )
         for sentence in chosen:
             fiche = self.lookup(sentence.fiche_id)
@@ -146,7 +150,7 @@ class Composer:
         chosen = []
         for tool_id in request.tools_named[:MAX_FACT_FICHES]:
             own = [p for p in passages if p.fiche_id == tool_id]
-            chosen += best_sentences(request.text, own, embed=self.embed, limit=1)
+            chosen += best_sentences(request.fact_question, own, embed=self.embed, limit=1)
         return chosen
 
     def _topic_test(self, request: Request) -> Callable[[str], bool] | None:

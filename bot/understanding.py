@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bot.advice import Intent, Profile, Turn
@@ -77,6 +77,13 @@ class Request:
     previous_tools: tuple[str, ...] = ()  # tools of the previous answer (follow-ups)
     stated_need: bool = False  # the need comes from the message, not the profile or sector
     strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
+    fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
+    asks_help: bool = False  # "que faire", "je cherche", "quel outil"... or a question mark
+
+    @property
+    def fact_question(self) -> str:
+        """What the fact answers: the asking clause of a mixed message, else the message."""
+        return self.fact_text or self.text
 
     @property
     def need(self) -> str | None:
@@ -156,7 +163,7 @@ class Understanding:
             intent = "information"
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         previous = self._previous_tools(history) if follow_up else ()
-        return Request(
+        request = Request(
             text=" ".join(question.split()),
             folded=folded,
             intent=intent,
@@ -171,6 +178,34 @@ class Understanding:
             follow_up=follow_up,
             previous_tools=previous,
             stated_need=stated,
+            asks_help=bool(scores.cues["need"]) or "?" in question,
+        )
+        return self._by_clause(request, profile, similarity) if not follow_up else request
+
+    def _by_clause(self, request: Request, profile: Profile, similarity: float | None) -> Request:
+        """A message of several clauses where one asks a fact and another states a task ("c'est
+        gratuit ? et pour envoyer des rappels ?") is mixed: the fact answers its own clause."""
+        parts = _clauses(request.text)
+        if len(parts) < 2 or request.intent not in ("need", "information", "mixed"):
+            return request
+        reads = [self.read(part, profile=profile, similarity=similarity) for part in parts]
+        asking = [r for r in reads if r.intent == "information" and (r.topics or r.tools_named)]
+        # "c'est pour mes visuels" only gives context: the task must be asked about
+        telling = [
+            r
+            for r in reads
+            if r.intent in ("need", "mixed") and r.stated_need and (r.asks_help or r.asks_tools)
+        ]
+        if not asking or not telling:
+            return request
+        needs = tuple(dict.fromkeys([*telling[0].needs, *request.needs]))
+        return replace(
+            request,
+            intent="mixed",
+            needs=needs,
+            stated_need=True,
+            topics=tuple(dict.fromkeys([*asking[0].topics, *request.topics])),
+            fact_text=asking[0].text,
         )
 
     # -- scoring ----------------------------------------------------------------------
@@ -332,6 +367,17 @@ class Understanding:
 
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
         return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].answer)))
+
+
+_CLAUSE_END = re.compile(
+    r"(?<=[?!.;])\s+|\s+(?=(?:et au passage|et aussi|et sinon|sinon|et pour|et avec quel)\b)",
+    re.IGNORECASE,
+)
+
+
+def _clauses(text: str) -> list[str]:
+    """The clauses of a message: its sentences, and what follows "et au passage", "sinon"..."""
+    return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= 2]
 
 
 def _ranked(scores: dict[str, int]) -> tuple[str, ...]:
