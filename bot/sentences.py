@@ -24,12 +24,24 @@ Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
+DEFINITION_BONUS = 0.6  # "c'est quoi un token ?": the sentence that defines it
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
-SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 0.5  # the best section's sentences come first
+SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 1.0  # the best section's sentences come first
 ECHO_SHARE = 0.6  # sentences sharing this share of their stems say the same thing
 MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
+# "c'est quoi un token ?", "qu'est-ce que l'article 50 ?": the term, then what defines it
+_DEFINITION_ASKED = re.compile(
+    r"(?:c['’ ]?est quoi|c quoi|qu['’]est[- ]ce que?|ça veut dire quoi|que veut dire|"
+    r"définition d[eu']?)\s*(?:un |une |le |la |les |l['’]|des |du )?([\w-]+(?: \d+)?)",
+    re.IGNORECASE,
+)
+_DEFINITION_MARK = re.compile(
+    r"\(|\best (?:un|une|le|la|l['’])\b|\bvaut\b|\bdésigne\b|\bappelée?s?\b|\bcompté|"
+    r"\bsignifie\b|\bc['’]est-à-dire\b|\bimpose\b|\bdoit\b",
+    re.IGNORECASE,
+)
 _LIST_INTRO = re.compile(r"\s*:\s*\n\s*(?:[-*]|\d+\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IGNORECASE)
@@ -156,6 +168,9 @@ def best_sentences(
     scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
+    defined = _defined_term(question)
+    if defined:
+        scores = scores + _bonus(pool, lambda s: _defines(s.text, defined), DEFINITION_BONUS)
     if topic is not None:
         scores = scores + _bonus(pool, lambda s: topic(s.text), TOPIC_BONUS)
     scores = scores - np.array(
@@ -166,6 +181,7 @@ def best_sentences(
             for s in pool
         ]
     )  # the search's order, gist first
+    everything = pool
     if embed is not None:  # embedding every sentence costs ~10 ms each: the best few only
         shortlist = [int(i) for i in np.argsort(-scores, kind="stable")[:DENSE_CANDIDATES]]
         pool = [pool[i] for i in shortlist]
@@ -181,10 +197,24 @@ def best_sentences(
         and (pool[i].fiche_id == best.fiche_id or content & set(analyze(pool[i].text)))
     ]  # another fiche's sentence must share a word of the question's own subject
     kept: dict[tuple[str, int], Sentence] = {}
-    for sentence in [*_with_antecedent(best, pool, limit), *others]:
-        if len(kept) < limit and not any(_echoes(sentence, k) for k in kept.values()):
-            kept.setdefault((sentence.fiche_id, sentence.position), sentence)
+    for chosen in [best, *others]:
+        group = _with_antecedent(chosen, everything, limit)  # "Elle doit…" needs its subject
+        fresh = [s for s in group if (s.fiche_id, s.position) not in kept]
+        if len(kept) + len(fresh) > limit or any(_echoes(chosen, k) for k in kept.values()):
+            continue
+        kept.update({(s.fiche_id, s.position): s for s in fresh})
     return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+
+
+def _defined_term(question: str) -> set[str]:
+    """The stems of the term a definition question asks about ("c'est quoi un token" -> token)."""
+    match = _DEFINITION_ASKED.search(question)
+    return set(analyze(match.group(1))) if match else set()
+
+
+def _defines(sentence: str, term: set[str]) -> bool:
+    """True when the sentence names the term and reads like its definition."""
+    return bool(term & set(analyze(sentence))) and bool(_DEFINITION_MARK.search(sentence))
 
 
 def _echoes(sentence: Sentence, other: Sentence) -> bool:

@@ -226,3 +226,28 @@ def test_a_weak_second_sentence_is_left_out() -> None:
 def test_no_passage_no_sentence() -> None:
     assert best_sentences("combien ?", [], embed=None) == []
     assert best_sentences("combien ?", [Passage("f", 0, "## Titre\n- court")], embed=None) == []
+
+
+def test_a_definition_question_gets_the_defining_sentence() -> None:
+    text = (
+        "Les API se paient au million de tokens, en entrée comme en sortie. "
+        "Un modèle de langage est payé au volume de texte, compté en « tokens » "
+        "(environ trois quarts de mot). Les tokens sont rarement le poste le plus cher."
+    )
+    [best] = best_sentences("c'est quoi un token ?", [Passage("f", 0, text)], embed=None, limit=1)
+    assert "trois quarts de mot" in best.text
+
+
+def test_a_leaning_sentence_keeps_its_subject_even_when_not_the_best() -> None:
+    text = (
+        "## En bref\nUne TPE qui utilise un assistant est rarement concernée par le haut risque. "
+        "Elle doit en revanche former ses équipes à l'IA (article 4) et rester transparente.\n"
+        "## Calendrier\nLe 2 février 2025, la formation à l'IA (article 4) devient obligatoire "
+        "pour les équipes."
+    )
+    chosen = best_sentences(
+        "former équipes article 4 obligatoire", [Passage("f", 0, text)], embed=None, limit=3
+    )
+    texts = [s.text for s in chosen]
+    assert any(t.startswith("Elle doit") for t in texts)  # it answers "article 4 formation"
+    assert texts.index(next(t for t in texts if t.startswith("Une TPE"))) == 0
