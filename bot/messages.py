@@ -309,6 +309,22 @@ DECLINE_SUBVERSION = (
     "privées. Je peux en revanche vous conseiller sur l'IA pour votre entreprise : outils, "
     "prix, pilote de deux semaines."
 )
+# a greeting, thanks, or a question about the bot: no decline, a short friendly word
+SMALLTALK = {
+    "greeting": (
+        "Bonjour ! Dites-moi en une ou deux phrases la tâche qui vous prend le plus de temps "
+        "(messages clients, devis, factures, réseaux sociaux…) : je vous propose des outils "
+        "d'IA, leur prix et un pilote de deux semaines."
+    ),
+    "thanks": (
+        "Avec plaisir ! Une autre question sur l'IA pour votre entreprise ? Je suis là."
+    ),
+    "about_bot": (
+        "Je suis pilote-ia, un conseiller pour les petites entreprises qui veulent essayer "
+        "l'IA. Je réponds à partir de fiches vérifiées et datées (outils, prix, règles), "
+        "avec leurs sources. Dites-moi ce qui vous prend du temps."
+    ),
+}
 NEED_OPENING = "Pour {label}, commencez par {first}"
 NEED_THEN = ", puis {rest} si besoin"
 NEED_CLOSING = ", à tester sur un pilote de deux semaines."

@@ -79,7 +79,11 @@ class Composer:
         """The offline answer to one request."""
         if request.declines:
             text = (
-                msg.DECLINE_SUBVERSION if request.intent == "subversion" else msg.DECLINE_OFF_TOPIC
+                msg.SMALLTALK[request.smalltalk]
+                if request.smalltalk
+                else msg.DECLINE_SUBVERSION
+                if request.intent == "subversion"
+                else msg.DECLINE_OFF_TOPIC
             )
             return Advice(
                 answer=text, intent=request.intent, tools=[], pilot=None, sources=[], mode=mode

@@ -28,6 +28,7 @@ FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
 # ones without our words rarely more; the words decide, the embeddings break the tie)
 OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
+SMALLTALK_WORDS = 6  # "bonjour", "merci beaucoup !", "tu es qui ?"
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
 KIND_BONUS = 3
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
@@ -79,6 +80,7 @@ class Request:
     strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
     fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
     asks_help: bool = False  # "que faire", "je cherche", "quel outil"... or a question mark
+    smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
 
     @property
     def fact_question(self) -> str:
@@ -153,12 +155,18 @@ class Understanding:
         `retrieved` the fiches it found, best first (they speak when the words are silent)."""
         profile = profile or Profile()
         folded = fold_words(question)
-        scores = self._with_retrieved(self._score(folded), retrieved)
+        said = self._score(folded)
+        scores = self._with_retrieved(said, retrieved)
         tools = tuple(t.id for t in self.catalogue.named_in(folded))
         follow_up = self._follow_up(folded, scores, tools, bool(history))
         said_sector = self._sector(folded)
         sector = profile.sector or said_sector
-        intent = self._intent(scores, tools, follow_up, similarity, sector, said_sector)
+        smalltalk = self._smalltalk(said, tools)  # the words alone, not the search's guess
+        intent = (
+            "out_of_scope"
+            if smalltalk
+            else self._intent(scores, tools, follow_up, similarity, sector, said_sector)
+        )
         if intent == "need" and "?" in question and self._asks_rather_than_tells(scores):
             intent = "information"
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
@@ -179,6 +187,7 @@ class Understanding:
             previous_tools=previous,
             stated_need=stated,
             asks_help=bool(scores.cues["need"]) or "?" in question,
+            smalltalk=smalltalk,
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -218,6 +227,21 @@ class Understanding:
             kinds={k: s.score(folded) for k, s in self._categories.items()},
             words=len(folded.split()),
         )
+
+    def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
+        """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""
+        if scores.words > SMALLTALK_WORDS or scores.need_total or scores.topic_total:
+            return None
+        if scores.cues["subversion"]:
+            return None
+        if scores.cues.get("about_bot"):
+            return "about_bot"  # "tu es chatgpt ?" names a tool, and asks about the bot
+        if tools or scores.cues["information"] or scores.cues["need"]:
+            return None
+        for kind in ("thanks", "greeting"):
+            if scores.cues.get(kind):
+                return kind
+        return None
 
     def _asks_rather_than_tells(self, scores: _Scores) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
