@@ -316,9 +316,7 @@ SMALLTALK = {
         "(messages clients, devis, factures, réseaux sociaux…) : je vous propose des outils "
         "d'IA, leur prix et un pilote de deux semaines."
     ),
-    "thanks": (
-        "Avec plaisir ! Une autre question sur l'IA pour votre entreprise ? Je suis là."
-    ),
+    "thanks": "Avec plaisir ! Une autre question sur l'IA pour votre entreprise ? Je suis là.",
     "about_bot": (
         "Je suis pilote-ia, un conseiller pour les petites entreprises qui veulent essayer "
         "l'IA. Je réponds à partir de fiches vérifiées et datées (outils, prix, règles), "
