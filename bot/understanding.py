@@ -79,7 +79,7 @@ class Request:
     stated_need: bool = False  # the need comes from the message, not the profile or sector
     strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
     fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
-    asks_help: bool = False  # "que faire", "je cherche", "quel outil"... or a question mark
+    asks_help: bool = False  # "que faire", "je cherche", "je voudrais"...
     smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
 
     @property
@@ -186,7 +186,7 @@ class Understanding:
             follow_up=follow_up,
             previous_tools=previous,
             stated_need=stated,
-            asks_help=bool(scores.cues["need"]) or "?" in question,
+            asks_help=bool(scores.cues["need"]),
             smalltalk=smalltalk,
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
