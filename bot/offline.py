@@ -119,7 +119,8 @@ class Composer:
         tools: Sequence[CatalogueTool],
         cites: _Citations,
     ) -> str:
-        if "price-comparison" in request.topics[:2] and _compares(request):
+        per_token = "price-comparison" in request.topics[:2]
+        if per_token and (_compares(request) or request.tools_named):  # "deepseek par million"
             table = self._model_prices(request)
             if table:
                 return table
