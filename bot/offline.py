@@ -165,11 +165,18 @@ class Composer:
         words = self._topic_words[request.topics[0]]
         return lambda text: bool(words.found(fold_words(text)))
 
+    def _topical(self, request: Request, hits: Sequence[Hit]) -> list[str]:
+        """The fiches of the request's topics, those the search found first and in its order
+        ("mistral" among the model fact sheets is fact-mistral, not the first listed)."""
+        fiches = [f for t in request.topics[:2] for f in self.vocabulary.topics[t].fiches]
+        found = [h.fiche_id for h in hits if h.fiche_id in fiches]
+        return list(dict.fromkeys([*found, *fiches]))
+
     def _passages(self, request: Request, hits: Sequence[Hit]) -> list[Passage]:
         """Passages of the fiches that hold the fact: the tools named (only them, for a
         question about a tool), else the topic's fiches the search found, then the best
         reference hits."""
-        topical = [f for t in request.topics[:2] for f in self.vocabulary.topics[t].fiches]
+        topical = self._topical(request, hits)
         lead_cases = [h.fiche_id for h in hits[:2] if h.type == "case"]
         if request.tools_named and "tool-price" in request.topics:
             order = list(request.tools_named)
