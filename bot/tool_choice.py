@@ -46,7 +46,7 @@ def choose_tools(
         return _resolve(request.tools_named, catalogue)
     chosen = _for_need(request, request.need or "", retrieved, catalogue, vocabulary)
     if request.follow_up == "cheaper":
-        return sorted(chosen, key=_monthly_max)[:CHEAPER_TOOLS]
+        return sorted(chosen, key=_cheapest_first)[:CHEAPER_TOOLS]
     for other in [n for n in request.strong_needs if n != request.need][:1]:
         extra = _for_need(request, other, retrieved, catalogue, vocabulary, limit=1)
         chosen += [t for t in extra if _new_kind_that_fits(t, chosen)]
@@ -81,7 +81,7 @@ def _for_need(
         pool = [t for t in pool if t.id not in request.previous_tools]
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved))
     if request.follow_up == "cheaper":
-        ranked.sort(key=_monthly_max)
+        ranked.sort(key=_cheapest_first)
     return _by_kind(ranked, per_kind)[:limit]
 
 
@@ -138,7 +138,8 @@ def _new_kind_that_fits(tool: CatalogueTool, chosen: Sequence[CatalogueTool]) ->
     return all(tool.category != other.category and tool.works_with(other) for other in chosen)
 
 
-def _monthly_max(tool: CatalogueTool) -> tuple[float, float]:
+def _cheapest_first(tool: CatalogueTool) -> tuple[float, float]:
+    """Cheapest first: the lower price ceiling, then a free way in."""
     return (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
 
 

@@ -360,10 +360,11 @@ class Understanding:
         stated = _ranked(said)
         if stated:
             return stated, True
-        if follow_up is not None and history:
-            previous = self._score(fold_words(history[-1].question))
-            if any(previous.needs.values()):
-                return _ranked(previous.needs), True
+        if follow_up is not None:  # the last question of the conversation that named a need
+            for turn in reversed(history):
+                previous = self._score(fold_words(turn.question))
+                if any(previous.needs.values()):
+                    return _ranked(previous.needs), True
         fallback = []
         priority = self.vocabulary.priorities.get(profile.priority or "")
         if priority:

@@ -209,3 +209,14 @@ async def test_a_model_fact_comes_from_that_model_s_own_sheet(advisor: Advisor) 
     advice = await advisor.advise("mistral c'est vraiment français ?")
     assert advice.sources and advice.sources[0].id == "fact-mistral"
     assert "Paris" in advice.answer or "français" in advice.answer
+
+
+async def test_a_cost_follow_up_after_a_cheaper_one_keeps_the_need(advisor: Advisor) -> None:
+    question = "je suis fleuriste, je galère avec les messages instagram"
+    first = await advisor.advise(question)
+    history = [Turn(question=question, answer=first.answer)]
+    cheaper = await advisor.advise("et moins cher ?", history=history)
+    history.append(Turn(question="et moins cher ?", answer=cheaper.answer))
+    cost = await advisor.advise("ok et ça coute combien en tout ?", history=history)
+    assert cost.intent == "follow_up" and cost.tools
+    assert "Dites-moi quelle tâche" not in cost.answer  # the need of two turns ago is kept
