@@ -266,11 +266,16 @@ class Composer:
         return " ".join(parts)
 
     def _case(self, request: Request, hits: Sequence[Hit]) -> Fiche | None:
-        """A case of this need the search found, else one of the owner's sector."""
+        """A case of this need the search found (of the owner's trade first), else one of the
+        owner's trade."""
+        found = []
         for hit in hits:
             fiche = self.lookup(hit.fiche_id) if hit.type == "case" else None
             if fiche is not None and request.need in (fiche.meta.get("use_cases") or ()):
-                return fiche
+                found.append(fiche)
+        same_trade = [f for f in found if request.sector and request.sector in f.sectors]
+        if found:
+            return (same_trade or found)[0]
         for case in self.cases:
             same_need = request.need in (case.meta.get("use_cases") or ())
             if same_need and request.sector and request.sector in case.sectors:
