@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -30,6 +31,19 @@ _STT_TIMEOUT = "nombre de secondes attendu, entre 1 et 600 (ex. 30)"
 # Telegram's getFile serves files up to 20 MB
 _STT_BYTES = "nombre d'octets attendu, entre 1000 et 20000000 (ex. 5000000 pour 5 Mo)"
 _STT_PRICE = "prix en euros par minute d'audio attendu, entre 0 et 1 (ex. 0,006)"
+_DATABASE_URL = "URL PostgreSQL attendue : postgresql://utilisateur:motdepasse@hôte:5432/base"
+
+
+def is_postgres_url(url: str) -> bool:
+    """True for a well-formed `postgresql://` (or `postgres://`) URL naming a server (a host,
+    or a socket directory in `?host=`)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    server = bool(parts.hostname) or "host=" in parts.query
+    return parts.scheme in ("postgresql", "postgres") and server
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -62,6 +76,9 @@ class Settings(BaseModel):
 
     # Storage and knowledge
     pilote_ia_data_dir: Path
+    # postgresql://user:password@host:5432/base: the store shared by workers on several
+    # machines (bot/postgres_store.py); empty = the SQLite file in the data directory
+    database_url: SecretStr | None = Field(default=None, repr=False)
     knowledge_dir: Path = Field(default_factory=packaged_knowledge_dir)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     chroma_host: str | None = None
@@ -87,6 +104,9 @@ class Settings(BaseModel):
     telegram_webhook_secret: SecretStr | None = Field(default=None, repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # a received update's lease in the inbox (bot/telegram/inbox.py): renewed every third of
+    # it while its worker lives; another worker takes the update over once it expired
+    inbox_lease_s: float = Field(default=15.0, ge=1, le=600)
     admin_ids: frozenset[int] = frozenset()
     allowed_user_ids: frozenset[int] = frozenset()  # empty = everyone
 
@@ -125,6 +145,14 @@ class Settings(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("doit commencer par http:// ou https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # the message never repeats the URL: it holds a password
+        if value is not None and not is_postgres_url(value.get_secret_value()):
+            raise ValueError(_DATABASE_URL)
         return value
 
     @field_validator("admin_token")
@@ -207,6 +235,14 @@ class Settings(BaseModel):
     def db_path(self) -> Path:
         """SQLite file holding profiles, history, checklists and usage."""
         return self.pilote_ia_data_dir / "pilote-ia.sqlite3"
+
+    @property
+    def database_password(self) -> SecretStr | None:
+        """The password inside DATABASE_URL, if any (kept out of the logs)."""
+        if self.database_url is None:
+            return None
+        password = urlsplit(self.database_url.get_secret_value()).password
+        return SecretStr(unquote(password)) if password else None
 
     @property
     def index_dir(self) -> Path:

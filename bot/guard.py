@@ -57,6 +57,7 @@ def settings_secrets(settings: Settings) -> list[str]:
         settings.admin_token,
         settings.telegram_bot_token,
         settings.telegram_webhook_secret,
+        settings.database_password,
     ]
     values += [entry.api_key for entry in settings.llm_fallback]
     return [value.get_secret_value() for value in values if value is not None]

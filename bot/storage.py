@@ -1,10 +1,11 @@
-"""SQLite state of the bot: profiles, history, checklists, usage, processed updates, reminders,
-the questions in flight (so a crash loses none of them), and the answer log with the owners'
-feedback on it.
+"""State of the bot: profiles, history, checklists, usage, processed updates, reminders, the
+questions in flight (so a crash loses none of them), the answer log with the owners' feedback
+on it, the inbox of received updates and the budget holds of answers in progress.
 
-This module owns the schema. `MIGRATIONS[i]` upgrades a database from version i to i+1;
-`schema_version` records where a file stands. Handlers only see the `Store` protocol, so a
-PostgreSQL implementation can replace `SQLiteStore` without touching them.
+This module owns the `Store` protocol, its row types and the SQLite schema: `MIGRATIONS[i]`
+upgrades a database from version i to i+1; `schema_version` records where a file stands.
+`bot.postgres_store.PostgresStore` implements the same protocol with the same versions;
+`bot.wiring.open_store` picks one from the settings, and handlers only see the protocol.
 """
 
 from __future__ import annotations
@@ -102,10 +103,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX feedback_by_age ON feedback (created_at);
     CREATE INDEX feedback_by_user ON feedback (user_id);
     """,
+    # 4 -> 5: inbox of received updates, written before they are acknowledged; the part of a
+    # user's daily budget each worker reserves while an LLM answers them
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        payload TEXT NOT NULL, received_at REAL NOT NULL,
+        owner TEXT, lease_until REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX inbox_by_age ON inbox (received_at, update_id);
+    CREATE TABLE budget_holds (
+        user_id INTEGER NOT NULL, holder TEXT NOT NULL,
+        amount_eur REAL NOT NULL, until REAL NOT NULL,
+        PRIMARY KEY (user_id, holder)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_USER_TABLES = (
+USER_TABLES = (
     "profiles",
     "history",
     "last_advice",
@@ -117,6 +133,7 @@ _USER_TABLES = (
     "pending_questions",
     "feedback",
     "answers",
+    "budget_holds",
 )
 PENDING_LEASE_S = 60.0  # a question's owner renews it while alive; expired = orphaned
 
@@ -212,6 +229,20 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class InboxItem:
+    """A received update, kept until a worker has handled it."""
+
+    update_id: int
+    payload: str  # the update's JSON exactly as Telegram sent it
+    received_at: float
+    owner: str | None  # the worker holding its lease, None when free
+    lease_until: float
+
+
+INBOX_CLAIM_LIMIT = 32
+
+
+@dataclass(frozen=True)
 class UsageTotals:
     """Aggregated usage for `/usage`."""
 
@@ -243,6 +274,7 @@ class Store(Protocol):
         self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
     ) -> None: ...
     def cost_today(self, user_id: int) -> float: ...
+    def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool: ...
     def usage_totals(self) -> UsageTotals: ...
     def mark_update(self, update_id: int) -> bool: ...
     def mark_question(self, pending: PendingQuestion) -> bool: ...
@@ -268,15 +300,22 @@ class Store(Protocol):
     def export_user(self, user_id: int) -> dict[str, object]: ...
     def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int: ...
     def forget_user(self, user_id: int) -> None: ...
+    def inbox_put(self, update_id: int, payload: str) -> bool: ...
+    def inbox_claim(
+        self, owner: str, lease_s: float, limit: int = INBOX_CLAIM_LIMIT
+    ) -> list[InboxItem]: ...
+    def inbox_renew(self, owner: str, lease_s: float) -> int: ...
+    def inbox_done(self, update_id: int) -> None: ...
     def close(self) -> None: ...
 
 
-def _statements(script: str) -> list[str]:
+def statements_of(script: str) -> list[str]:
     """The statements of a migration script (they hold no ";" inside a literal)."""
     return [part.strip() for part in script.split(";") if part.strip()]
 
 
-def _day(ts: float) -> str:
+def utc_day(ts: float) -> str:
+    """The UTC day of a timestamp, as the usage table keys it (YYYY-MM-DD)."""
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
@@ -299,11 +338,11 @@ def _use_wal(db: sqlite3.Connection) -> None:
             time.sleep(WAL_RETRY_S)
 
 
-_ANSWER_COLUMNS = (
+ANSWER_COLUMNS = (
     "answer_id, user_id, chat_id, created_at, question, intent, mode, provider, model,"
     " fallback_reason, retrieved, cited, tools, top_score, neighbour_need, latency_s, cost_eur"
 )
-_ANSWER_UPDATED = (
+ANSWER_UPDATED = (
     "created_at",
     "question",
     "intent",
@@ -319,14 +358,66 @@ _ANSWER_UPDATED = (
     "latency_s",
     "cost_eur",
 )
-_FEEDBACK_COLUMNS = "answer_id, user_id, vote, reason, comment, created_at"
+FEEDBACK_COLUMNS = "answer_id, user_id, vote, reason, comment, created_at"
+
+
+PENDING_COLUMNS = (
+    "update_id, chat_id, user_id, question, owner, reply_to, placeholder_id, created_at,"
+    " lease_until"
+)
+
+
+def profile_of(row: Sequence[Any]) -> Profile:
+    """A profile from its row (sector, size, monthly_budget_eur, priority)."""
+    sector, size, budget, priority = row
+    return Profile(sector=sector, size=size, monthly_budget_eur=budget, priority=priority)
+
+
+def advice_payload(advice: Advice) -> str:
+    """The stored form of the last advice of a conversation."""
+    return json.dumps({"advice": advice.model_dump(mode="json")}, ensure_ascii=False)
+
+
+def last_advice_of(row: Sequence[Any]) -> LastAdvice:
+    """The last advice from its row (question, payload)."""
+    data = json.loads(str(row[1]))
+    stored = dict(data["advice"])
+    if data.get("degraded") and stored.get("mode") == "offline":  # saved before "degraded"
+        stored["mode"] = "degraded"
+    return LastAdvice(question=str(row[0]), advice=Advice.model_validate(stored))
+
+
+def checklist_of(row: Sequence[Any], ticks: Sequence[Sequence[Any]]) -> Checklist:
+    """A checklist from its row (items, start_date) and its tick rows (idx)."""
+    return Checklist(
+        items=tuple(json.loads(str(row[0]))),
+        ticked=frozenset(int(str(t[0])) for t in ticks),
+        start_date=str(row[1]),
+    )
+
+
+def pending_of(row: Sequence[Any]) -> PendingQuestion:
+    """A question in flight from its row (`PENDING_COLUMNS`)."""
+    update_id, chat_id, user_id, question, owner, reply_to, placeholder, at, lease = row
+    return PendingQuestion(
+        update_id=int(update_id),
+        chat_id=int(chat_id),
+        user_id=int(user_id),
+        question=str(question),
+        owner=str(owner),
+        reply_to=None if reply_to is None else int(reply_to),
+        placeholder_id=None if placeholder is None else int(placeholder),
+        created_at=float(at),
+        lease_until=float(lease),
+    )
 
 
 def _ids(raw: object) -> tuple[str, ...]:
     return tuple(str(item) for item in json.loads(str(raw)))
 
 
-def _answer_of(row: Sequence[Any]) -> AnswerRecord:
+def answer_of(row: Sequence[Any]) -> AnswerRecord:
+    """An answer log entry from its row (`ANSWER_COLUMNS`)."""
     (answer_id, user_id, chat_id, at, question, intent, mode, provider, model, reason) = row[:10]
     retrieved, cited, tools, top_score, neighbour, latency, cost = row[10:]
     return AnswerRecord(
@@ -350,7 +441,8 @@ def _answer_of(row: Sequence[Any]) -> AnswerRecord:
     )
 
 
-def _feedback_of(row: Sequence[Any]) -> Feedback:
+def feedback_of(row: Sequence[Any]) -> Feedback:
+    """A vote from its row (`FEEDBACK_COLUMNS`)."""
     answer_id, user_id, vote, reason, comment, at = row
     return Feedback(
         answer_id=int(answer_id),
@@ -360,6 +452,28 @@ def _feedback_of(row: Sequence[Any]) -> Feedback:
         comment=None if comment is None else str(comment),
         at=float(at),
     )
+
+
+# What the other workers reserved on the user's budget (params: user, holder, now, now): holds
+# not expired whose holder still has a live question of the user in flight. A hold stops
+# counting once its question is answered, or taken over from a dead worker.
+RESERVED_SQL = (
+    "SELECT COALESCE(SUM(h.amount_eur), 0) FROM budget_holds h"
+    " WHERE h.user_id=? AND h.holder<>? AND h.until>? AND EXISTS (SELECT 1 FROM"
+    " pending_questions p WHERE p.user_id=h.user_id AND p.owner=h.holder AND p.lease_until>?)"
+)
+# What one answer may cost: the dearest answer in the log (0 before the first one).
+ANSWER_COST_SQL = "SELECT COALESCE(MAX(cost_eur), 0) FROM answers"
+
+
+def budget_allows(
+    spent: Sequence[Any] | None, reserved: Sequence[Any] | None, daily_cap: float
+) -> bool:
+    """Whether an answer may start: today's cost (usage row, or None) plus what answers in
+    progress on other workers reserved (`RESERVED_SQL` row) stays under the cap."""
+    cost = 0.0 if spent is None else float(spent[0])
+    held = 0.0 if reserved is None else float(reserved[0])
+    return cost + held < daily_cap
 
 
 def _iso(ts: float) -> str:
@@ -390,6 +504,91 @@ def _export_feedback(vote: Feedback) -> dict[str, object]:
     data.pop("user_id")
     data["at"] = _iso(vote.at)
     return data
+
+
+# Runs one read query written with "?" placeholders; the rows.
+RowsQuery = Callable[[str, Sequence[object]], list[Any]]
+
+
+def export_user_data(
+    user_id: int, now: float, profile: Profile | None, checklist: Checklist | None, rows: RowsQuery
+) -> dict[str, object]:
+    """The user's copy (GDPR art. 15 and 20) from a store's read queries."""
+    answers = rows(
+        f"SELECT {ANSWER_COLUMNS} FROM answers WHERE user_id=? ORDER BY answer_id", (user_id,)
+    )
+    votes = rows(
+        f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE user_id=? ORDER BY answer_id", (user_id,)
+    )
+    asked = rows("SELECT at FROM questions WHERE user_id=? ORDER BY at", (user_id,))
+    in_flight = rows(
+        "SELECT chat_id, question, created_at FROM pending_questions"
+        " WHERE user_id=? ORDER BY created_at",
+        (user_id,),
+    )
+    reminders = rows("SELECT chat_id, created_at FROM reminders WHERE user_id=?", (user_id,))
+    return {
+        "user_id": user_id,
+        "exported_at": _iso(now),
+        "profile": None if profile is None else profile.model_dump(mode="json"),
+        "history": _export_history(user_id, rows),
+        "last_answers": _export_last_advice(user_id, rows),
+        "checklist": None if checklist is None else _export_checklist(checklist),
+        "answers": [_export_answer(answer_of(row)) for row in answers],
+        "feedback": [_export_feedback(feedback_of(row)) for row in votes],
+        "usage": _export_usage(user_id, rows),
+        "questions_asked_at": [_iso(float(at)) for (at,) in asked],
+        "questions_in_flight": [
+            {"chat_id": int(c), "question": str(q), "received_at": _iso(float(at))}
+            for c, q, at in in_flight
+        ],
+        "reminders": [{"chat_id": int(c), "since": _iso(float(at))} for c, at in reminders],
+    }
+
+
+def _export_history(user_id: int, rows: RowsQuery) -> list[dict[str, object]]:
+    found = rows(
+        "SELECT chat_id, question, answer, created_at FROM history WHERE user_id=?"
+        " ORDER BY id DESC LIMIT ?",
+        (user_id, EXPORT_HISTORY_ROWS),
+    )
+    return [
+        {"chat_id": int(c), "at": _iso(float(at)), "question": str(q), "answer": str(a)}
+        for c, q, a, at in reversed(found)
+    ]
+
+
+def _export_last_advice(user_id: int, rows: RowsQuery) -> list[dict[str, object]]:
+    found = rows(
+        "SELECT chat_id, question, payload, created_at FROM last_advice WHERE user_id=?",
+        (user_id,),
+    )
+    return [
+        {
+            "chat_id": int(c),
+            "at": _iso(float(at)),
+            "question": str(q),
+            "advice": json.loads(str(payload)).get("advice"),
+        }
+        for c, q, payload, at in found
+    ]
+
+
+def _export_usage(user_id: int, rows: RowsQuery) -> list[dict[str, object]]:
+    found = rows(
+        "SELECT day, prompt_tokens, completion_tokens, cost_eur FROM usage"
+        " WHERE user_id=? ORDER BY day",
+        (user_id,),
+    )
+    return [
+        {
+            "day": str(day),
+            "prompt_tokens": int(p),
+            "completion_tokens": int(c),
+            "cost_eur": round(float(cost), 6),
+        }
+        for day, p, c, cost in found
+    ]
 
 
 class SQLiteStore:
@@ -432,7 +631,7 @@ class SQLiteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if self.schema_version == version:
-                    for statement in _statements(MIGRATIONS[version]):
+                    for statement in statements_of(MIGRATIONS[version]):
                         self._db.execute(statement)
                     self._db.execute("DELETE FROM schema_version")
                     self._db.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
@@ -484,15 +683,7 @@ class SQLiteStore:
             "SELECT sector, size, monthly_budget_eur, priority FROM profiles WHERE user_id=?",
             (user_id,),
         )
-        if row is None:
-            return None
-        sector, size, budget, priority = row
-        return Profile(
-            sector=sector,
-            size=size,
-            monthly_budget_eur=budget,
-            priority=priority,
-        )
+        return None if row is None else profile_of(row)
 
     def save_profile(self, user_id: int, profile: Profile) -> None:
         """Insert or replace the profile."""
@@ -540,11 +731,9 @@ class SQLiteStore:
 
     def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
         """Keep the last answer for the buttons under it."""
-        data = {"advice": advice.model_dump(mode="json")}
-        payload = json.dumps(data, ensure_ascii=False)
         self._run(
             "INSERT OR REPLACE INTO last_advice VALUES (?, ?, ?, ?, ?)",
-            (chat_id, user_id, question, payload, self._clock()),
+            (chat_id, user_id, question, advice_payload(advice), self._clock()),
         )
 
     def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None:
@@ -553,14 +742,7 @@ class SQLiteStore:
             "SELECT question, payload FROM last_advice WHERE chat_id=? AND user_id=?",
             (chat_id, user_id),
         )
-        if row is None:
-            return None
-        data = json.loads(str(row[1]))
-        stored = dict(data["advice"])
-        if data.get("degraded") and stored.get("mode") == "offline":  # saved before "degraded"
-            stored["mode"] = "degraded"
-        advice = Advice.model_validate(stored)
-        return LastAdvice(question=str(row[0]), advice=advice)
+        return None if row is None else last_advice_of(row)
 
     # -- checklists -----------------------------------------------------------
 
@@ -582,21 +764,22 @@ class SQLiteStore:
         if row is None:
             return None
         ticks = self._all("SELECT idx FROM checklist_ticks WHERE user_id=?", (user_id,))
-        return Checklist(
-            items=tuple(json.loads(str(row[0]))),
-            ticked=frozenset(int(str(t[0])) for t in ticks),
-            start_date=str(row[1]),
-        )
+        return checklist_of(row, ticks)
 
     def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
-        """Tick or untick item `idx`; None when there is no such item."""
-        current = self.checklist(user_id)
-        if current is None or not 0 <= idx < len(current.items):
-            return None
-        if idx in current.ticked:
-            self._run("DELETE FROM checklist_ticks WHERE user_id=? AND idx=?", (user_id, idx))
-        else:
-            self._run("INSERT OR IGNORE INTO checklist_ticks VALUES (?, ?)", (user_id, idx))
+        """Tick or untick item `idx` (atomically: no tap lost between workers); None when
+        there is no such item."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            row = self._db.execute(
+                "SELECT items FROM checklists WHERE user_id=?", (user_id,)
+            ).fetchone()
+            if row is None or not 0 <= idx < len(json.loads(str(row[0]))):
+                return None
+            cursor = self._db.execute(
+                "DELETE FROM checklist_ticks WHERE user_id=? AND idx=?", (user_id, idx)
+            )
+            if cursor.rowcount == 0:
+                self._db.execute("INSERT INTO checklist_ticks VALUES (?, ?)", (user_id, idx))
         return self.checklist(user_id)
 
     # -- quotas and usage -----------------------------------------------------
@@ -621,16 +804,37 @@ class SQLiteStore:
             " prompt_tokens=prompt_tokens+excluded.prompt_tokens,"
             " completion_tokens=completion_tokens+excluded.completion_tokens,"
             " cost_eur=cost_eur+excluded.cost_eur",
-            (user_id, _day(self._clock()), prompt_tokens, completion_tokens, cost),
+            (user_id, utc_day(self._clock()), prompt_tokens, completion_tokens, cost),
         )
 
     def cost_today(self, user_id: int) -> float:
         """LLM cost spent by the user today (UTC day), in euros."""
         row = self._one(
             "SELECT cost_eur FROM usage WHERE user_id=? AND day=?",
-            (user_id, _day(self._clock())),
+            (user_id, utc_day(self._clock())),
         )
         return float(str(row[0])) if row else 0.0
+
+    def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool:
+        """Let `holder` (the process token naming its questions in flight) start an LLM answer
+        for the user: False when today's cost plus what other workers' answers in progress
+        reserved reached `daily_cap`. Otherwise the holder reserves the cost of one answer
+        (`ANSWER_COST_SQL`) for `lease_s` or until its question of the user leaves its hands.
+        Atomic between workers."""
+        now = self._clock()
+        with self._transaction("BEGIN IMMEDIATE"):
+            spent = self._db.execute(
+                "SELECT cost_eur FROM usage WHERE user_id=? AND day=?", (user_id, utc_day(now))
+            ).fetchone()
+            reserved = self._db.execute(RESERVED_SQL, (user_id, holder, now, now)).fetchone()
+            if not budget_allows(spent, reserved, daily_cap):
+                return False
+            amount = self._db.execute(ANSWER_COST_SQL).fetchone()[0]
+            self._db.execute(
+                "INSERT OR REPLACE INTO budget_holds VALUES (?, ?, ?, ?)",
+                (user_id, holder, amount, now + lease_s),
+            )
+        return True
 
     def usage_totals(self) -> UsageTotals:
         """Users, questions and LLM cost, today and overall."""
@@ -639,7 +843,9 @@ class SQLiteStore:
         users = self._one("SELECT COUNT(DISTINCT user_id) FROM questions")
         q_today = self._one("SELECT COUNT(*) FROM questions WHERE at>=?", (midnight,))
         q_total = self._one("SELECT COUNT(*) FROM questions")
-        c_today = self._one("SELECT COALESCE(SUM(cost_eur),0) FROM usage WHERE day=?", (_day(now),))
+        c_today = self._one(
+            "SELECT COALESCE(SUM(cost_eur),0) FROM usage WHERE day=?", (utc_day(now),)
+        )
         c_total = self._one("SELECT COALESCE(SUM(cost_eur),0) FROM usage")
         return UsageTotals(
             users=int(str(users[0])) if users else 0,
@@ -704,23 +910,9 @@ class SQLiteStore:
     def pending_questions(self) -> list[PendingQuestion]:
         """Every question in flight, oldest first."""
         rows = self._all(
-            "SELECT update_id, chat_id, user_id, question, owner, reply_to, placeholder_id,"
-            " created_at, lease_until FROM pending_questions ORDER BY created_at, update_id"
+            f"SELECT {PENDING_COLUMNS} FROM pending_questions ORDER BY created_at, update_id"
         )
-        return [
-            PendingQuestion(
-                update_id=int(u),
-                chat_id=int(c),
-                user_id=int(usr),
-                question=str(q),
-                owner=str(o),
-                reply_to=None if r is None else int(r),
-                placeholder_id=None if p is None else int(p),
-                created_at=float(at),
-                lease_until=float(lease),
-            )
-            for u, c, usr, q, o, r, p, at, lease in rows
-        ]
+        return [pending_of(row) for row in rows]
 
     def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
         """Take over a question from `previous_owner`; False when someone else was faster."""
@@ -775,7 +967,7 @@ class SQLiteStore:
             " neighbour_need, latency_s, cost_eur, message_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (chat_id, message_id) DO UPDATE SET"
-            + ",".join(f" {c}=excluded.{c}" for c in _ANSWER_UPDATED)
+            + ",".join(f" {c}=excluded.{c}" for c in ANSWER_UPDATED)
             + " RETURNING answer_id"
         )
         params = (
@@ -803,17 +995,17 @@ class SQLiteStore:
 
     def answer(self, answer_id: int) -> AnswerRecord | None:
         """One logged answer, or None."""
-        row = self._one(f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE answer_id=?", (answer_id,))
-        return None if row is None else _answer_of(row)
+        row = self._one(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE answer_id=?", (answer_id,))
+        return None if row is None else answer_of(row)
 
     def answers_since(self, since: float) -> list[AnswerRecord]:
         """Answers sent since the timestamp, oldest first."""
         rows = self._all(
-            f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE created_at>=?"
+            f"SELECT {ANSWER_COLUMNS} FROM answers WHERE created_at>=?"
             " ORDER BY created_at, answer_id",
             (since,),
         )
-        return [_answer_of(row) for row in rows]
+        return [answer_of(row) for row in rows]
 
     def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
         """Record or change the user's vote (+1/-1) on their own answer; False when the answer
@@ -876,17 +1068,17 @@ class SQLiteStore:
 
     def feedback(self, answer_id: int) -> Feedback | None:
         """The vote on one answer, or None."""
-        row = self._one(f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=?", (answer_id,))
-        return None if row is None else _feedback_of(row)
+        row = self._one(f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=?", (answer_id,))
+        return None if row is None else feedback_of(row)
 
     def feedback_since(self, since: float) -> list[Feedback]:
         """Votes given or changed since the timestamp, oldest first."""
         rows = self._all(
-            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=?"
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=?"
             " ORDER BY created_at, answer_id",
             (since,),
         )
-        return [_feedback_of(row) for row in rows]
+        return [feedback_of(row) for row in rows]
 
     def _owns_answer(self, answer_id: int, user_id: int) -> bool:
         """Inside a transaction: the answer exists and was given to this user."""
@@ -899,89 +1091,8 @@ class SQLiteStore:
 
     def export_user(self, user_id: int) -> dict[str, object]:
         """Everything stored about the user, as JSON-serialisable data (GDPR art. 15 and 20)."""
-        profile = self.get_profile(user_id)
-        checklist = self.checklist(user_id)
-        answers = self._all(
-            f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE user_id=? ORDER BY answer_id",
-            (user_id,),
-        )
-        votes = self._all(
-            f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE user_id=? ORDER BY answer_id",
-            (user_id,),
-        )
-        return {
-            "user_id": user_id,
-            "exported_at": _iso(self._clock()),
-            "profile": None if profile is None else profile.model_dump(mode="json"),
-            "history": self._export_history(user_id),
-            "last_answers": self._export_last_advice(user_id),
-            "checklist": None if checklist is None else _export_checklist(checklist),
-            "answers": [_export_answer(_answer_of(row)) for row in answers],
-            "feedback": [_export_feedback(_feedback_of(row)) for row in votes],
-            "usage": self._export_usage(user_id),
-            "questions_asked_at": [
-                _iso(float(at))
-                for (at,) in self._all(
-                    "SELECT at FROM questions WHERE user_id=? ORDER BY at", (user_id,)
-                )
-            ],
-            "questions_in_flight": [
-                {"chat_id": int(c), "question": str(q), "received_at": _iso(float(at))}
-                for c, q, at in self._all(
-                    "SELECT chat_id, question, created_at FROM pending_questions"
-                    " WHERE user_id=? ORDER BY created_at",
-                    (user_id,),
-                )
-            ],
-            "reminders": [
-                {"chat_id": int(c), "since": _iso(float(at))}
-                for c, at in self._all(
-                    "SELECT chat_id, created_at FROM reminders WHERE user_id=?", (user_id,)
-                )
-            ],
-        }
-
-    def _export_history(self, user_id: int) -> list[dict[str, object]]:
-        rows = self._all(
-            "SELECT chat_id, question, answer, created_at FROM history WHERE user_id=?"
-            " ORDER BY id DESC LIMIT ?",
-            (user_id, EXPORT_HISTORY_ROWS),
-        )
-        return [
-            {"chat_id": int(c), "at": _iso(float(at)), "question": str(q), "answer": str(a)}
-            for c, q, a, at in reversed(rows)
-        ]
-
-    def _export_last_advice(self, user_id: int) -> list[dict[str, object]]:
-        rows = self._all(
-            "SELECT chat_id, question, payload, created_at FROM last_advice WHERE user_id=?",
-            (user_id,),
-        )
-        return [
-            {
-                "chat_id": int(c),
-                "at": _iso(float(at)),
-                "question": str(q),
-                "advice": json.loads(str(payload)).get("advice"),
-            }
-            for c, q, payload, at in rows
-        ]
-
-    def _export_usage(self, user_id: int) -> list[dict[str, object]]:
-        rows = self._all(
-            "SELECT day, prompt_tokens, completion_tokens, cost_eur FROM usage"
-            " WHERE user_id=? ORDER BY day",
-            (user_id,),
-        )
-        return [
-            {
-                "day": str(day),
-                "prompt_tokens": int(p),
-                "completion_tokens": int(c),
-                "cost_eur": round(float(cost), 6),
-            }
-            for day, p, c, cost in rows
-        ]
+        profile, checklist = self.get_profile(user_id), self.checklist(user_id)
+        return export_user_data(user_id, self._clock(), profile, checklist, self._all)
 
     # -- retention and erasure ------------------------------------------------
 
@@ -998,6 +1109,8 @@ class SQLiteStore:
         for table in ("history", "last_advice", "pending_questions"):
             deleted += self._run(f"DELETE FROM {table} WHERE created_at<?", (cutoff,)).rowcount
         deleted += self._run("DELETE FROM processed_updates WHERE at<?", (cutoff,)).rowcount
+        deleted += self._run("DELETE FROM inbox WHERE received_at<?", (cutoff,)).rowcount
+        deleted += self._run("DELETE FROM budget_holds WHERE until<?", (now,)).rowcount
         days = retention_days if feedback_retention_days is None else feedback_retention_days
         return deleted + self._purge_answers(now - days * DAY_S)
 
@@ -1014,7 +1127,51 @@ class SQLiteStore:
 
     def forget_user(self, user_id: int) -> None:
         """Erase everything stored about the user, in every table."""
-        self._script([(f"DELETE FROM {t} WHERE user_id=?", (user_id,)) for t in _USER_TABLES])
+        self._script([(f"DELETE FROM {t} WHERE user_id=?", (user_id,)) for t in USER_TABLES])
+
+    # -- inbox ----------------------------------------------------------------
+
+    def inbox_put(self, update_id: int, payload: str) -> bool:
+        """Keep a received update until handled; False when already in the inbox or processed."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            done = self._db.execute(
+                "SELECT 1 FROM processed_updates WHERE update_id=?", (update_id,)
+            ).fetchone()
+            if done is not None:
+                return False
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO inbox VALUES (?, ?, ?, NULL, 0)",
+                (update_id, payload, self._clock()),
+            )
+        return cursor.rowcount == 1
+
+    def inbox_claim(
+        self, owner: str, lease_s: float, limit: int = INBOX_CLAIM_LIMIT
+    ) -> list[InboxItem]:
+        """Lease to `owner` the free items and those whose lease expired, oldest first."""
+        now = self._clock()
+        with self._transaction("BEGIN IMMEDIATE"):
+            rows = self._db.execute(
+                "SELECT update_id, payload, received_at FROM inbox"
+                " WHERE owner IS NULL OR lease_until<? ORDER BY received_at, update_id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE inbox SET owner=?, lease_until=? WHERE update_id=?",
+                [(owner, now + lease_s, row[0]) for row in rows],
+            )
+        return [InboxItem(int(u), str(p), float(at), owner, now + lease_s) for u, p, at in rows]
+
+    def inbox_renew(self, owner: str, lease_s: float) -> int:
+        """Push forward the leases of `owner`'s inbox items; rows renewed."""
+        cursor = self._run(
+            "UPDATE inbox SET lease_until=? WHERE owner=?", (self._clock() + lease_s, owner)
+        )
+        return cursor.rowcount
+
+    def inbox_done(self, update_id: int) -> None:
+        """The update was handled: drop it from the inbox."""
+        self._run("DELETE FROM inbox WHERE update_id=?", (update_id,))
 
     def close(self) -> None:
         """Close the database."""

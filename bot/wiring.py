@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from bot.advisor import Advisor
     from bot.llm import LLMClient
+    from bot.storage import Store
     from bot.stt import Transcriber
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,18 @@ logger = logging.getLogger(__name__)
 # One connection per answer in flight: a small pool would queue users behind each other
 # (PTB runs up to 256 updates at once).
 LLM_POOL_CONNECTIONS = 256
+
+
+def open_store(settings: Settings) -> Store:
+    """The bot's state: PostgreSQL when DATABASE_URL is set (migrated at start), else the
+    SQLite file in the data directory."""
+    if settings.database_url is not None:
+        from bot.postgres_store import PostgresStore
+
+        return PostgresStore(settings.database_url.get_secret_value())
+    from bot.storage import SQLiteStore
+
+    return SQLiteStore(settings.db_path)
 
 
 def open_knowledge(
@@ -119,10 +132,9 @@ def build_telegram_app(settings: Settings) -> Any:
     When an LLM is configured, a second, offline advisor sharing the same knowledge base
     answers users whose daily LLM budget is spent.
     """
-    from bot.storage import SQLiteStore
     from bot.telegram.app import build_application
 
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings)
     kb = open_knowledge(settings)
     http = llm_http_client()
     advisor = build_advisor(settings, kb=kb, http=http)
@@ -159,9 +171,8 @@ def build_admin_app(settings: Settings, token: str) -> Any:
     from bot.admin.dashboard import PAGE_TZ, Sources
     from bot.admin.stats import FicheInfo
     from bot.admin.topics import page_topics
-    from bot.storage import SQLiteStore
 
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings)
     kb = open_knowledge(settings, build_if_empty=False, progress=False)
     topics = page_topics(store, kb.query_embedder, weak_score=settings.gap_weak_score)
 

@@ -25,6 +25,7 @@ _SETTING_PREFIXES = (
     "ADMIN_",
     "GAP_",
     "FEEDBACK_",
+    "DATABASE_URL",
 )
 
 

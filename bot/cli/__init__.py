@@ -22,14 +22,14 @@ EXIT_CONFIG = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand registered."""
-    from bot.cli import admin, advise, gaps, kb, kb_check, serve  # noqa: I001 (lazy: keeps --help fast)
+    from bot.cli import admin, advise, gaps, kb, kb_check, migrate_store, serve  # noqa: I001 (lazy: keeps --help fast)
 
     parser = argparse.ArgumentParser(
         prog="pilote-ia", description="Conseiller IA pour TPE/PME (Telegram et terminal)."
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="fichier .env à lire")
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE")
-    for module in (kb, kb_check, advise, serve, admin, gaps):
+    for module in (kb, kb_check, advise, serve, admin, gaps, migrate_store):
         module.register(sub)
     return parser
 

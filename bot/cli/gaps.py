@@ -118,9 +118,9 @@ def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _read_gaps(settings: Settings, since: float) -> list[GapQuestion]:
-    from bot.storage import SQLiteStore
+    from bot.wiring import open_store
 
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings)
     try:
         return gap_questions(store, since, weak_score=settings.gap_weak_score)
     finally:

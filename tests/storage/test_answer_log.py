@@ -1,5 +1,5 @@
 """The answer log and the owners' feedback: the storage contract read by the vote buttons, the
-gap report and the admin page."""
+gap report and the admin page (both stores), and SQLite's migrations to it."""
 
 from __future__ import annotations
 
@@ -22,15 +22,8 @@ from bot.storage import (
     SQLiteStore,
     Store,
 )
+from tests.storage.conftest import Clock
 from tests.telegram.support import sample_advice
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def record(
@@ -58,22 +51,12 @@ def record(
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "s.db", clock=clock)
-
-
-def test_sqlite_store_satisfies_the_protocol(store: SQLiteStore) -> None:
+def test_store_satisfies_the_protocol(store: Store) -> None:
     typed: Store = store  # mypy checks the protocol; the call checks it at run time
     assert typed.answers_since(0) == []
 
 
-def test_record_answer_round_trips_every_field(store: SQLiteStore, clock: Clock) -> None:
+def test_record_answer_round_trips_every_field(store: Store, clock: Clock) -> None:
     first = store.record_answer(record())
     second = store.record_answer(
         record(
@@ -101,7 +84,7 @@ def test_record_answer_round_trips_every_field(store: SQLiteStore, clock: Clock)
     assert store.answer(999) is None
 
 
-def test_answers_since_is_oldest_first_and_bounded(store: SQLiteStore, clock: Clock) -> None:
+def test_answers_since_is_oldest_first_and_bounded(store: Store, clock: Clock) -> None:
     store.record_answer(record(question="récente", at=clock.now))
     store.record_answer(record(question="ancienne", at=clock.now - 3 * DAY_S))
     store.record_answer(record(question="trop vieille", at=clock.now - 10 * DAY_S))
@@ -109,7 +92,7 @@ def test_answers_since_is_oldest_first_and_bounded(store: SQLiteStore, clock: Cl
     assert [a.question for a in got] == ["ancienne", "récente"]
 
 
-def test_one_vote_per_answer_changeable(store: SQLiteStore, clock: Clock) -> None:
+def test_one_vote_per_answer_changeable(store: Store, clock: Clock) -> None:
     answer_id = store.record_answer(record())
     assert store.set_vote(answer_id, 1, -1)
     assert store.set_feedback_reason(answer_id, 1, "other", None)
@@ -125,7 +108,7 @@ def test_one_vote_per_answer_changeable(store: SQLiteStore, clock: Clock) -> Non
     assert store.feedback_since(0) == [Feedback(answer_id, 1, 1, None, None, clock.now)]
 
 
-def test_vote_refused_on_unknown_or_foreign_answer(store: SQLiteStore) -> None:
+def test_vote_refused_on_unknown_or_foreign_answer(store: Store) -> None:
     mine = store.record_answer(record(1))
     assert not store.set_vote(mine, 2, -1)
     assert not store.set_vote(mine + 100, 1, -1)
@@ -138,7 +121,7 @@ def test_vote_refused_on_unknown_or_foreign_answer(store: SQLiteStore) -> None:
         store.set_feedback_reason(mine, 1, "boring", None)
 
 
-def test_comment_is_length_capped(store: SQLiteStore) -> None:
+def test_comment_is_length_capped(store: Store) -> None:
     answer_id = store.record_answer(record())
     store.set_vote(answer_id, 1, -1)
     store.set_feedback_reason(answer_id, 1, "other", "x" * 5000)
@@ -146,7 +129,7 @@ def test_comment_is_length_capped(store: SQLiteStore) -> None:
     assert vote is not None and vote.comment is not None and len(vote.comment) == 500
 
 
-def test_feedback_since_filters_by_last_change(store: SQLiteStore, clock: Clock) -> None:
+def test_feedback_since_filters_by_last_change(store: Store, clock: Clock) -> None:
     old = store.record_answer(record(question="a"))
     store.set_vote(old, 1, 1)
     clock.now += DAY_S
@@ -155,7 +138,7 @@ def test_feedback_since_filters_by_last_change(store: SQLiteStore, clock: Clock)
     assert [f.answer_id for f in store.feedback_since(clock.now - 60)] == [new]
 
 
-def test_purge_drops_old_answers_and_their_votes(store: SQLiteStore, clock: Clock) -> None:
+def test_purge_drops_old_answers_and_their_votes(store: Store, clock: Clock) -> None:
     old = store.record_answer(record(question="vieille"))
     store.set_vote(old, 1, -1)
     clock.now += 40 * DAY_S
@@ -169,7 +152,7 @@ def test_purge_drops_old_answers_and_their_votes(store: SQLiteStore, clock: Cloc
     assert store.answers_since(0) == [] and store.feedback_since(0) == []
 
 
-def test_forget_user_erases_answers_and_feedback(store: SQLiteStore) -> None:
+def test_forget_user_erases_answers_and_feedback(store: Store) -> None:
     for user in (1, 2):
         store.set_vote(store.record_answer(record(user)), user, -1)
     store.forget_user(1)
@@ -178,7 +161,7 @@ def test_forget_user_erases_answers_and_feedback(store: SQLiteStore) -> None:
     assert store.export_user(1)["answers"] == []
 
 
-def test_export_user_holds_everything_about_them_as_json(store: SQLiteStore) -> None:
+def test_export_user_holds_everything_about_them_as_json(store: Store) -> None:
     store.save_profile(1, Profile(sector="restauration", size="2-9", monthly_budget_eur=50))
     store.add_turn(10, 1, "Comment gérer mes commandes WhatsApp ?", "Centralisez-les.")
     store.save_last_advice(10, 1, "Comment gérer mes commandes WhatsApp ?", sample_advice())
@@ -213,7 +196,7 @@ def test_export_user_holds_everything_about_them_as_json(store: SQLiteStore) -> 
     assert "question d'un autre" not in json.dumps(data, ensure_ascii=False)
 
 
-def test_export_of_an_unknown_user_is_empty(store: SQLiteStore) -> None:
+def test_export_of_an_unknown_user_is_empty(store: Store) -> None:
     data = store.export_user(42)
     assert data["profile"] is None and data["checklist"] is None
     for key in ("history", "answers", "feedback", "usage", "reminders", "last_answers"):
@@ -230,14 +213,14 @@ def test_migrates_a_version_3_file_to_the_answer_log(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     profile = store.get_profile(7)
     assert profile is not None and profile.sector == "commerce"
     answer_id = store.record_answer(record(7))
     assert store.set_vote(answer_id, 7, 1)
 
 
-def test_answering_into_the_same_message_again_keeps_the_answer_id(store: SQLiteStore) -> None:
+def test_answering_into_the_same_message_again_keeps_the_answer_id(store: Store) -> None:
     first = store.record_answer(record(question="v1"), message_id=7)
     store.set_vote(first, 1, -1)
     again = store.record_answer(record(question="v1 reprise", latency_s=9.0), message_id=7)
@@ -250,9 +233,7 @@ def test_answering_into_the_same_message_again_keeps_the_answer_id(store: SQLite
     assert len(store.answers_since(0)) == 4
 
 
-def test_comment_is_awaited_only_in_reply_to_its_prompt_in_time(
-    store: SQLiteStore, clock: Clock
-) -> None:
+def test_comment_is_awaited_only_in_reply_to_its_prompt_in_time(store: Store, clock: Clock) -> None:
     answer_id = store.record_answer(record(1))  # chat 10
     assert not store.await_comment(answer_id, 1, prompt_id=55, until=clock.now + 600)  # no vote
     store.set_vote(answer_id, 1, -1)

@@ -1,4 +1,5 @@
-"""SQLiteStore: schema migrations, round trips, retention purge, forget_user."""
+"""The store contract on SQLite and PostgreSQL (round trips, retention purge, forget_user) and
+SQLite's schema migrations."""
 
 from __future__ import annotations
 
@@ -13,22 +14,16 @@ from bot.storage import (
     SCHEMA_VERSION,
     PendingQuestion,
     SQLiteStore,
+    Store,
 )
+from tests.storage.conftest import Backend, Clock
 from tests.storage.test_answer_log import record as answer_record
 from tests.telegram.support import sample_advice
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_fresh_file_is_at_latest_version_in_wal(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     store.close()
     mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -51,8 +46,7 @@ def test_migrates_a_version_1_file_and_keeps_its_data(tmp_path: Path) -> None:
     assert store.has_reminder(7)
 
 
-def test_round_trips(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_round_trips(store: Store) -> None:
     store.save_profile(1, Profile(sector="commerce", size="seul", monthly_budget_eur=0))
     assert store.get_profile(1) == Profile(sector="commerce", size="seul", monthly_budget_eur=0)
     for i in range(5):
@@ -68,8 +62,7 @@ def test_round_trips(tmp_path: Path) -> None:
     assert store.history(20, 1, 3) != [] and store.get_profile(1) is not None
 
 
-def test_checklist_ticks(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db")
+def test_checklist_ticks(store: Store) -> None:
     store.save_checklist(1, ["a", "b", "c"], "2026-11-23")
     assert store.toggle_tick(1, 1) is not None
     checklist = store.toggle_tick(1, 2)
@@ -82,9 +75,7 @@ def test_checklist_ticks(tmp_path: Path) -> None:
     assert checklist is not None and checklist.ticked == frozenset()
 
 
-def test_usage_quota_and_idempotence(tmp_path: Path) -> None:
-    clock = Clock()
-    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+def test_usage_quota_and_idempotence(store: Store, clock: Clock) -> None:
     store.record_question(1)
     clock.now += 10
     store.record_question(1)
@@ -102,9 +93,7 @@ def test_usage_quota_and_idempotence(tmp_path: Path) -> None:
     assert store.mark_update(42) is False
 
 
-def test_retention_purge_keeps_recent_rows(tmp_path: Path) -> None:
-    clock = Clock()
-    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+def test_retention_purge_keeps_recent_rows(store: Store, clock: Clock) -> None:
     store.add_turn(1, 1, "vieux", "x")
     store.mark_update(1)
     clock.now += 40 * DAY_S
@@ -114,9 +103,8 @@ def test_retention_purge_keeps_recent_rows(tmp_path: Path) -> None:
     assert store.mark_update(1) is True
 
 
-def test_forget_user_erases_every_table(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = SQLiteStore(path)
+def test_forget_user_erases_every_table(backend: Backend) -> None:
+    store = backend.open()
     for user in (1, 2):
         store.save_profile(user, Profile(sector="sante"))
         store.add_turn(5, user, "q", "a")
@@ -125,20 +113,21 @@ def test_forget_user_erases_every_table(tmp_path: Path) -> None:
         store.toggle_tick(user, 0)
         store.record_question(user)
         store.add_usage(user, 1, 1, 0.1)
+        assert store.hold_budget(user, "w", 1.0, 60.0)
         store.set_reminder(user, 5, True)
         store.mark_question(PendingQuestion(100 + user, 5, user, "en cours ?", owner="w"))
         store.set_vote(store.record_answer(answer_record(user)), user, -1)
     store.forget_user(1)
     assert [p.user_id for p in store.pending_questions()] == [2]
-    db = sqlite3.connect(path)
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    for table in tables:
-        columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+    checked = []
+    for table, columns in backend.tables().items():
         if "user_id" in columns:
-            left = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id=1").fetchone()[0]
-            kept = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id=2").fetchone()[0]
+            [(left,)] = backend.query(f"SELECT COUNT(*) FROM {table} WHERE user_id=1")
+            [(kept,)] = backend.query(f"SELECT COUNT(*) FROM {table} WHERE user_id=2")
             assert (table, left) == (table, 0)
             assert kept == 1, table
+            checked.append(table)
+    assert len(checked) == 12  # every table holding a user id was filled for both users
 
 
 def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
@@ -169,9 +158,7 @@ def test_migrates_a_version_2_file_and_keeps_its_data(tmp_path: Path) -> None:
     assert SQLiteStore(path).schema_version == SCHEMA_VERSION  # re-opening migrates nothing
 
 
-def test_question_in_flight_is_recorded_with_its_update(tmp_path: Path) -> None:
-    clock = Clock()
-    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+def test_question_in_flight_is_recorded_with_its_update(store: Store, clock: Clock) -> None:
     pending = PendingQuestion(9, 90, 1, "Comment répondre plus vite ?", owner="a", reply_to=4)
     assert store.mark_question(pending) is True
     assert store.mark_update(9) is False  # the update id was recorded in the same transaction
@@ -197,9 +184,7 @@ def test_question_in_flight_is_recorded_with_its_update(tmp_path: Path) -> None:
     assert store.pending_questions() == []
 
 
-def test_purge_drops_old_questions_in_flight(tmp_path: Path) -> None:
-    clock = Clock()
-    store = SQLiteStore(tmp_path / "s.db", clock=clock)
+def test_purge_drops_old_questions_in_flight(store: Store, clock: Clock) -> None:
     store.mark_question(PendingQuestion(1, 10, 1, "vieille question", owner="a"))
     clock.now += 40 * DAY_S
     store.mark_question(PendingQuestion(2, 10, 1, "récente", owner="a"))
