@@ -42,6 +42,7 @@ _DEFINITION_MARK = re.compile(
     r"\bsignifie\b|\bc['’]est-à-dire\b|\bimpose\b|\bdoit\b",
     re.IGNORECASE,
 )
+_PRICE_SECTION = re.compile(r"^(?:prix|tarifs?|accès et prix|co[uû]ts?)\b", re.IGNORECASE)
 _LIST_INTRO = re.compile(r"\s*:\s*\n\s*(?:[-*]|\d+\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IGNORECASE)
@@ -168,6 +169,8 @@ def best_sentences(
     scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
+    else:  # "OpenAI lit-il mes conversations ?" is not answered by the price
+        scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
     defined = _defined_term(question)
     if defined:
         scores = scores + _bonus(pool, lambda s: _defines(s.text, defined), DEFINITION_BONUS)

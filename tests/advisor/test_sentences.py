@@ -251,3 +251,15 @@ def test_a_leaning_sentence_keeps_its_subject_even_when_not_the_best() -> None:
     texts = [s.text for s in chosen]
     assert any(t.startswith("Elle doit") for t in texts)  # it answers "article 4 formation"
     assert texts.index(next(t for t in texts if t.startswith("Une TPE"))) == 0
+
+
+def test_a_question_without_a_cost_is_not_answered_by_the_price_section() -> None:
+    text = (
+        "## Prix\nL'offre Plus coûte 20 $ par mois pour lire et écrire vos textes.\n"
+        "## Données et RGPD\nLe compte professionnel désactive la réutilisation des "
+        "conversations pour l'entraînement."
+    )
+    [best] = best_sentences(
+        "openai peut lire mes conversations ?", [Passage("f", 0, text)], embed=None, limit=1
+    )
+    assert best.section == "Données et RGPD"
