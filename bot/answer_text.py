@@ -81,7 +81,7 @@ def cited(sentences: Sequence[Sentence], numbers: dict[str, int]) -> str:
             ending = "…" if text.endswith("…") else "."
             text = f"{text.rstrip('.…;: ')} [{numbers[sentence.fiche_id]}]{ending}"
         elif text[-1:] not in ".…!?":
-            text += "."  # a list item ends without a full stop
+            text = text.rstrip(";: ") + "."  # a list item ends without a full stop
         parts.append(text)
     return " ".join(parts)
 

@@ -17,7 +17,7 @@ from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, Too
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
-from bot.sentences import Embed, Passage, Sentence, best_sentences
+from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
 from bot.tool_choice import choose_tools
 from bot.understanding import Request
 from retrieval.models import Fiche, Hit
@@ -28,6 +28,7 @@ MAX_FACT_FICHES = 3
 MAX_SOURCES = 4
 FACT_SENTENCES = 3
 MODELS_PER_PROVIDER = 2
+LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
 
 @dataclass
@@ -177,12 +178,16 @@ class Composer:
         question about a tool), else the topic's fiches the search found, then the best
         reference hits."""
         topical = self._topical(request, hits)
-        lead_cases = [h.fiche_id for h in hits[:2] if h.type == "case"]
+        leading = list(dict.fromkeys(h.fiche_id for h in hits))[:LEAD_FICHES]
+        lead_cases = [f for f in leading if f.startswith("case-")]
+        trade_cases = [c for c in lead_cases if self._of_trade(c, request.sector)]
         if request.tools_named and "tool-price" in request.topics:
             order = list(request.tools_named)
         else:
             order = [
-                *topical,
+                *topical[:1],
+                *trade_cases,  # the owner's own trade's case says what applies to them
+                *topical[1:],
                 *request.tools_named,
                 *lead_cases,
                 *(h.fiche_id for h in hits if self._is_reference(h.fiche_id)),
@@ -191,11 +196,44 @@ class Composer:
         for rank, fiche_id in enumerate(list(dict.fromkeys(order))[:MAX_FACT_FICHES]):
             chunks = [f"## {h.heading}\n{h.text}" for h in hits if h.fiche_id == fiche_id]
             fiche = self.lookup(fiche_id)
-            whole = fiche_id in request.tools_named or fiche_id in topical
+            whole = fiche_id in (*request.tools_named, *topical, *trade_cases)
             if fiche is not None and (not chunks or whole):
                 chunks = [fiche.body]  # the subject's whole fiche (price, hosting, dates...)
+            if fiche_id in request.tools_named and fiche_id not in topical:
+                chunks = self._on_topic_sections(request, chunks)
+            elif request.tools_named:
+                chunks = self._without_other_tools(request, chunks)
             passages += [Passage(fiche_id, rank, text) for text in chunks]
         return passages
+
+    def _without_other_tools(self, request: Request, chunks: list[str]) -> list[str]:
+        """A question about ChatGPT is not answered by a guide's section "Le cas DeepSeek"."""
+        kept = []
+        for chunk in chunks:
+            for heading, body in sections(chunk):
+                named = {tool.id for tool in self.catalogue.named_in(fold_words(heading))}
+                if not named or named & set(request.tools_named):
+                    kept.append(f"## {heading}\n{body}" if heading else body)
+        return kept or chunks
+
+    def _of_trade(self, fiche_id: str, sector: str | None) -> bool:
+        fiche = self.lookup(fiche_id)
+        return fiche is not None and sector is not None and sector in fiche.sectors
+
+    def _on_topic_sections(self, request: Request, chunks: list[str]) -> list[str]:
+        """A tool named in a question on a topic ("ChatGPT, c'est autorisé pour mes
+        patients ?") is context: only its sections on that topic (data, law) answer."""
+        main = next((t for t in request.topics if t != "tool-price"), None)
+        if main is None:
+            return chunks
+        words = self._topic_words[main]
+        kept = [
+            f"## {heading}\n{body}"
+            for chunk in chunks
+            for heading, body in sections(chunk)
+            if words.found(fold_words(f"{heading} {body}"))
+        ]
+        return kept or chunks
 
     def _on_topic(self, fiche_id: str, request: Request) -> bool:
         """A hit worth listing as a source: of the request's need, or a reference fiche."""

@@ -42,6 +42,9 @@ _DEFINITION_MARK = re.compile(
     r"\bsignifie\b|\bc['’]est-à-dire\b|\bimpose\b|\bdoit\b",
     re.IGNORECASE,
 )
+# a case's context and problem, a guide's pitfalls: the situation the owner describes, not the
+# answer (they echo the question, so they score high)
+_PROBLEM_SECTION = re.compile(r"^(?:contexte|probl[eè]mes?|les pi[eè]ges)\b", re.IGNORECASE)
 _PRICE_SECTION = re.compile(r"^(?:prix|tarifs?|accès et prix|co[uû]ts?)\b", re.IGNORECASE)
 _LIST_INTRO = re.compile(r"\s*:\s*\n\s*(?:[-*]|\d+\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -163,7 +166,7 @@ def best_sentences(
     `topic` tells whether a sentence speaks of the question's topic (data hosting, the AI
     Act...); such sentences get a lift.
     """
-    pool = candidates(passages)
+    pool = _answers_only(candidates(passages))
     if not pool:
         return []
     scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
@@ -172,6 +175,8 @@ def best_sentences(
     else:  # "OpenAI lit-il mes conversations ?" is not answered by the price
         scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
     defined = _defined_term(question)
+    if defined and not any(defined & set(analyze(s.text)) for s in pool):
+        return []  # "c'est quoi un LLM ?" with no sentence naming it: say we do not know
     if defined:
         scores = scores + _bonus(pool, lambda s: _defines(s.text, defined), DEFINITION_BONUS)
     if topic is not None:
@@ -207,6 +212,13 @@ def best_sentences(
             continue
         kept.update({(s.fiche_id, s.position): s for s in fresh})
     return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+
+
+def _answers_only(pool: list[Sentence]) -> list[Sentence]:
+    """The pool without the sentences that state a situation (a case's context and problem, a
+    guide's pitfalls): they echo the question, so they score high, but answer nothing."""
+    answers = [s for s in pool if not _PROBLEM_SECTION.match(s.section)]
+    return answers or pool
 
 
 def _defined_term(question: str) -> set[str]:

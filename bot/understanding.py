@@ -31,6 +31,7 @@ SHORT_MESSAGE_WORDS = 6
 SMALLTALK_WORDS = 6  # "bonjour", "merci beaucoup !", "tu es qui ?"
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
 KIND_BONUS = 3
+PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
 _BUDGET = re.compile(
@@ -167,8 +168,8 @@ class Understanding:
             if smalltalk
             else self._intent(scores, tools, follow_up, similarity, sector, said_sector)
         )
-        if intent == "need" and "?" in question and self._asks_rather_than_tells(scores):
-            intent = "information"
+        if intent == "need" and _is_question(question, folded):
+            intent = "information" if self._asks_rather_than_tells(scores) else intent
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         previous = self._previous_tools(history) if follow_up else ()
         request = Request(
@@ -220,9 +221,13 @@ class Understanding:
     # -- scoring ----------------------------------------------------------------------
 
     def _score(self, folded: str) -> _Scores:
+        topics = {k: s.score(folded) for k, s in self._topics.items()}
+        permission = self._cues.get("permission")
+        if PERMISSION_TOPIC in topics and permission and permission.found(folded):
+            topics[PERMISSION_TOPIC] += not any(topics.values())  # "c'est autorisé ?"
         return _Scores(
             needs={k: s.score(folded) for k, s in self._needs.items()},
-            topics={k: s.score(folded) for k, s in self._topics.items()},
+            topics=topics,
             cues={k: s.score(folded) for k, s in self._cues.items()},
             kinds={k: s.score(folded) for k, s in self._categories.items()},
             words=len(folded.split()),
@@ -393,6 +398,19 @@ class Understanding:
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
         return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].answer)))
 
+
+def _is_question(question: str, folded: str) -> bool:
+    """A question mark, or an interrogative opening ("est-ce que je dois…" typed without one)."""
+    return "?" in question or bool(_QUESTION_OPENING.match(folded))
+
+
+_QUESTION_OPENING = re.compile(
+    r"(?:(?:bonjour|bjr|salut|slt|hello|svp|dites moi|question)\s+)?"
+    r"(?:est ce qu|est ce que|dois je|doit on|puis je|peut on|peut il|peut elle|ai je|a t on|"
+    r"faut il|y a t il|combien|comment|pourquoi|quand|ou sont|qui|quel|quelle|quels|quelles|"
+    r"c est quoi|c quoi|qu est ce|est il|est elle|sont ils|je peux|on peut|j ai le droit|"
+    r"on a le droit)\b"
+)
 
 _CLAUSE_END = re.compile(
     r"(?<=[?!.;])\s+|\s+(?=(?:et au passage|et aussi|et sinon|sinon|et pour|et avec quel)\b)",

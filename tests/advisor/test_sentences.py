@@ -263,3 +263,22 @@ def test_a_question_without_a_cost_is_not_answered_by_the_price_section() -> Non
         "openai peut lire mes conversations ?", [Passage("f", 0, text)], embed=None, limit=1
     )
     assert best.section == "Données et RGPD"
+
+
+def test_a_cases_problem_and_a_guides_pitfalls_do_not_answer() -> None:
+    case = (
+        "## Problème\nUn salarié colle le fichier clients dans un assistant gratuit.\n\n"
+        "## À retenir\nUn fichier clients ne va que dans un outil sous contrat professionnel."
+    )
+    chosen = best_sentences(
+        "un salarié a collé le fichier clients dans un assistant gratuit, c grave ?",
+        [Passage("case-x", 0, case)],
+        embed=None,
+        limit=2,
+    )
+    assert [s.section for s in chosen] == ["À retenir"]
+
+
+def test_a_definition_of_a_term_no_sentence_names_is_not_guessed() -> None:
+    text = "## Les erreurs\nLaisser l'IA envoyer quoi que ce soit sans relecture."
+    assert best_sentences("c'est quoi un LLM", [Passage("g", 0, text)], embed=None) == []

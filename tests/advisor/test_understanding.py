@@ -449,6 +449,22 @@ def test_shipped_a_restaurant_with_a_budget_gets_its_sectors_needs(shipped: Unde
         ),
         ("est ce que je peux avoir une subvention pour me former a l'ia ?", "public-aid", None),
         ("comment savoir si mon test d'ia a marche au bout de 2 semaines", "measure-pilot", None),
+        # "may I…?" naming no topic is about data; typed without a question mark
+        (
+            "un notaire peut il utiliser chatgpt pour resumer des actes",
+            "data-protection",
+            "tool-chatgpt",
+        ),
+        (
+            "je suis kine, resumer mes bilans patients avec chatgpt c'est autorise ?",
+            "data-protection",
+            "tool-chatgpt",
+        ),
+        (
+            "est-ce que je dois dire a mes clients que les photos du site sont faites par IA",
+            "ai-act",
+            None,
+        ),
     ],
 )
 def test_shipped_information(
