@@ -36,6 +36,11 @@ def need_sentence(label: str, tools: Sequence[CatalogueTool]) -> str:
     return text + msg.NEED_CLOSING
 
 
+def second_need_sentence(label: str, tools: Sequence[CatalogueTool]) -> str:
+    """The tools for the other need the message states ("et poster sur Insta")."""
+    return msg.SECOND_NEED.format(label=label, tools=", ".join(map(with_price, tools)))
+
+
 def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -> str:
     """The cheapest combination, its monthly total and the previous one's."""
     priced = [t for t in tools if t.price is not None]

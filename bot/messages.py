@@ -326,6 +326,7 @@ SMALLTALK = {
 NEED_OPENING = "Pour {label}, commencez par {first}"
 NEED_THEN = ", puis {rest} si besoin"
 NEED_CLOSING = ", à tester sur un pilote de deux semaines."
+SECOND_NEED = "Et pour {label} : {tools}."
 NO_TOOL_FITS = (
     "Aucun outil du catalogue pour {label} ne rentre dans un budget de {budget} €/mois : "
     "commencez par des offres gratuites ou revoyez le budget."

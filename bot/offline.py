@@ -289,7 +289,11 @@ class Composer:
         elif request.follow_up == "another":
             parts = [write.another_sentence(tools)]
         elif tools:
-            parts = [write.need_sentence(need.label, tools)]
+            second, for_second = self._second_need(request, tools)
+            main = [t for t in tools if t not in for_second]
+            parts = [write.need_sentence(need.label, main)]
+            if second is not None:
+                parts.append(write.second_need_sentence(second, for_second))
         else:
             budget = format_eur(request.budget or 0)
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]
@@ -302,6 +306,18 @@ class Composer:
             )
             parts += [s.text for s in how]
         return " ".join(parts)
+
+    def _second_need(
+        self, request: Request, tools: Sequence[CatalogueTool]
+    ) -> tuple[str | None, list[CatalogueTool]]:
+        """The label of another need the message states and the tool added for it (the tool
+        choice puts it last, see bot/tool_choice.py)."""
+        others = [n for n in request.strong_needs if n != request.need]
+        last = tools[-1]
+        if len(tools) < 2 or not others or others[0] not in last.use_cases:
+            return None, []
+        need = self.vocabulary.needs.get(others[0])
+        return (need.label, [last]) if need is not None else (None, [])
 
     def _case(self, request: Request, hits: Sequence[Hit]) -> Fiche | None:
         """A case of this need the search found (of the owner's trade first), else one of the

@@ -175,7 +175,8 @@ def best_sentences(
     else:  # "OpenAI lit-il mes conversations ?" is not answered by the price
         scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
     defined = _defined_term(question)
-    if defined and not any(defined & set(analyze(s.text)) for s in pool):
+    named = any(defined & set(analyze(s.text)) for s in pool)
+    if defined and not named and _only_asks_definition(question):
         return []  # "c'est quoi un LLM ?" with no sentence naming it: say we do not know
     if defined:
         scores = scores + _bonus(pool, lambda s: _defines(s.text, defined), DEFINITION_BONUS)
@@ -198,12 +199,13 @@ def best_sentences(
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
     content = set(analyze(question)) - _GENERIC_TERMS
+    on_topic = topic if topic is not None and topic(best.text) else None
     others = [
         pool[i]
         for i in order[1:]
         if scores[i] >= floor * _share(pool[i], best)
-        and (pool[i].fiche_id == best.fiche_id or content & set(analyze(pool[i].text)))
-    ]  # another fiche's sentence must share a word of the question's own subject
+        and (pool[i].fiche_id == best.fiche_id or _on_subject(pool[i], content, on_topic))
+    ]
     kept: dict[tuple[str, int], Sentence] = {}
     for chosen in [best, *others]:
         group = _with_antecedent(chosen, everything, limit)  # "Elle doit…" needs its subject
@@ -212,6 +214,13 @@ def best_sentences(
             continue
         kept.update({(s.fiche_id, s.position): s for s in fresh})
     return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+
+
+def _on_subject(sentence: Sentence, content: set[str], topic: Callable[[str], bool] | None) -> bool:
+    """Another fiche's sentence must share a word of the question's own subject, and speak of
+    its topic when it has one ("comment je les forme ?" is not answered "sous forme de lien")."""
+    shares = bool(content & set(analyze(sentence.text)))
+    return shares and (topic is None or topic(sentence.text))
 
 
 def _answers_only(pool: list[Sentence]) -> list[Sentence]:
@@ -225,6 +234,13 @@ def _defined_term(question: str) -> set[str]:
     """The stems of the term a definition question asks about ("c'est quoi un token" -> token)."""
     match = _DEFINITION_ASKED.search(question)
     return set(analyze(match.group(1))) if match else set()
+
+
+def _only_asks_definition(question: str) -> bool:
+    """ "c'est quoi un LLM ?": the term ends the question (not "c'est quoi la différence de
+    prix ?", whose term is only the start of what is asked)."""
+    match = _DEFINITION_ASKED.search(question)
+    return match is not None and not question[match.end() :].strip(" ?!.…")
 
 
 def _defines(sentence: str, term: set[str]) -> bool:

@@ -324,8 +324,8 @@ class Understanding:
         evidence = cues["domain"] + task + len(tools) + topics + conversation + bool(said_sector)
         if not evidence and (similarity is None or similarity < OFF_TOPIC_SIMILARITY):
             return "out_of_scope"  # nothing of our domain: neither our words nor our passages
-        if sector and topics == scores.topics.get("getting-started", 0):
-            topics = 0  # "l'IA peut m'aider ?" from a known business: what it can do for it
+        if (sector or said_needs) and topics == scores.topics.get("getting-started", 0):
+            topics = 0  # "l'IA peut m'aider ?" from a known business or for a task: a need
         about_tool = bool(tools) and bool(scores.topics.get("tool-price") or cues["information"])
         if (topics or about_tool) and task and cues["need"]:
             return "mixed"  # a fact and what to do: "c'est légal ? et quel outil ?"

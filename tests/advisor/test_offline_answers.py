@@ -220,3 +220,26 @@ async def test_a_cost_follow_up_after_a_cheaper_one_keeps_the_need(advisor: Advi
     cost = await advisor.advise("ok et ça coute combien en tout ?", history=history)
     assert cost.intent == "follow_up" and cost.tools
     assert "Dites-moi quelle tâche" not in cost.answer  # the need of two turns ago is kept
+
+
+async def test_two_needs_in_one_message_each_get_their_tool(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "slt jsuis boulanger, jveux repondre plus vite aux avis google et poster sur insta"
+    )
+    assert "Pour les avis clients en ligne" in advice.answer
+    assert "Et pour les contenus marketing :" in advice.answer
+    assert len(advice.tools) == 2
+
+
+async def test_a_permission_question_from_a_trade_gets_its_cases_rule(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "je suis avocate, je peux mettre des dossiers clients dans chatgpt ?"
+    )
+    assert advice.intent == "information" and advice.pilot is None
+    assert "contrat professionnel" in advice.answer
+    assert "assistant conversationnel" not in advice.answer  # not the card's pitch
+
+
+async def test_an_unknown_term_is_not_defined_by_chance(advisor: Advisor) -> None:
+    advice = await advisor.advise("c'est quoi un LLM ?")
+    assert advice.answer.startswith("Je n'ai pas cette information")
