@@ -13,7 +13,7 @@ BotError
  │    ├── SttFormatError        the provider cannot read this audio format
  │    ├── SttBadReplyError      2xx with an unusable body
  │    └── SttEmptyError         silence, noise or words that mean nothing
- └── StorageError           SQLite failure
+ └── StorageError           the state store failed (SQLite or PostgreSQL)
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ The schema mirrors SQLite's (`bot.storage.MIGRATIONS`): `PG_MIGRATIONS[i]` upgra
 from version i to i+1, so a version number means the same tables in both stores. Migrations
 run at start under a transaction-scoped advisory lock: workers started together migrate once.
 
-Every method is one short transaction on a pooled connection. What two workers may race on is
-atomic in the database itself: update de-duplication and the inbox with
+The queries are `bot.storage.SqlStore`'s, shared with SQLite; this module holds the schema,
+the pool and the steps whose locking is PostgreSQL's own. Every method is one short
+transaction on a pooled connection. What two workers may race on is atomic in the database
+itself: update de-duplication and the inbox with
 `INSERT … ON CONFLICT DO NOTHING`, checklist ticks under a row lock (`SELECT … FOR UPDATE`),
 claims of questions with a conditional `UPDATE`, inbox claims with
 `SELECT … FOR UPDATE SKIP LOCKED`, budget reservations under a per-user advisory lock.
@@ -22,39 +24,26 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from bot.advice import Advice, Profile, Turn
 from bot.errors import StorageError
 from bot.storage import (
-    ANSWER_COLUMNS,
     ANSWER_COST_SQL,
-    ANSWER_UPDATED,
-    DAY_S,
-    FEEDBACK_COLUMNS,
-    FEEDBACK_REASONS,
+    CHECKLIST_SQL,
+    HOLD_SQL,
     INBOX_CLAIM_LIMIT,
-    MAX_COMMENT_CHARS,
-    PENDING_COLUMNS,
-    PENDING_LEASE_S,
+    PENDING_INSERTED,
     RESERVED_SQL,
     SCHEMA_VERSION,
-    USER_TABLES,
-    AnswerRecord,
+    SPENT_SQL,
+    TICK_SQL,
+    TICKS_SQL,
+    UNTICK_SQL,
     Checklist,
-    Feedback,
     InboxItem,
-    LastAdvice,
     PendingQuestion,
-    Reminder,
-    UsageTotals,
-    advice_payload,
-    answer_of,
+    SqlStore,
     budget_allows,
     checklist_of,
-    export_user_data,
-    feedback_of,
-    last_advice_of,
-    pending_of,
-    profile_of,
+    pending_params,
     statements_of,
     utc_day,
 )
@@ -157,6 +146,11 @@ PG_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, holder)
     );
     """,
+    # 5 -> 6: the final reply of an answer, kept with its question until delivered
+    """
+    ALTER TABLE pending_questions ADD COLUMN final_parts TEXT;
+    ALTER TABLE pending_questions ADD COLUMN final_markup TEXT;
+    """,
 )
 
 # pg_advisory_xact_lock keys: (MIGRATION_LOCK, 0), two 32-bit keys, for the schema; a user's
@@ -185,8 +179,11 @@ def _failure(exc: psycopg.Error) -> StorageError:
     return StorageError(f"PostgreSQL: {type(exc).__name__}: {_reason(exc)}")
 
 
-class PostgresStore:
-    """`Store` on a PostgreSQL database through a connection pool; safe between threads."""
+class PostgresStore(SqlStore):
+    """`Store` on a PostgreSQL database through a connection pool; safe between threads.
+
+    The queries are `SqlStore`'s, their "?" placeholders turned into psycopg's "%s".
+    """
 
     def __init__(
         self,
@@ -251,7 +248,7 @@ class PostgresStore:
                 cur.execute("DELETE FROM schema_version")
                 cur.execute("INSERT INTO schema_version VALUES (%s)", (target,))
 
-    # -- helpers --------------------------------------------------------------
+    # -- adapters -------------------------------------------------------------
 
     @contextmanager
     def _tx(self, *, atomic: bool = True) -> Iterator[psycopg.Cursor[Any]]:
@@ -268,168 +265,54 @@ class PostgresStore:
             raise _failure(exc) from exc
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> int:
-        """Run one statement (atomic on its own); rows affected."""
         with self._tx(atomic=False) as cur:
-            cur.execute(sql, params)
+            cur.execute(_qmark(sql), params)
             return cur.rowcount
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
         with self._tx(atomic=False) as cur:
-            return cur.execute(sql, params).fetchone()
+            return cur.execute(_qmark(sql), params).fetchone()
 
     def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._tx(atomic=False) as cur:
-            return list(cur.execute(sql, params).fetchall())
+            return list(cur.execute(_qmark(sql), params).fetchall())
 
-    # -- profiles -------------------------------------------------------------
-
-    def get_profile(self, user_id: int) -> Profile | None:
-        """The stored profile, or None."""
-        row = self._one(
-            "SELECT sector, size, monthly_budget_eur, priority FROM profiles WHERE user_id=%s",
-            (user_id,),
-        )
-        return None if row is None else profile_of(row)
-
-    def save_profile(self, user_id: int, profile: Profile) -> None:
-        """Insert or replace the profile."""
-        self._run(
-            "INSERT INTO profiles VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE"
-            " SET sector=excluded.sector, size=excluded.size,"
-            " monthly_budget_eur=excluded.monthly_budget_eur, priority=excluded.priority,"
-            " updated_at=excluded.updated_at",
-            (
-                user_id,
-                profile.sector,
-                profile.size,
-                profile.monthly_budget_eur,
-                profile.priority,
-                self._clock(),
-            ),
-        )
-
-    # -- history --------------------------------------------------------------
-
-    def history(self, chat_id: int, user_id: int, limit: int) -> list[Turn]:
-        """The last `limit` turns of this chat+user, oldest first."""
-        if limit <= 0:
-            return []
-        rows = self._all(
-            "SELECT question, answer FROM history WHERE chat_id=%s AND user_id=%s"
-            " ORDER BY id DESC LIMIT %s",
-            (chat_id, user_id, limit),
-        )
-        return [Turn(question=str(q), answer=str(a)) for q, a in reversed(rows)]
-
-    def add_turn(self, chat_id: int, user_id: int, question: str, answer: str) -> None:
-        """Append one exchange."""
-        self._run(
-            "INSERT INTO history (chat_id, user_id, question, answer, created_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (chat_id, user_id, question, answer, self._clock()),
-        )
-
-    def clear_history(self, chat_id: int, user_id: int) -> None:
-        """Forget the conversation of this chat+user (the profile stays)."""
+    def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> int:
+        affected = 0
         with self._tx() as cur:
-            for table in ("history", "last_advice"):
-                cur.execute(
-                    f"DELETE FROM {table} WHERE chat_id=%s AND user_id=%s", (chat_id, user_id)
-                )
+            for sql, params in statements:
+                cur.execute(_qmark(sql), params)
+                affected += cur.rowcount
+        return affected
 
-    def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
-        """Keep the last answer for the buttons under it."""
-        self._run(
-            "INSERT INTO last_advice VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chat_id, user_id)"
-            " DO UPDATE SET question=excluded.question, payload=excluded.payload,"
-            " created_at=excluded.created_at",
-            (chat_id, user_id, question, advice_payload(advice), self._clock()),
+    # -- read-then-write steps, atomic in the database ------------------------
+
+    def mark_question(self, pending: PendingQuestion) -> bool:
+        """Record the update id and the question in flight in one statement (both rows or
+        neither, in one round trip); False when the update was already processed.
+        `created_at` and `lease_until` come from the store's clock."""
+        now = self._clock()
+        inserted = self._run(
+            "WITH fresh AS (INSERT INTO processed_updates VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING RETURNING update_id)"
+            f" INSERT INTO pending_questions ({PENDING_INSERTED})"
+            " SELECT update_id, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?"
+            " FROM fresh",
+            (pending.update_id, now, *pending_params(pending, now)[1:]),
         )
-
-    def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None:
-        """The last answer in this conversation, or None."""
-        row = self._one(
-            "SELECT question, payload FROM last_advice WHERE chat_id=%s AND user_id=%s",
-            (chat_id, user_id),
-        )
-        return None if row is None else last_advice_of(row)
-
-    # -- checklists -----------------------------------------------------------
-
-    def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None:
-        """Replace the user's checklist; ticks start empty."""
-        with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO checklists VALUES (%s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE"
-                " SET items=excluded.items, start_date=excluded.start_date,"
-                " created_at=excluded.created_at",
-                (user_id, json.dumps(list(items)), start_date, self._clock()),
-            )
-            cur.execute("DELETE FROM checklist_ticks WHERE user_id=%s", (user_id,))
-
-    def checklist(self, user_id: int) -> Checklist | None:
-        """The user's checklist with its ticks, or None."""
-        with self._tx() as cur:
-            return self._checklist(cur, user_id)
-
-    @staticmethod
-    def _checklist(cur: psycopg.Cursor[Any], user_id: int) -> Checklist | None:
-        row = cur.execute(
-            "SELECT items, start_date FROM checklists WHERE user_id=%s", (user_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        ticks = cur.execute(
-            "SELECT idx FROM checklist_ticks WHERE user_id=%s", (user_id,)
-        ).fetchall()
-        return checklist_of(row, ticks)
+        return inserted == 1
 
     def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
         """Tick or untick item `idx` under the checklist's row lock (concurrent taps on two
         workers are applied one after the other); None when there is no such item."""
         with self._tx() as cur:
-            row = cur.execute(
-                "SELECT items FROM checklists WHERE user_id=%s FOR UPDATE", (user_id,)
-            ).fetchone()
+            row = cur.execute(_qmark(CHECKLIST_SQL + " FOR UPDATE"), (user_id,)).fetchone()
             if row is None or not 0 <= idx < len(json.loads(str(row[0]))):
                 return None
-            cur.execute("DELETE FROM checklist_ticks WHERE user_id=%s AND idx=%s", (user_id, idx))
+            cur.execute(_qmark(UNTICK_SQL), (user_id, idx))
             if cur.rowcount == 0:
-                cur.execute("INSERT INTO checklist_ticks VALUES (%s, %s)", (user_id, idx))
-            return self._checklist(cur, user_id)
-
-    # -- quotas and usage -----------------------------------------------------
-
-    def record_question(self, user_id: int) -> None:
-        """Count one question now (for the hourly quota and `/usage`)."""
-        self._run("INSERT INTO questions VALUES (%s, %s)", (user_id, self._clock()))
-
-    def questions_since(self, user_id: int, since: float) -> int:
-        """Questions asked by the user since the timestamp."""
-        row = self._one(
-            "SELECT COUNT(*) FROM questions WHERE user_id=%s AND at>=%s", (user_id, since)
-        )
-        return int(row[0]) if row else 0
-
-    def add_usage(
-        self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
-    ) -> None:
-        """Add LLM tokens and cost to today's row."""
-        self._run(
-            "INSERT INTO usage VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id, day) DO UPDATE"
-            " SET prompt_tokens=usage.prompt_tokens+excluded.prompt_tokens,"
-            " completion_tokens=usage.completion_tokens+excluded.completion_tokens,"
-            " cost_eur=usage.cost_eur+excluded.cost_eur",
-            (user_id, utc_day(self._clock()), prompt_tokens, completion_tokens, cost),
-        )
-
-    def cost_today(self, user_id: int) -> float:
-        """LLM cost spent by the user today (UTC day), in euros."""
-        row = self._one(
-            "SELECT cost_eur FROM usage WHERE user_id=%s AND day=%s",
-            (user_id, utc_day(self._clock())),
-        )
-        return float(row[0]) if row else 0.0
+                cur.execute(_qmark(TICK_SQL), (user_id, idx))
+            return checklist_of(row, cur.execute(_qmark(TICKS_SQL), (user_id,)).fetchall())
 
     def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool:
         """Let `holder` (the process token naming its questions in flight) start an LLM answer
@@ -440,329 +323,14 @@ class PostgresStore:
         now = self._clock()
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (user_id,))
-            spent = cur.execute(
-                "SELECT cost_eur FROM usage WHERE user_id=%s AND day=%s", (user_id, utc_day(now))
-            ).fetchone()
+            spent = cur.execute(_qmark(SPENT_SQL), (user_id, utc_day(now))).fetchone()
             reserved = cur.execute(_qmark(RESERVED_SQL), (user_id, holder, now, now)).fetchone()
             if not budget_allows(spent, reserved, daily_cap):
                 return False
             amount = cur.execute(ANSWER_COST_SQL).fetchone()
-            cur.execute(
-                "INSERT INTO budget_holds VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, holder)"
-                " DO UPDATE SET amount_eur=excluded.amount_eur, until=excluded.until",
-                (user_id, holder, amount[0] if amount else 0.0, now + lease_s),
-            )
+            held = (user_id, holder, amount[0] if amount else 0.0, now + lease_s)
+            cur.execute(_qmark(HOLD_SQL), held)
         return True
-
-    def usage_totals(self) -> UsageTotals:
-        """Users, questions and LLM cost, today and overall."""
-        now = self._clock()
-        midnight = now - now % DAY_S
-        with self._tx() as cur:
-            questions = cur.execute(
-                "SELECT COUNT(DISTINCT user_id), COUNT(*) FILTER (WHERE at>=%s), COUNT(*)"
-                " FROM questions",
-                (midnight,),
-            ).fetchone()
-            costs = cur.execute(
-                "SELECT COALESCE(SUM(cost_eur) FILTER (WHERE day=%s), 0),"
-                " COALESCE(SUM(cost_eur), 0) FROM usage",
-                (utc_day(now),),
-            ).fetchone()
-        assert questions is not None and costs is not None  # aggregates always give a row
-        return UsageTotals(
-            users=int(questions[0]),
-            questions_today=int(questions[1]),
-            questions_total=int(questions[2]),
-            cost_today_eur=float(costs[0]),
-            cost_total_eur=float(costs[1]),
-        )
-
-    # -- idempotence ----------------------------------------------------------
-
-    def mark_update(self, update_id: int) -> bool:
-        """Record an update id; False when it was already processed."""
-        inserted = self._run(
-            "INSERT INTO processed_updates VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (update_id, self._clock()),
-        )
-        return inserted == 1
-
-    # -- questions in flight --------------------------------------------------
-
-    def mark_question(self, pending: PendingQuestion) -> bool:
-        """Record the update id and the question in flight in one transaction.
-
-        False (and nothing written) when the update was already processed. `created_at` and
-        `lease_until` come from the store's clock.
-        """
-        now = self._clock()
-        inserted = self._run(  # one statement: both rows or neither, in one round trip
-            "WITH fresh AS (INSERT INTO processed_updates VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING update_id)"
-            f" INSERT INTO pending_questions ({PENDING_COLUMNS})"
-            " SELECT update_id, %s, %s, %s, %s, %s::bigint, %s::bigint, %s, %s FROM fresh",
-            (
-                pending.update_id,
-                now,
-                pending.chat_id,
-                pending.user_id,
-                pending.question,
-                pending.owner,
-                pending.reply_to,
-                pending.placeholder_id,
-                now,
-                now + PENDING_LEASE_S,
-            ),
-        )
-        return inserted == 1
-
-    def set_placeholder(self, update_id: int, message_id: int) -> None:
-        """Remember the "searching…" message of a question in flight (to edit it on resume)."""
-        self._run(
-            "UPDATE pending_questions SET placeholder_id=%s WHERE update_id=%s",
-            (message_id, update_id),
-        )
-
-    def finish_question(self, update_id: int) -> None:
-        """The question got its final reply: forget it."""
-        self._run("DELETE FROM pending_questions WHERE update_id=%s", (update_id,))
-
-    def pending_questions(self) -> list[PendingQuestion]:
-        """Every question in flight, oldest first."""
-        rows = self._all(
-            f"SELECT {PENDING_COLUMNS} FROM pending_questions ORDER BY created_at, update_id"
-        )
-        return [pending_of(row) for row in rows]
-
-    def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
-        """Take over a question from `previous_owner`; False when someone else was faster
-        (the conditional UPDATE re-reads the row once a concurrent claim committed)."""
-        claimed = self._run(
-            "UPDATE pending_questions SET owner=%s, lease_until=%s WHERE update_id=%s AND owner=%s",
-            (owner, self._clock() + PENDING_LEASE_S, update_id, previous_owner),
-        )
-        return claimed == 1
-
-    def renew_questions(self, owner: str) -> int:
-        """Push forward the lease of `owner`'s questions (it is alive); rows renewed."""
-        return self._run(
-            "UPDATE pending_questions SET lease_until=%s WHERE owner=%s",
-            (self._clock() + PENDING_LEASE_S, owner),
-        )
-
-    # -- reminders ------------------------------------------------------------
-
-    def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None:
-        """Opt in or out of the daily reminder."""
-        if enabled:
-            self._run(
-                "INSERT INTO reminders VALUES (%s, %s, %s) ON CONFLICT (user_id) DO UPDATE"
-                " SET chat_id=excluded.chat_id, created_at=excluded.created_at",
-                (user_id, chat_id, self._clock()),
-            )
-        else:
-            self._run("DELETE FROM reminders WHERE user_id=%s", (user_id,))
-
-    def reminders(self) -> list[Reminder]:
-        """Every opted-in reminder (to re-schedule at startup)."""
-        rows = self._all("SELECT user_id, chat_id FROM reminders ORDER BY user_id")
-        return [Reminder(user_id=int(u), chat_id=int(c)) for u, c in rows]
-
-    def has_reminder(self, user_id: int) -> bool:
-        """True when the user opted in."""
-        return self._one("SELECT 1 FROM reminders WHERE user_id=%s", (user_id,)) is not None
-
-    # -- answer log and feedback ----------------------------------------------
-
-    def record_answer(self, record: AnswerRecord, *, message_id: int | None = None) -> int:
-        """Log one final answer; its answer_id (`record.at` 0 means now).
-
-        Answering into the same chat message again (a question resumed after a crash that
-        followed its delivery) updates the same entry and keeps its id.
-        """
-        sql = (
-            "INSERT INTO answers (user_id, chat_id, created_at, question, intent, mode,"
-            " provider, model, fallback_reason, retrieved, cited, tools, top_score,"
-            " neighbour_need, latency_s, cost_eur, message_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (chat_id, message_id) DO UPDATE SET"
-            + ",".join(f" {c}=excluded.{c}" for c in ANSWER_UPDATED)
-            + " RETURNING answer_id"
-        )
-        params = (
-            record.user_id,
-            record.chat_id,
-            record.at or self._clock(),
-            record.question,
-            record.intent,
-            record.mode,
-            record.provider,
-            record.model,
-            record.fallback_reason,
-            json.dumps(list(record.retrieved)),
-            json.dumps(list(record.cited)),
-            json.dumps(list(record.tools), ensure_ascii=False),
-            record.top_score,
-            int(record.neighbour_need),
-            record.latency_s,
-            record.cost_eur,
-            message_id,
-        )
-        row = self._one(sql, params)
-        return int(row[0])
-
-    def answer(self, answer_id: int) -> AnswerRecord | None:
-        """One logged answer, or None."""
-        row = self._one(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE answer_id=%s", (answer_id,))
-        return None if row is None else answer_of(row)
-
-    def answers_since(self, since: float) -> list[AnswerRecord]:
-        """Answers sent since the timestamp, oldest first."""
-        rows = self._all(
-            f"SELECT {ANSWER_COLUMNS} FROM answers WHERE created_at>=%s"
-            " ORDER BY created_at, answer_id",
-            (since,),
-        )
-        return [answer_of(row) for row in rows]
-
-    def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
-        """Record or change the user's vote (+1/-1) on their own answer; False when the answer
-        is unknown or not theirs. A changed vote keeps no stale reason or comment."""
-        if vote not in (1, -1):
-            raise ValueError(f"vote must be +1 or -1, not {vote}")
-        with self._tx() as cur:
-            owned = cur.execute(
-                "SELECT 1 FROM answers WHERE answer_id=%s AND user_id=%s", (answer_id, user_id)
-            ).fetchone()
-            if owned is None:
-                return False
-            cur.execute(
-                "INSERT INTO feedback VALUES (%s, %s, %s, NULL, NULL, %s, NULL, NULL)"
-                " ON CONFLICT (answer_id) DO UPDATE SET"
-                " reason=CASE WHEN feedback.vote=excluded.vote THEN feedback.reason END,"
-                " comment=CASE WHEN feedback.vote=excluded.vote THEN feedback.comment END,"
-                " comment_prompt_id=CASE WHEN feedback.vote=excluded.vote"
-                " THEN feedback.comment_prompt_id END,"
-                " vote=excluded.vote, created_at=excluded.created_at",
-                (answer_id, user_id, vote, self._clock()),
-            )
-        return True
-
-    def set_feedback_reason(
-        self, answer_id: int, user_id: int, reason: str | None, comment: str | None
-    ) -> bool:
-        """Attach a reason and/or a comment to the user's vote; False without such a vote.
-
-        A None argument leaves the stored value as it is; the comment is length-capped.
-        """
-        if reason is not None and reason not in FEEDBACK_REASONS:
-            raise ValueError(f"unknown feedback reason {reason!r}")
-        capped = comment.strip()[:MAX_COMMENT_CHARS] if comment is not None else None
-        capped = capped or None
-        updated = self._run(
-            "UPDATE feedback SET reason=COALESCE(%s, reason), comment=COALESCE(%s, comment),"
-            " comment_prompt_id=CASE WHEN %s::text IS NULL THEN comment_prompt_id END,"
-            " created_at=%s WHERE answer_id=%s AND user_id=%s",
-            (reason, capped, capped, self._clock(), answer_id, user_id),
-        )
-        return updated == 1
-
-    def await_comment(self, answer_id: int, user_id: int, prompt_id: int, until: float) -> bool:
-        """The message `prompt_id` asked the user for a comment on their vote, until `until`;
-        False without such a vote."""
-        updated = self._run(
-            "UPDATE feedback SET comment_prompt_id=%s, comment_until=%s"
-            " WHERE answer_id=%s AND user_id=%s",
-            (prompt_id, until, answer_id, user_id),
-        )
-        return updated == 1
-
-    def comment_awaited(self, chat_id: int, user_id: int, prompt_id: int) -> int | None:
-        """The answer whose vote awaits a comment from the user in reply to `prompt_id` in
-        this chat (and still in time), or None."""
-        row = self._one(
-            "SELECT f.answer_id FROM feedback f JOIN answers a ON a.answer_id=f.answer_id"
-            " WHERE a.chat_id=%s AND f.user_id=%s AND f.comment_prompt_id=%s"
-            " AND f.comment_until>=%s",
-            (chat_id, user_id, prompt_id, self._clock()),
-        )
-        return None if row is None else int(row[0])
-
-    def feedback(self, answer_id: int) -> Feedback | None:
-        """The vote on one answer, or None."""
-        row = self._one(f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=%s", (answer_id,))
-        return None if row is None else feedback_of(row)
-
-    def feedback_since(self, since: float) -> list[Feedback]:
-        """Votes given or changed since the timestamp, oldest first."""
-        rows = self._all(
-            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=%s"
-            " ORDER BY created_at, answer_id",
-            (since,),
-        )
-        return [feedback_of(row) for row in rows]
-
-    # -- access and portability -----------------------------------------------
-
-    def export_user(self, user_id: int) -> dict[str, object]:
-        """Everything stored about the user, as JSON-serialisable data (GDPR art. 15 and 20)."""
-        profile, checklist = self.get_profile(user_id), self.checklist(user_id)
-
-        def rows(sql: str, params: Sequence[object]) -> list[Any]:
-            return self._all(_qmark(sql), params)
-
-        return export_user_data(user_id, self._clock(), profile, checklist, rows)
-
-    # -- retention and erasure ------------------------------------------------
-
-    def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int:
-        """Delete conversation content, questions in flight, update ids and inbox items older
-        than the retention, and logged answers with their votes older than
-        `feedback_retention_days` (default: the same retention); rows deleted."""
-        now = self._clock()
-        cutoff = now - retention_days * DAY_S
-        days = retention_days if feedback_retention_days is None else feedback_retention_days
-        old_answers = now - days * DAY_S
-        deleted = 0
-        with self._tx() as cur:
-            for table in ("history", "last_advice", "pending_questions"):
-                cur.execute(f"DELETE FROM {table} WHERE created_at<%s", (cutoff,))
-                deleted += cur.rowcount
-            cur.execute("DELETE FROM processed_updates WHERE at<%s", (cutoff,))
-            deleted += cur.rowcount
-            cur.execute("DELETE FROM inbox WHERE received_at<%s", (cutoff,))
-            deleted += cur.rowcount
-            cur.execute("DELETE FROM budget_holds WHERE until<%s", (now,))
-            deleted += cur.rowcount
-            cur.execute(
-                "DELETE FROM feedback WHERE answer_id IN"
-                " (SELECT answer_id FROM answers WHERE created_at<%s)",
-                (old_answers,),
-            )
-            deleted += cur.rowcount
-            cur.execute("DELETE FROM answers WHERE created_at<%s", (old_answers,))
-            deleted += cur.rowcount
-        return deleted
-
-    def forget_user(self, user_id: int) -> None:
-        """Erase everything stored about the user, in every table."""
-        with self._tx() as cur:
-            for table in USER_TABLES:
-                cur.execute(f"DELETE FROM {table} WHERE user_id=%s", (user_id,))
-
-    # -- inbox ----------------------------------------------------------------
-
-    def inbox_put(self, update_id: int, payload: str) -> bool:
-        """Keep a received update until handled; False when already in the inbox or processed."""
-        inserted = self._run(
-            "INSERT INTO inbox (update_id, payload, received_at)"
-            " SELECT %s, %s, %s WHERE NOT EXISTS"
-            " (SELECT 1 FROM processed_updates WHERE update_id=%s)"
-            " ON CONFLICT (update_id) DO NOTHING",
-            (update_id, payload, self._clock(), update_id),
-        )
-        return inserted == 1
 
     def inbox_claim(
         self, owner: str, lease_s: float, limit: int = INBOX_CLAIM_LIMIT
@@ -771,25 +339,15 @@ class PostgresStore:
         another worker is claiming at the same moment are skipped, never handed out twice."""
         now = self._clock()
         rows = self._all(
-            "WITH free AS (SELECT update_id FROM inbox WHERE owner IS NULL OR lease_until<%s"
-            " ORDER BY received_at, update_id LIMIT %s FOR UPDATE SKIP LOCKED)"
-            " UPDATE inbox SET owner=%s, lease_until=%s FROM free"
+            "WITH free AS (SELECT update_id FROM inbox WHERE owner IS NULL OR lease_until<?"
+            " ORDER BY received_at, update_id LIMIT ? FOR UPDATE SKIP LOCKED)"
+            " UPDATE inbox SET owner=?, lease_until=? FROM free"
             " WHERE inbox.update_id=free.update_id"
             " RETURNING inbox.update_id, inbox.payload, inbox.received_at",
             (now, limit, owner, now + lease_s),
         )
         items = [InboxItem(int(u), str(p), float(at), owner, now + lease_s) for u, p, at in rows]
         return sorted(items, key=lambda item: (item.received_at, item.update_id))
-
-    def inbox_renew(self, owner: str, lease_s: float) -> int:
-        """Push forward the leases of `owner`'s inbox items; rows renewed."""
-        return self._run(
-            "UPDATE inbox SET lease_until=%s WHERE owner=%s", (self._clock() + lease_s, owner)
-        )
-
-    def inbox_done(self, update_id: int) -> None:
-        """The update was handled: drop it from the inbox."""
-        self._run("DELETE FROM inbox WHERE update_id=%s", (update_id,))
 
     def close(self) -> None:
         """Close the pool and its connections."""

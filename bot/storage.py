@@ -4,8 +4,10 @@ on it, the inbox of received updates and the budget holds of answers in progress
 
 This module owns the `Store` protocol, its row types and the SQLite schema: `MIGRATIONS[i]`
 upgrades a database from version i to i+1; `schema_version` records where a file stands.
-`bot.postgres_store.PostgresStore` implements the same protocol with the same versions;
-`bot.wiring.open_store` picks one from the settings, and handlers only see the protocol.
+`SqlStore` holds the queries both databases share, written once with "?" placeholders;
+`SQLiteStore` here and `bot.postgres_store.PostgresStore` (same schema versions) add their
+connection handling and the steps whose locking differs. `bot.wiring.open_store` picks one
+from the settings, and handlers only see the protocol.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.advice import Advice, Profile, Turn
+from bot.advice import Advice, Profile, Turn, Usage
 from bot.errors import StorageError
 
 DAY_S = 86_400.0
@@ -118,6 +121,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, holder)
     );
     """,
+    # 5 -> 6: the final reply of an answer, kept with its question until delivered
+    """
+    ALTER TABLE pending_questions ADD COLUMN final_parts TEXT;
+    ALTER TABLE pending_questions ADD COLUMN final_markup TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -169,12 +177,22 @@ class Reminder:
 
 
 @dataclass(frozen=True)
+class FinalReply:
+    """The last message of an answer as rendered: its HTML parts and the JSON of the inline
+    keyboard under the last part (None without one)."""
+
+    parts: tuple[str, ...]
+    markup: str | None = None
+
+
+@dataclass(frozen=True)
 class PendingQuestion:
     """A question being answered: recorded with its update id, deleted once answered.
 
     `owner` names the process answering it (see `bot.telegram.resume.process_token`);
     `lease_until` is pushed forward while that process lives, so another process may take
-    over the question once the lease expired.
+    over the question once the lease expired. `final` is the answer's reply once ready
+    (`Store.keep_final`): a question resumed with one is delivered again, not answered again.
     """
 
     update_id: int
@@ -186,6 +204,7 @@ class PendingQuestion:
     placeholder_id: int | None = None
     created_at: float = 0.0
     lease_until: float = 0.0
+    final: FinalReply | None = None
 
 
 FEEDBACK_REASONS = ("unclear", "wrong_tool", "too_expensive", "wrong_fact", "other")
@@ -279,6 +298,9 @@ class Store(Protocol):
     def mark_update(self, update_id: int) -> bool: ...
     def mark_question(self, pending: PendingQuestion) -> bool: ...
     def set_placeholder(self, update_id: int, message_id: int) -> None: ...
+    def keep_final(
+        self, asked: PendingQuestion, answer: str, final: FinalReply, usage: Usage | None
+    ) -> None: ...
     def finish_question(self, update_id: int) -> None: ...
     def pending_questions(self) -> list[PendingQuestion]: ...
     def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool: ...
@@ -361,10 +383,38 @@ ANSWER_UPDATED = (
 FEEDBACK_COLUMNS = "answer_id, user_id, vote, reason, comment, created_at"
 
 
-PENDING_COLUMNS = (
+PENDING_INSERTED = (
     "update_id, chat_id, user_id, question, owner, reply_to, placeholder_id, created_at,"
     " lease_until"
 )
+PENDING_COLUMNS = PENDING_INSERTED + ", final_parts, final_markup"
+# What a final answer writes with its reply (`Store.keep_final`), "?" placeholders; the usage
+# upsert qualifies the old row's columns, as PostgreSQL requires and SQLite accepts.
+ADD_TURN_SQL = (
+    "INSERT INTO history (chat_id, user_id, question, answer, created_at) VALUES (?, ?, ?, ?, ?)"
+)
+ADD_USAGE_SQL = (
+    "INSERT INTO usage VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
+    " prompt_tokens=usage.prompt_tokens+excluded.prompt_tokens,"
+    " completion_tokens=usage.completion_tokens+excluded.completion_tokens,"
+    " cost_eur=usage.cost_eur+excluded.cost_eur"
+)
+KEEP_FINAL_SQL = "UPDATE pending_questions SET final_parts=?, final_markup=? WHERE update_id=?"
+
+
+def final_statements(
+    asked: PendingQuestion, answer: str, final: FinalReply, usage: Usage | None, now: float
+) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements of `Store.keep_final` ("?" placeholders), to run in one transaction."""
+    chat_id, user_id = asked.chat_id, asked.user_id
+    statements: list[tuple[str, tuple[object, ...]]] = [
+        (ADD_TURN_SQL, (chat_id, user_id, asked.question, answer, now)),
+        (KEEP_FINAL_SQL, (json.dumps(list(final.parts)), final.markup, asked.update_id)),
+    ]
+    if usage is not None:
+        tokens = (usage.prompt_tokens, usage.completion_tokens, usage.cost_eur)
+        statements.append((ADD_USAGE_SQL, (user_id, utc_day(now), *tokens)))
+    return statements
 
 
 def profile_of(row: Sequence[Any]) -> Profile:
@@ -398,7 +448,12 @@ def checklist_of(row: Sequence[Any], ticks: Sequence[Sequence[Any]]) -> Checklis
 
 def pending_of(row: Sequence[Any]) -> PendingQuestion:
     """A question in flight from its row (`PENDING_COLUMNS`)."""
-    update_id, chat_id, user_id, question, owner, reply_to, placeholder, at, lease = row
+    update_id, chat_id, user_id, question, owner, reply_to, placeholder, at, lease = row[:9]
+    parts, markup = row[9:]
+    final = None
+    if parts is not None:
+        texts = tuple(str(part) for part in json.loads(str(parts)))
+        final = FinalReply(texts, None if markup is None else str(markup))
     return PendingQuestion(
         update_id=int(update_id),
         chat_id=int(chat_id),
@@ -409,6 +464,7 @@ def pending_of(row: Sequence[Any]) -> PendingQuestion:
         placeholder_id=None if placeholder is None else int(placeholder),
         created_at=float(at),
         lease_until=float(lease),
+        final=final,
     )
 
 
@@ -591,8 +647,503 @@ def _export_usage(user_id: int, rows: RowsQuery) -> list[dict[str, object]]:
     ]
 
 
-class SQLiteStore:
-    """`Store` on one SQLite file in WAL mode; safe to share between threads."""
+# Queries the backends' own read-then-write steps share ("?" placeholders).
+CHECKLIST_SQL = "SELECT items, start_date FROM checklists WHERE user_id=?"
+TICKS_SQL = "SELECT idx FROM checklist_ticks WHERE user_id=?"
+TICK_SQL = "INSERT INTO checklist_ticks VALUES (?, ?)"
+UNTICK_SQL = "DELETE FROM checklist_ticks WHERE user_id=? AND idx=?"
+SPENT_SQL = "SELECT cost_eur FROM usage WHERE user_id=? AND day=?"
+HOLD_SQL = (
+    "INSERT INTO budget_holds VALUES (?, ?, ?, ?) ON CONFLICT (user_id, holder)"
+    " DO UPDATE SET amount_eur=excluded.amount_eur, until=excluded.until"
+)
+RECORD_ANSWER_SQL = (
+    "INSERT INTO answers (user_id, chat_id, created_at, question, intent, mode,"
+    " provider, model, fallback_reason, retrieved, cited, tools, top_score,"
+    " neighbour_need, latency_s, cost_eur, message_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (chat_id, message_id) DO UPDATE SET"
+    + ",".join(f" {c}=excluded.{c}" for c in ANSWER_UPDATED)
+    + " RETURNING answer_id"
+)
+
+
+def pending_params(pending: PendingQuestion, now: float) -> tuple[object, ...]:
+    """The values of a new question in flight, in `PENDING_INSERTED` order."""
+    return (
+        pending.update_id,
+        pending.chat_id,
+        pending.user_id,
+        pending.question,
+        pending.owner,
+        pending.reply_to,
+        pending.placeholder_id,
+        now,
+        now + PENDING_LEASE_S,
+    )
+
+
+def answer_params(record: AnswerRecord, at: float, message_id: int | None) -> tuple[object, ...]:
+    """The values of `RECORD_ANSWER_SQL`."""
+    return (
+        record.user_id,
+        record.chat_id,
+        at,
+        record.question,
+        record.intent,
+        record.mode,
+        record.provider,
+        record.model,
+        record.fallback_reason,
+        json.dumps(list(record.retrieved)),
+        json.dumps(list(record.cited)),
+        json.dumps(list(record.tools), ensure_ascii=False),
+        record.top_score,
+        int(record.neighbour_need),
+        record.latency_s,
+        record.cost_eur,
+        message_id,
+    )
+
+
+class SqlStore(ABC):
+    """The `Store` queries both databases share, written once with "?" placeholders.
+
+    A backend runs them through four adapters (`_run`, `_one`, `_all`, `_script`) and
+    implements what genuinely differs: opening and migrating, and the read-then-write steps
+    that two workers may race on (`mark_question`, `toggle_tick`, `hold_budget`,
+    `inbox_claim`), each with its own database's locking.
+    """
+
+    _clock: Callable[[], float]
+
+    # -- adapters -------------------------------------------------------------
+
+    @abstractmethod
+    def _run(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run one statement, atomic on its own; rows affected."""
+
+    @abstractmethod
+    def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        """The first row of one statement (a read, or a write with RETURNING), or None."""
+
+    @abstractmethod
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one read."""
+
+    @abstractmethod
+    def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> int:
+        """Run statements in one transaction; rows affected in all."""
+
+    # -- what each backend does its own way -----------------------------------
+
+    @abstractmethod
+    def mark_question(self, pending: PendingQuestion) -> bool:
+        """Record the update id and the question in flight at once; False when processed."""
+
+    @abstractmethod
+    def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
+        """Tick or untick item `idx` atomically; None when there is no such item."""
+
+    @abstractmethod
+    def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool:
+        """Reserve the cost of one answer on the user's budget, atomically between workers."""
+
+    @abstractmethod
+    def inbox_claim(
+        self, owner: str, lease_s: float, limit: int = INBOX_CLAIM_LIMIT
+    ) -> list[InboxItem]:
+        """Lease free or expired inbox items to `owner`, oldest first, none twice."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the database."""
+
+    # -- profiles -------------------------------------------------------------
+
+    def get_profile(self, user_id: int) -> Profile | None:
+        """The stored profile, or None."""
+        row = self._one(
+            "SELECT sector, size, monthly_budget_eur, priority FROM profiles WHERE user_id=?",
+            (user_id,),
+        )
+        return None if row is None else profile_of(row)
+
+    def save_profile(self, user_id: int, profile: Profile) -> None:
+        """Insert or replace the profile."""
+        self._run(
+            "INSERT INTO profiles VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE"
+            " SET sector=excluded.sector, size=excluded.size,"
+            " monthly_budget_eur=excluded.monthly_budget_eur, priority=excluded.priority,"
+            " updated_at=excluded.updated_at",
+            (
+                user_id,
+                profile.sector,
+                profile.size,
+                profile.monthly_budget_eur,
+                profile.priority,
+                self._clock(),
+            ),
+        )
+
+    # -- history --------------------------------------------------------------
+
+    def history(self, chat_id: int, user_id: int, limit: int) -> list[Turn]:
+        """The last `limit` turns of this chat+user, oldest first."""
+        if limit <= 0:
+            return []
+        rows = self._all(
+            "SELECT question, answer FROM history WHERE chat_id=? AND user_id=?"
+            " ORDER BY id DESC LIMIT ?",
+            (chat_id, user_id, limit),
+        )
+        return [Turn(question=str(q), answer=str(a)) for q, a in reversed(rows)]
+
+    def add_turn(self, chat_id: int, user_id: int, question: str, answer: str) -> None:
+        """Append one exchange."""
+        self._run(ADD_TURN_SQL, (chat_id, user_id, question, answer, self._clock()))
+
+    def clear_history(self, chat_id: int, user_id: int) -> None:
+        """Forget the conversation of this chat+user (the profile stays)."""
+        self._script(
+            [
+                (f"DELETE FROM {table} WHERE chat_id=? AND user_id=?", (chat_id, user_id))
+                for table in ("history", "last_advice")
+            ]
+        )
+
+    def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
+        """Keep the last answer for the buttons under it."""
+        self._run(
+            "INSERT INTO last_advice VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id)"
+            " DO UPDATE SET question=excluded.question, payload=excluded.payload,"
+            " created_at=excluded.created_at",
+            (chat_id, user_id, question, advice_payload(advice), self._clock()),
+        )
+
+    def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None:
+        """The last answer in this conversation, or None."""
+        row = self._one(
+            "SELECT question, payload FROM last_advice WHERE chat_id=? AND user_id=?",
+            (chat_id, user_id),
+        )
+        return None if row is None else last_advice_of(row)
+
+    # -- checklists -----------------------------------------------------------
+
+    def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None:
+        """Replace the user's checklist; ticks start empty."""
+        self._script(
+            [
+                (
+                    "INSERT INTO checklists VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE"
+                    " SET items=excluded.items, start_date=excluded.start_date,"
+                    " created_at=excluded.created_at",
+                    (user_id, json.dumps(list(items)), start_date, self._clock()),
+                ),
+                ("DELETE FROM checklist_ticks WHERE user_id=?", (user_id,)),
+            ]
+        )
+
+    def checklist(self, user_id: int) -> Checklist | None:
+        """The user's checklist with its ticks, or None."""
+        row = self._one(CHECKLIST_SQL, (user_id,))
+        if row is None:
+            return None
+        return checklist_of(row, self._all(TICKS_SQL, (user_id,)))
+
+    # -- quotas and usage -----------------------------------------------------
+
+    def record_question(self, user_id: int) -> None:
+        """Count one question now (for the hourly quota and `/usage`)."""
+        self._run("INSERT INTO questions VALUES (?, ?)", (user_id, self._clock()))
+
+    def questions_since(self, user_id: int, since: float) -> int:
+        """Questions asked by the user since the timestamp."""
+        row = self._one(
+            "SELECT COUNT(*) FROM questions WHERE user_id=? AND at>=?", (user_id, since)
+        )
+        return int(row[0]) if row else 0
+
+    def add_usage(
+        self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
+    ) -> None:
+        """Add LLM tokens and cost to today's row."""
+        self._run(
+            ADD_USAGE_SQL, (user_id, utc_day(self._clock()), prompt_tokens, completion_tokens, cost)
+        )
+
+    def cost_today(self, user_id: int) -> float:
+        """LLM cost spent by the user today (UTC day), in euros."""
+        row = self._one(SPENT_SQL, (user_id, utc_day(self._clock())))
+        return float(row[0]) if row else 0.0
+
+    def usage_totals(self) -> UsageTotals:
+        """Users, questions and LLM cost, today and overall."""
+        now = self._clock()
+        midnight = now - now % DAY_S
+        questions = self._one(
+            "SELECT COUNT(DISTINCT user_id), COALESCE(SUM(CASE WHEN at>=? THEN 1 ELSE 0 END), 0),"
+            " COUNT(*) FROM questions",
+            (midnight,),
+        )
+        costs = self._one(
+            "SELECT COALESCE(SUM(CASE WHEN day=? THEN cost_eur ELSE 0 END), 0),"
+            " COALESCE(SUM(cost_eur), 0) FROM usage",
+            (utc_day(now),),
+        )
+        return UsageTotals(
+            users=int(questions[0]),
+            questions_today=int(questions[1]),
+            questions_total=int(questions[2]),
+            cost_today_eur=float(costs[0]),
+            cost_total_eur=float(costs[1]),
+        )
+
+    # -- idempotence and questions in flight ----------------------------------
+
+    def mark_update(self, update_id: int) -> bool:
+        """Record an update id; False when it was already processed."""
+        inserted = self._run(
+            "INSERT INTO processed_updates VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (update_id, self._clock()),
+        )
+        return inserted == 1
+
+    def set_placeholder(self, update_id: int, message_id: int) -> None:
+        """Remember the "searching…" message of a question in flight (to edit it on resume)."""
+        self._run(
+            "UPDATE pending_questions SET placeholder_id=? WHERE update_id=?",
+            (message_id, update_id),
+        )
+
+    def keep_final(
+        self, asked: PendingQuestion, answer: str, final: FinalReply, usage: Usage | None
+    ) -> None:
+        """An answer is ready: in one transaction, add the exchange to the history, its LLM
+        usage (if any) to today's, and keep its reply on the question in flight, so that a
+        resumer delivers that reply instead of answering (and recording) it again."""
+        self._script(final_statements(asked, answer, final, usage, self._clock()))
+
+    def finish_question(self, update_id: int) -> None:
+        """The question got its final reply: forget it."""
+        self._run("DELETE FROM pending_questions WHERE update_id=?", (update_id,))
+
+    def pending_questions(self) -> list[PendingQuestion]:
+        """Every question in flight, oldest first."""
+        rows = self._all(
+            f"SELECT {PENDING_COLUMNS} FROM pending_questions ORDER BY created_at, update_id"
+        )
+        return [pending_of(row) for row in rows]
+
+    def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
+        """Take over a question from `previous_owner`; False when someone else was faster
+        (the conditional UPDATE sees a concurrent claim once it committed)."""
+        claimed = self._run(
+            "UPDATE pending_questions SET owner=?, lease_until=? WHERE update_id=? AND owner=?",
+            (owner, self._clock() + PENDING_LEASE_S, update_id, previous_owner),
+        )
+        return claimed == 1
+
+    def renew_questions(self, owner: str) -> int:
+        """Push forward the lease of `owner`'s questions (it is alive); rows renewed."""
+        return self._run(
+            "UPDATE pending_questions SET lease_until=? WHERE owner=?",
+            (self._clock() + PENDING_LEASE_S, owner),
+        )
+
+    # -- reminders ------------------------------------------------------------
+
+    def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None:
+        """Opt in or out of the daily reminder."""
+        if enabled:
+            self._run(
+                "INSERT INTO reminders VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE"
+                " SET chat_id=excluded.chat_id, created_at=excluded.created_at",
+                (user_id, chat_id, self._clock()),
+            )
+        else:
+            self._run("DELETE FROM reminders WHERE user_id=?", (user_id,))
+
+    def reminders(self) -> list[Reminder]:
+        """Every opted-in reminder (to re-schedule at startup)."""
+        rows = self._all("SELECT user_id, chat_id FROM reminders ORDER BY user_id")
+        return [Reminder(user_id=int(u), chat_id=int(c)) for u, c in rows]
+
+    def has_reminder(self, user_id: int) -> bool:
+        """True when the user opted in."""
+        return self._one("SELECT 1 FROM reminders WHERE user_id=?", (user_id,)) is not None
+
+    # -- answer log and feedback ----------------------------------------------
+
+    def record_answer(self, record: AnswerRecord, *, message_id: int | None = None) -> int:
+        """Log one final answer; its answer_id (`record.at` 0 means now).
+
+        `message_id` is the chat message the answer is shown in (its placeholder): answering
+        into the same message again (a question resumed after a crash that followed its
+        delivery) updates the same entry and keeps its id, so the keyboard under the answer
+        and any vote on it stay valid.
+        """
+        row = self._one(
+            RECORD_ANSWER_SQL, answer_params(record, record.at or self._clock(), message_id)
+        )
+        return int(row[0])
+
+    def answer(self, answer_id: int) -> AnswerRecord | None:
+        """One logged answer, or None."""
+        row = self._one(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE answer_id=?", (answer_id,))
+        return None if row is None else answer_of(row)
+
+    def answers_since(self, since: float) -> list[AnswerRecord]:
+        """Answers sent since the timestamp, oldest first."""
+        rows = self._all(
+            f"SELECT {ANSWER_COLUMNS} FROM answers WHERE created_at>=?"
+            " ORDER BY created_at, answer_id",
+            (since,),
+        )
+        return [answer_of(row) for row in rows]
+
+    def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
+        """Record or change the user's vote (+1/-1) on their own answer; False when the answer
+        is unknown or not theirs. A changed vote keeps no stale reason or comment."""
+        if vote not in (1, -1):
+            raise ValueError(f"vote must be +1 or -1, not {vote}")
+        voted = self._run(  # one statement: the answer's owner is checked as the vote is written
+            "INSERT INTO feedback (answer_id, user_id, vote, created_at) SELECT ?, ?, ?, ?"
+            " WHERE EXISTS (SELECT 1 FROM answers WHERE answer_id=? AND user_id=?)"
+            " ON CONFLICT (answer_id) DO UPDATE SET"
+            " reason=CASE WHEN feedback.vote=excluded.vote THEN feedback.reason END,"
+            " comment=CASE WHEN feedback.vote=excluded.vote THEN feedback.comment END,"
+            " comment_prompt_id=CASE WHEN feedback.vote=excluded.vote"
+            " THEN feedback.comment_prompt_id END,"
+            " vote=excluded.vote, created_at=excluded.created_at",
+            (answer_id, user_id, vote, self._clock(), answer_id, user_id),
+        )
+        return voted == 1
+
+    def set_feedback_reason(
+        self, answer_id: int, user_id: int, reason: str | None, comment: str | None
+    ) -> bool:
+        """Attach a reason and/or a comment to the user's vote; False without such a vote.
+
+        A None argument leaves the stored value as it is; the comment is length-capped.
+        """
+        if reason is not None and reason not in FEEDBACK_REASONS:
+            raise ValueError(f"unknown feedback reason {reason!r}")
+        capped = comment.strip()[:MAX_COMMENT_CHARS] if comment is not None else None
+        capped = capped or None
+        updated = self._run(
+            "UPDATE feedback SET reason=COALESCE(?, reason), comment=COALESCE(?, comment),"
+            " comment_prompt_id=CASE WHEN CAST(? AS TEXT) IS NULL THEN comment_prompt_id END,"
+            " created_at=? WHERE answer_id=? AND user_id=?",
+            (reason, capped, capped, self._clock(), answer_id, user_id),
+        )
+        return updated == 1
+
+    def await_comment(self, answer_id: int, user_id: int, prompt_id: int, until: float) -> bool:
+        """The message `prompt_id` asked the user for a comment on their vote, until `until`;
+        False without such a vote."""
+        updated = self._run(
+            "UPDATE feedback SET comment_prompt_id=?, comment_until=?"
+            " WHERE answer_id=? AND user_id=?",
+            (prompt_id, until, answer_id, user_id),
+        )
+        return updated == 1
+
+    def comment_awaited(self, chat_id: int, user_id: int, prompt_id: int) -> int | None:
+        """The answer whose vote awaits a comment from the user in reply to `prompt_id` in
+        this chat (and still in time), or None."""
+        row = self._one(
+            "SELECT f.answer_id FROM feedback f JOIN answers a ON a.answer_id=f.answer_id"
+            " WHERE a.chat_id=? AND f.user_id=? AND f.comment_prompt_id=? AND f.comment_until>=?",
+            (chat_id, user_id, prompt_id, self._clock()),
+        )
+        return None if row is None else int(row[0])
+
+    def feedback(self, answer_id: int) -> Feedback | None:
+        """The vote on one answer, or None."""
+        row = self._one(f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=?", (answer_id,))
+        return None if row is None else feedback_of(row)
+
+    def feedback_since(self, since: float) -> list[Feedback]:
+        """Votes given or changed since the timestamp, oldest first."""
+        rows = self._all(
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=?"
+            " ORDER BY created_at, answer_id",
+            (since,),
+        )
+        return [feedback_of(row) for row in rows]
+
+    # -- access and portability -----------------------------------------------
+
+    def export_user(self, user_id: int) -> dict[str, object]:
+        """Everything stored about the user, as JSON-serialisable data (GDPR art. 15 and 20)."""
+        profile, checklist = self.get_profile(user_id), self.checklist(user_id)
+        return export_user_data(user_id, self._clock(), profile, checklist, self._all)
+
+    # -- retention and erasure ------------------------------------------------
+
+    def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int:
+        """Delete, in one transaction, conversation content, questions in flight, update ids
+        and inbox items older than the retention, expired budget holds, and logged answers
+        with their votes older than `feedback_retention_days` (default: the same retention);
+        rows deleted.
+
+        Counters (questions, usage) hold no message text and stay until `forget_user`.
+        """
+        now = self._clock()
+        cutoff = now - retention_days * DAY_S
+        days = retention_days if feedback_retention_days is None else feedback_retention_days
+        old_answers = now - days * DAY_S
+        return self._script(
+            [
+                *[
+                    (f"DELETE FROM {table} WHERE created_at<?", (cutoff,))
+                    for table in ("history", "last_advice", "pending_questions")
+                ],
+                ("DELETE FROM processed_updates WHERE at<?", (cutoff,)),
+                ("DELETE FROM inbox WHERE received_at<?", (cutoff,)),
+                ("DELETE FROM budget_holds WHERE until<?", (now,)),
+                (
+                    "DELETE FROM feedback WHERE answer_id IN"
+                    " (SELECT answer_id FROM answers WHERE created_at<?)",
+                    (old_answers,),
+                ),
+                ("DELETE FROM answers WHERE created_at<?", (old_answers,)),
+            ]
+        )
+
+    def forget_user(self, user_id: int) -> None:
+        """Erase everything stored about the user, in every table."""
+        self._script([(f"DELETE FROM {t} WHERE user_id=?", (user_id,)) for t in USER_TABLES])
+
+    # -- inbox ----------------------------------------------------------------
+
+    def inbox_put(self, update_id: int, payload: str) -> bool:
+        """Keep a received update until handled; False when already in the inbox or processed
+        (one statement: checked and written at once)."""
+        inserted = self._run(
+            "INSERT INTO inbox (update_id, payload, received_at) SELECT ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM processed_updates WHERE update_id=?)"
+            " ON CONFLICT (update_id) DO NOTHING",
+            (update_id, payload, self._clock(), update_id),
+        )
+        return inserted == 1
+
+    def inbox_renew(self, owner: str, lease_s: float) -> int:
+        """Push forward the leases of `owner`'s inbox items; rows renewed."""
+        return self._run(
+            "UPDATE inbox SET lease_until=? WHERE owner=?", (self._clock() + lease_s, owner)
+        )
+
+    def inbox_done(self, update_id: int) -> None:
+        """The update was handled: drop it from the inbox."""
+        self._run("DELETE FROM inbox WHERE update_id=?", (update_id,))
+
+
+class SQLiteStore(SqlStore):
+    """`Store` on one SQLite file in WAL mode; safe to share between threads (one connection
+    behind a lock; the read-then-write steps take the write lock first, `BEGIN IMMEDIATE`)."""
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -640,25 +1191,38 @@ class SQLiteStore:
                 raise
             self._db.execute("COMMIT")
 
-    # -- helpers --------------------------------------------------------------
+    # -- adapters -------------------------------------------------------------
 
-    def _run(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+    def _cursor(self, sql: str, params: Sequence[object]) -> sqlite3.Cursor:
         try:
             with self._lock:
                 return self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 
+    def _run(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._cursor(sql, params).rowcount
+
     def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
-        return self._run(sql, params).fetchone()
+        # every row is stepped under the lock: a write with RETURNING is then complete
+        # (committed) before the lock is released
+        try:
+            with self._lock:
+                rows = self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+        return rows[0] if rows else None
 
     def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        return list(self._run(sql, params).fetchall())
+        try:
+            with self._lock:
+                return list(self._db.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
 
-    def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+    def _script(self, statements: Sequence[tuple[str, Sequence[object]]]) -> int:
         with self._transaction():
-            for sql, params in statements:
-                self._db.execute(sql, params)
+            return sum(self._db.execute(sql, params).rowcount for sql, params in statements)
 
     @contextmanager
     def _transaction(self, begin: str = "BEGIN") -> Iterator[None]:
@@ -675,196 +1239,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
 
-    # -- profiles -------------------------------------------------------------
-
-    def get_profile(self, user_id: int) -> Profile | None:
-        """The stored profile, or None."""
-        row = self._one(
-            "SELECT sector, size, monthly_budget_eur, priority FROM profiles WHERE user_id=?",
-            (user_id,),
-        )
-        return None if row is None else profile_of(row)
-
-    def save_profile(self, user_id: int, profile: Profile) -> None:
-        """Insert or replace the profile."""
-        self._run(
-            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                user_id,
-                profile.sector,
-                profile.size,
-                profile.monthly_budget_eur,
-                profile.priority,
-                self._clock(),
-            ),
-        )
-
-    # -- history --------------------------------------------------------------
-
-    def history(self, chat_id: int, user_id: int, limit: int) -> list[Turn]:
-        """The last `limit` turns of this chat+user, oldest first."""
-        if limit <= 0:
-            return []
-        rows = self._all(
-            "SELECT question, answer FROM history WHERE chat_id=? AND user_id=?"
-            " ORDER BY id DESC LIMIT ?",
-            (chat_id, user_id, limit),
-        )
-        return [Turn(question=str(q), answer=str(a)) for q, a in reversed(rows)]
-
-    def add_turn(self, chat_id: int, user_id: int, question: str, answer: str) -> None:
-        """Append one exchange."""
-        self._run(
-            "INSERT INTO history (chat_id, user_id, question, answer, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (chat_id, user_id, question, answer, self._clock()),
-        )
-
-    def clear_history(self, chat_id: int, user_id: int) -> None:
-        """Forget the conversation of this chat+user (the profile stays)."""
-        self._script(
-            [
-                ("DELETE FROM history WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
-                ("DELETE FROM last_advice WHERE chat_id=? AND user_id=?", (chat_id, user_id)),
-            ]
-        )
-
-    def save_last_advice(self, chat_id: int, user_id: int, question: str, advice: Advice) -> None:
-        """Keep the last answer for the buttons under it."""
-        self._run(
-            "INSERT OR REPLACE INTO last_advice VALUES (?, ?, ?, ?, ?)",
-            (chat_id, user_id, question, advice_payload(advice), self._clock()),
-        )
-
-    def last_advice(self, chat_id: int, user_id: int) -> LastAdvice | None:
-        """The last answer in this conversation, or None."""
-        row = self._one(
-            "SELECT question, payload FROM last_advice WHERE chat_id=? AND user_id=?",
-            (chat_id, user_id),
-        )
-        return None if row is None else last_advice_of(row)
-
-    # -- checklists -----------------------------------------------------------
-
-    def save_checklist(self, user_id: int, items: Sequence[str], start_date: str) -> None:
-        """Replace the user's checklist; ticks start empty."""
-        self._script(
-            [
-                (
-                    "INSERT OR REPLACE INTO checklists VALUES (?, ?, ?, ?)",
-                    (user_id, json.dumps(list(items)), start_date, self._clock()),
-                ),
-                ("DELETE FROM checklist_ticks WHERE user_id=?", (user_id,)),
-            ]
-        )
-
-    def checklist(self, user_id: int) -> Checklist | None:
-        """The user's checklist with its ticks, or None."""
-        row = self._one("SELECT items, start_date FROM checklists WHERE user_id=?", (user_id,))
-        if row is None:
-            return None
-        ticks = self._all("SELECT idx FROM checklist_ticks WHERE user_id=?", (user_id,))
-        return checklist_of(row, ticks)
-
-    def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
-        """Tick or untick item `idx` (atomically: no tap lost between workers); None when
-        there is no such item."""
-        with self._transaction("BEGIN IMMEDIATE"):
-            row = self._db.execute(
-                "SELECT items FROM checklists WHERE user_id=?", (user_id,)
-            ).fetchone()
-            if row is None or not 0 <= idx < len(json.loads(str(row[0]))):
-                return None
-            cursor = self._db.execute(
-                "DELETE FROM checklist_ticks WHERE user_id=? AND idx=?", (user_id, idx)
-            )
-            if cursor.rowcount == 0:
-                self._db.execute("INSERT INTO checklist_ticks VALUES (?, ?)", (user_id, idx))
-        return self.checklist(user_id)
-
-    # -- quotas and usage -----------------------------------------------------
-
-    def record_question(self, user_id: int) -> None:
-        """Count one question now (for the hourly quota and `/usage`)."""
-        self._run("INSERT INTO questions VALUES (?, ?)", (user_id, self._clock()))
-
-    def questions_since(self, user_id: int, since: float) -> int:
-        """Questions asked by the user since the timestamp."""
-        row = self._one(
-            "SELECT COUNT(*) FROM questions WHERE user_id=? AND at>=?", (user_id, since)
-        )
-        return int(str(row[0])) if row else 0
-
-    def add_usage(
-        self, user_id: int, prompt_tokens: int, completion_tokens: int, cost: float
-    ) -> None:
-        """Add LLM tokens and cost to today's row."""
-        self._run(
-            "INSERT INTO usage VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, day) DO UPDATE SET"
-            " prompt_tokens=prompt_tokens+excluded.prompt_tokens,"
-            " completion_tokens=completion_tokens+excluded.completion_tokens,"
-            " cost_eur=cost_eur+excluded.cost_eur",
-            (user_id, utc_day(self._clock()), prompt_tokens, completion_tokens, cost),
-        )
-
-    def cost_today(self, user_id: int) -> float:
-        """LLM cost spent by the user today (UTC day), in euros."""
-        row = self._one(
-            "SELECT cost_eur FROM usage WHERE user_id=? AND day=?",
-            (user_id, utc_day(self._clock())),
-        )
-        return float(str(row[0])) if row else 0.0
-
-    def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool:
-        """Let `holder` (the process token naming its questions in flight) start an LLM answer
-        for the user: False when today's cost plus what other workers' answers in progress
-        reserved reached `daily_cap`. Otherwise the holder reserves the cost of one answer
-        (`ANSWER_COST_SQL`) for `lease_s` or until its question of the user leaves its hands.
-        Atomic between workers."""
-        now = self._clock()
-        with self._transaction("BEGIN IMMEDIATE"):
-            spent = self._db.execute(
-                "SELECT cost_eur FROM usage WHERE user_id=? AND day=?", (user_id, utc_day(now))
-            ).fetchone()
-            reserved = self._db.execute(RESERVED_SQL, (user_id, holder, now, now)).fetchone()
-            if not budget_allows(spent, reserved, daily_cap):
-                return False
-            amount = self._db.execute(ANSWER_COST_SQL).fetchone()[0]
-            self._db.execute(
-                "INSERT OR REPLACE INTO budget_holds VALUES (?, ?, ?, ?)",
-                (user_id, holder, amount, now + lease_s),
-            )
-        return True
-
-    def usage_totals(self) -> UsageTotals:
-        """Users, questions and LLM cost, today and overall."""
-        now = self._clock()
-        midnight = now - now % DAY_S
-        users = self._one("SELECT COUNT(DISTINCT user_id) FROM questions")
-        q_today = self._one("SELECT COUNT(*) FROM questions WHERE at>=?", (midnight,))
-        q_total = self._one("SELECT COUNT(*) FROM questions")
-        c_today = self._one(
-            "SELECT COALESCE(SUM(cost_eur),0) FROM usage WHERE day=?", (utc_day(now),)
-        )
-        c_total = self._one("SELECT COALESCE(SUM(cost_eur),0) FROM usage")
-        return UsageTotals(
-            users=int(str(users[0])) if users else 0,
-            questions_today=int(str(q_today[0])) if q_today else 0,
-            questions_total=int(str(q_total[0])) if q_total else 0,
-            cost_today_eur=float(str(c_today[0])) if c_today else 0.0,
-            cost_total_eur=float(str(c_total[0])) if c_total else 0.0,
-        )
-
-    # -- idempotence ----------------------------------------------------------
-
-    def mark_update(self, update_id: int) -> bool:
-        """Record an update id; False when it was already processed."""
-        cursor = self._run(
-            "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)", (update_id, self._clock())
-        )
-        return cursor.rowcount == 1
-
-    # -- questions in flight --------------------------------------------------
+    # -- read-then-write steps, under the write lock --------------------------
 
     def mark_question(self, pending: PendingQuestion) -> bool:
         """Record the update id and the question in flight in one transaction.
@@ -875,275 +1250,46 @@ class SQLiteStore:
         now = self._clock()
         with self._transaction("BEGIN IMMEDIATE"):
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO processed_updates VALUES (?, ?)",
+                "INSERT INTO processed_updates VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (pending.update_id, now),
             )
             fresh = cursor.rowcount == 1
             if fresh:
                 self._db.execute(
-                    "INSERT INTO pending_questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        pending.update_id,
-                        pending.chat_id,
-                        pending.user_id,
-                        pending.question,
-                        pending.reply_to,
-                        pending.placeholder_id,
-                        pending.owner,
-                        now + PENDING_LEASE_S,
-                        now,
-                    ),
+                    f"INSERT INTO pending_questions ({PENDING_INSERTED})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    pending_params(pending, now),
                 )
         return fresh
 
-    def set_placeholder(self, update_id: int, message_id: int) -> None:
-        """Remember the "searching…" message of a question in flight (to edit it on resume)."""
-        self._run(
-            "UPDATE pending_questions SET placeholder_id=? WHERE update_id=?",
-            (message_id, update_id),
-        )
+    def toggle_tick(self, user_id: int, idx: int) -> Checklist | None:
+        """Tick or untick item `idx` (atomically: no tap lost between workers); None when
+        there is no such item."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            row = self._db.execute(CHECKLIST_SQL, (user_id,)).fetchone()
+            if row is None or not 0 <= idx < len(json.loads(str(row[0]))):
+                return None
+            cursor = self._db.execute(UNTICK_SQL, (user_id, idx))
+            if cursor.rowcount == 0:
+                self._db.execute(TICK_SQL, (user_id, idx))
+            ticks = self._db.execute(TICKS_SQL, (user_id,)).fetchall()
+        return checklist_of(row, ticks)
 
-    def finish_question(self, update_id: int) -> None:
-        """The question got its final reply: forget it."""
-        self._run("DELETE FROM pending_questions WHERE update_id=?", (update_id,))
-
-    def pending_questions(self) -> list[PendingQuestion]:
-        """Every question in flight, oldest first."""
-        rows = self._all(
-            f"SELECT {PENDING_COLUMNS} FROM pending_questions ORDER BY created_at, update_id"
-        )
-        return [pending_of(row) for row in rows]
-
-    def claim_question(self, update_id: int, previous_owner: str, owner: str) -> bool:
-        """Take over a question from `previous_owner`; False when someone else was faster."""
-        cursor = self._run(
-            "UPDATE pending_questions SET owner=?, lease_until=? WHERE update_id=? AND owner=?",
-            (owner, self._clock() + PENDING_LEASE_S, update_id, previous_owner),
-        )
-        return cursor.rowcount == 1
-
-    def renew_questions(self, owner: str) -> int:
-        """Push forward the lease of `owner`'s questions (it is alive); rows renewed."""
-        cursor = self._run(
-            "UPDATE pending_questions SET lease_until=? WHERE owner=?",
-            (self._clock() + PENDING_LEASE_S, owner),
-        )
-        return cursor.rowcount
-
-    # -- reminders ------------------------------------------------------------
-
-    def set_reminder(self, user_id: int, chat_id: int, enabled: bool) -> None:
-        """Opt in or out of the daily reminder."""
-        if enabled:
-            self._run(
-                "INSERT OR REPLACE INTO reminders VALUES (?, ?, ?)",
-                (user_id, chat_id, self._clock()),
-            )
-        else:
-            self._run("DELETE FROM reminders WHERE user_id=?", (user_id,))
-
-    def reminders(self) -> list[Reminder]:
-        """Every opted-in reminder (to re-schedule at startup)."""
-        rows = self._all("SELECT user_id, chat_id FROM reminders ORDER BY user_id")
-        return [Reminder(user_id=int(str(u)), chat_id=int(str(c))) for u, c in rows]
-
-    def has_reminder(self, user_id: int) -> bool:
-        """True when the user opted in."""
-        return self._one("SELECT 1 FROM reminders WHERE user_id=?", (user_id,)) is not None
-
-    # -- answer log and feedback ----------------------------------------------
-
-    def record_answer(self, record: AnswerRecord, *, message_id: int | None = None) -> int:
-        """Log one final answer; its answer_id (`record.at` 0 means now).
-
-        `message_id` is the chat message the answer is shown in (its placeholder): answering
-        into the same message again (a question resumed after a crash that followed its
-        delivery) updates the same entry and keeps its id, so the keyboard under the answer
-        and any vote on it stay valid.
-        """
-        sql = (
-            "INSERT INTO answers (user_id, chat_id, created_at, question, intent, mode,"
-            " provider, model, fallback_reason, retrieved, cited, tools, top_score,"
-            " neighbour_need, latency_s, cost_eur, message_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, message_id) DO UPDATE SET"
-            + ",".join(f" {c}=excluded.{c}" for c in ANSWER_UPDATED)
-            + " RETURNING answer_id"
-        )
-        params = (
-            record.user_id,
-            record.chat_id,
-            record.at or self._clock(),
-            record.question,
-            record.intent,
-            record.mode,
-            record.provider,
-            record.model,
-            record.fallback_reason,
-            json.dumps(list(record.retrieved)),
-            json.dumps(list(record.cited)),
-            json.dumps(list(record.tools), ensure_ascii=False),
-            record.top_score,
-            int(record.neighbour_need),
-            record.latency_s,
-            record.cost_eur,
-            message_id,
-        )
-        with self._transaction():  # the row is read before the write lock is released
-            row = self._db.execute(sql, params).fetchone()
-        return int(row[0])
-
-    def answer(self, answer_id: int) -> AnswerRecord | None:
-        """One logged answer, or None."""
-        row = self._one(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE answer_id=?", (answer_id,))
-        return None if row is None else answer_of(row)
-
-    def answers_since(self, since: float) -> list[AnswerRecord]:
-        """Answers sent since the timestamp, oldest first."""
-        rows = self._all(
-            f"SELECT {ANSWER_COLUMNS} FROM answers WHERE created_at>=?"
-            " ORDER BY created_at, answer_id",
-            (since,),
-        )
-        return [answer_of(row) for row in rows]
-
-    def set_vote(self, answer_id: int, user_id: int, vote: int) -> bool:
-        """Record or change the user's vote (+1/-1) on their own answer; False when the answer
-        is unknown or not theirs. A changed vote keeps no stale reason or comment."""
-        if vote not in (1, -1):
-            raise ValueError(f"vote must be +1 or -1, not {vote}")
+    def hold_budget(self, user_id: int, holder: str, daily_cap: float, lease_s: float) -> bool:
+        """Let `holder` (the process token naming its questions in flight) start an LLM answer
+        for the user: False when today's cost plus what other workers' answers in progress
+        reserved reached `daily_cap`. Otherwise the holder reserves the cost of one answer
+        (`ANSWER_COST_SQL`) for `lease_s` or until its question of the user leaves its hands.
+        Atomic between workers."""
         now = self._clock()
         with self._transaction("BEGIN IMMEDIATE"):
-            if not self._owns_answer(answer_id, user_id):
+            spent = self._db.execute(SPENT_SQL, (user_id, utc_day(now))).fetchone()
+            reserved = self._db.execute(RESERVED_SQL, (user_id, holder, now, now)).fetchone()
+            if not budget_allows(spent, reserved, daily_cap):
                 return False
-            self._db.execute(
-                "INSERT INTO feedback VALUES (?, ?, ?, NULL, NULL, ?, NULL, NULL)"
-                " ON CONFLICT (answer_id) DO UPDATE SET"
-                " reason=CASE WHEN vote=excluded.vote THEN reason END,"
-                " comment=CASE WHEN vote=excluded.vote THEN comment END,"
-                " comment_prompt_id=CASE WHEN vote=excluded.vote THEN comment_prompt_id END,"
-                " vote=excluded.vote, created_at=excluded.created_at",
-                (answer_id, user_id, vote, now),
-            )
+            amount = self._db.execute(ANSWER_COST_SQL).fetchone()[0]
+            self._db.execute(HOLD_SQL, (user_id, holder, amount, now + lease_s))
         return True
-
-    def set_feedback_reason(
-        self, answer_id: int, user_id: int, reason: str | None, comment: str | None
-    ) -> bool:
-        """Attach a reason and/or a comment to the user's vote; False without such a vote.
-
-        A None argument leaves the stored value as it is; the comment is length-capped.
-        """
-        if reason is not None and reason not in FEEDBACK_REASONS:
-            raise ValueError(f"unknown feedback reason {reason!r}")
-        capped = comment.strip()[:MAX_COMMENT_CHARS] if comment is not None else None
-        capped = capped or None
-        cursor = self._run(
-            "UPDATE feedback SET reason=COALESCE(?, reason), comment=COALESCE(?, comment),"
-            " comment_prompt_id=CASE WHEN ? IS NULL THEN comment_prompt_id END,"
-            " created_at=? WHERE answer_id=? AND user_id=?",
-            (reason, capped, capped, self._clock(), answer_id, user_id),
-        )
-        return cursor.rowcount == 1
-
-    def await_comment(self, answer_id: int, user_id: int, prompt_id: int, until: float) -> bool:
-        """The message `prompt_id` asked the user for a comment on their vote, until `until`;
-        False without such a vote."""
-        cursor = self._run(
-            "UPDATE feedback SET comment_prompt_id=?, comment_until=?"
-            " WHERE answer_id=? AND user_id=?",
-            (prompt_id, until, answer_id, user_id),
-        )
-        return cursor.rowcount == 1
-
-    def comment_awaited(self, chat_id: int, user_id: int, prompt_id: int) -> int | None:
-        """The answer whose vote awaits a comment from the user in reply to `prompt_id` in
-        this chat (and still in time), or None."""
-        row = self._one(
-            "SELECT f.answer_id FROM feedback f JOIN answers a ON a.answer_id=f.answer_id"
-            " WHERE a.chat_id=? AND f.user_id=? AND f.comment_prompt_id=? AND f.comment_until>=?",
-            (chat_id, user_id, prompt_id, self._clock()),
-        )
-        return None if row is None else int(row[0])
-
-    def feedback(self, answer_id: int) -> Feedback | None:
-        """The vote on one answer, or None."""
-        row = self._one(f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE answer_id=?", (answer_id,))
-        return None if row is None else feedback_of(row)
-
-    def feedback_since(self, since: float) -> list[Feedback]:
-        """Votes given or changed since the timestamp, oldest first."""
-        rows = self._all(
-            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at>=?"
-            " ORDER BY created_at, answer_id",
-            (since,),
-        )
-        return [feedback_of(row) for row in rows]
-
-    def _owns_answer(self, answer_id: int, user_id: int) -> bool:
-        """Inside a transaction: the answer exists and was given to this user."""
-        row = self._db.execute(
-            "SELECT 1 FROM answers WHERE answer_id=? AND user_id=?", (answer_id, user_id)
-        ).fetchone()
-        return row is not None
-
-    # -- access and portability -----------------------------------------------
-
-    def export_user(self, user_id: int) -> dict[str, object]:
-        """Everything stored about the user, as JSON-serialisable data (GDPR art. 15 and 20)."""
-        profile, checklist = self.get_profile(user_id), self.checklist(user_id)
-        return export_user_data(user_id, self._clock(), profile, checklist, self._all)
-
-    # -- retention and erasure ------------------------------------------------
-
-    def purge(self, retention_days: int, feedback_retention_days: int | None = None) -> int:
-        """Delete conversation content, questions in flight and update ids older than the
-        retention, and logged answers with their votes older than `feedback_retention_days`
-        (default: the same retention); rows deleted.
-
-        Counters (questions, usage) hold no message text and stay until `forget_user`.
-        """
-        now = self._clock()
-        cutoff = now - retention_days * DAY_S
-        deleted = 0
-        for table in ("history", "last_advice", "pending_questions"):
-            deleted += self._run(f"DELETE FROM {table} WHERE created_at<?", (cutoff,)).rowcount
-        deleted += self._run("DELETE FROM processed_updates WHERE at<?", (cutoff,)).rowcount
-        deleted += self._run("DELETE FROM inbox WHERE received_at<?", (cutoff,)).rowcount
-        deleted += self._run("DELETE FROM budget_holds WHERE until<?", (now,)).rowcount
-        days = retention_days if feedback_retention_days is None else feedback_retention_days
-        return deleted + self._purge_answers(now - days * DAY_S)
-
-    def _purge_answers(self, cutoff: float) -> int:
-        """Drop answers sent before the cutoff and the votes on them; rows deleted."""
-        with self._transaction():
-            votes = self._db.execute(
-                "DELETE FROM feedback WHERE answer_id IN"
-                " (SELECT answer_id FROM answers WHERE created_at<?)",
-                (cutoff,),
-            ).rowcount
-            answers = self._db.execute("DELETE FROM answers WHERE created_at<?", (cutoff,))
-        return votes + answers.rowcount
-
-    def forget_user(self, user_id: int) -> None:
-        """Erase everything stored about the user, in every table."""
-        self._script([(f"DELETE FROM {t} WHERE user_id=?", (user_id,)) for t in USER_TABLES])
-
-    # -- inbox ----------------------------------------------------------------
-
-    def inbox_put(self, update_id: int, payload: str) -> bool:
-        """Keep a received update until handled; False when already in the inbox or processed."""
-        with self._transaction("BEGIN IMMEDIATE"):
-            done = self._db.execute(
-                "SELECT 1 FROM processed_updates WHERE update_id=?", (update_id,)
-            ).fetchone()
-            if done is not None:
-                return False
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO inbox VALUES (?, ?, ?, NULL, 0)",
-                (update_id, payload, self._clock()),
-            )
-        return cursor.rowcount == 1
 
     def inbox_claim(
         self, owner: str, lease_s: float, limit: int = INBOX_CLAIM_LIMIT
@@ -1161,17 +1307,6 @@ class SQLiteStore:
                 [(owner, now + lease_s, row[0]) for row in rows],
             )
         return [InboxItem(int(u), str(p), float(at), owner, now + lease_s) for u, p, at in rows]
-
-    def inbox_renew(self, owner: str, lease_s: float) -> int:
-        """Push forward the leases of `owner`'s inbox items; rows renewed."""
-        cursor = self._run(
-            "UPDATE inbox SET lease_until=? WHERE owner=?", (self._clock() + lease_s, owner)
-        )
-        return cursor.rowcount
-
-    def inbox_done(self, update_id: int) -> None:
-        """The update was handled: drop it from the inbox."""
-        self._run("DELETE FROM inbox WHERE update_id=?", (update_id,))
 
     def close(self) -> None:
         """Close the database."""

@@ -29,7 +29,7 @@ BAD_SINCE = (
     "ex. 7d, 30d, 12h."
 )
 BAD_LIMIT = "Nombre invalide (--limit) : un entier d'au moins 1 est attendu."
-STORE_BROKEN = "Base SQLite illisible : {path} (PILOTE_IA_DATA_DIR)."
+STORE_BROKEN = "Base de données illisible : {where}."
 NO_GAPS = "Aucune question mal servie depuis le {start} : rien à ajouter à la base pour l'instant."
 HEADER = (
     "Lacunes de la base depuis le {start} : {questions} question(s) mal servie(s), "
@@ -104,7 +104,12 @@ def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
     try:
         questions = _read_gaps(settings, now - window)
     except StorageError:
-        return _fail(STORE_BROKEN.format(path=settings.db_path))
+        where = (
+            "PostgreSQL (DATABASE_URL)"
+            if settings.database_url is not None
+            else f"{settings.db_path} (PILOTE_IA_DATA_DIR)"
+        )
+        return _fail(STORE_BROKEN.format(where=where))
     try:
         topics = gap_topics(questions, _embedder(settings)) if questions else []
     except EmbeddingError as exc:

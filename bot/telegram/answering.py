@@ -1,5 +1,6 @@
 """Answering a question in a chat: one at a time per user, the streamed advice, then storage
-(history, usage, and the answer log that the 👍 / 👎 buttons under the answer refer to).
+(history, usage, and the answer log that the 👍 / 👎 buttons under the answer refer to) and
+the final reply, kept with the question until delivered.
 
 Live questions (`bot.telegram.handlers`) and questions resumed after a restart
 (`bot.telegram.resume`) both go through `Answering.advise`, holding the user's turn.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 import weakref
@@ -16,13 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 
 from bot import messages as msg
 from bot.advice import Advice, AdvisorLike
 from bot.config import Settings
 from bot.errors import BotError
-from bot.storage import AnswerRecord, PendingQuestion, Store
+from bot.storage import AnswerRecord, FinalReply, PendingQuestion, Store
 from bot.telegram import keyboards as kb
 from bot.telegram.formatting import esc, format_advice, is_decline, split_html
 from bot.telegram.limits import Limits, Verdict
@@ -33,6 +35,18 @@ log = logging.getLogger(__name__)
 
 # The last message of an answer, sent once the user's turn is released.
 FinalEdit = Callable[[], Awaitable[None]]
+
+
+def markup_json(markup: InlineKeyboardMarkup | None) -> str | None:
+    """The stored form of a keyboard (`FinalReply.markup`)."""
+    return None if markup is None else markup.to_json()
+
+
+def markup_of(final: FinalReply, bot: Bot) -> InlineKeyboardMarkup | None:
+    """The keyboard of a stored reply, as it was sent."""
+    if final.markup is None:
+        return None
+    return InlineKeyboardMarkup.de_json(json.loads(final.markup), bot)
 
 
 def chat_tag(chat_id: int) -> str:
@@ -113,27 +127,51 @@ class Answering:
             except (BotError, RetrievalError) as exc:  # Chroma down, empty query
                 log.warning("advisor failed: %s chat=%s", type(exc).__name__, chat_tag(chat_id))
                 return partial(reply.fail, esc(msg.user_message_for(exc)))
-        if advice.usage is not None:
-            u = advice.usage
-            self.store.add_usage(user_id, u.prompt_tokens, u.completion_tokens, u.cost_eur)
-        self.store.add_turn(chat_id, user_id, question, advice.answer)
+        reply_parts, buttons = self._store_answer(
+            asked,
+            advice,
+            note=note,
+            prefix=prefix,
+            latency=time.monotonic() - started,
+            extra_cost_eur=extra_cost_eur,
+            message_id=reply.message_id,
+        )
+        return partial(reply.finish, reply_parts, buttons)
+
+    def _store_answer(
+        self,
+        asked: PendingQuestion,
+        advice: Advice,
+        *,
+        note: str | None,
+        prefix: str | None,
+        latency: float,
+        extra_cost_eur: float,
+        message_id: int | None,
+    ) -> tuple[tuple[str, ...], InlineKeyboardMarkup | None]:
+        """Record an answer and render its reply: the HTML parts and the keyboard."""
+        chat_id, user_id, question = asked.chat_id, asked.user_id, asked.question
         declined = is_decline(advice)
         if advice.pilot is not None and not declined:  # /pilote keeps the last real plan
             self.store.save_last_advice(chat_id, user_id, question, advice)
         body = format_advice(advice, note=note)
         if prefix:
             body = f"{esc(prefix)}\n\n{body}"
-        latency = time.monotonic() - started
+        # keyed on the placeholder: recorded again by a resumer, it keeps the same row and id
         answer_id = self.store.record_answer(
             self._record(asked, advice, latency=latency, extra_cost_eur=extra_cost_eur),
-            message_id=reply.message_id,
+            message_id=message_id,
         )
         buttons = kb.advice_buttons(
             pilot=advice.pilot is not None and not declined,
             tools=bool(advice.tools) and not declined,
             answer_id=answer_id,
         )
-        return partial(reply.finish, split_html(body), buttons)
+        final = FinalReply(tuple(split_html(body)), markup_json(buttons))
+        # history and usage with the reply, at once: a crash from here on leaves a reply to
+        # deliver again (`bot.telegram.resume`), never an answer recorded twice
+        self.store.keep_final(asked, advice.answer, final, advice.usage)
+        return final.parts, buttons
 
     def _record(
         self, asked: PendingQuestion, advice: Advice, *, latency: float, extra_cost_eur: float

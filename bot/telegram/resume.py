@@ -23,8 +23,8 @@ from telegram import Bot
 from telegram.ext import ContextTypes
 
 from bot import messages as msg
-from bot.storage import PendingQuestion
-from bot.telegram.answering import Answering, chat_tag
+from bot.storage import FinalReply, PendingQuestion
+from bot.telegram.answering import Answering, chat_tag, markup_of
 from bot.telegram.formatting import esc
 from bot.telegram.limits import Verdict
 from bot.telegram.streaming import ProgressiveReply, edit_or_send
@@ -117,7 +117,11 @@ class Resumer:
 
     async def _resume(self, bot: Bot, pending: PendingQuestion) -> None:
         """Answer a question interrupted by a restart: edit its placeholder when it was sent,
-        else a new message that says so; an apology when the question is too old."""
+        else a new message that says so; an apology when the question is too old. A question
+        whose reply was ready (maybe even delivered) gets that reply again, not a new answer."""
+        if pending.final is not None:  # answered and recorded already: deliver it again
+            await _deliver_again(bot, pending, pending.final)
+            return
         answering, user_id, chat_id = self.answering, pending.user_id, pending.chat_id
         shown = shown_question(pending.question)
         if not answering.limits.is_allowed(user_id):
@@ -146,6 +150,18 @@ class Resumer:
                 placeholder=f"{esc(msg.RESUMING.format(question=shown))}\n{esc(msg.THINKING)}",
             )
         await final_edit()
+
+
+async def _deliver_again(bot: Bot, pending: PendingQuestion, final: FinalReply) -> None:
+    """Send a ready reply again, as the killed process would have: an identical edit of a
+    delivered reply is answered "message is not modified", which counts as delivered."""
+    reply = ProgressiveReply(bot, pending.chat_id, reply_to=pending.reply_to)
+    if pending.placeholder_id is not None:
+        reply.attach(pending.placeholder_id)
+    await reply.finish(final.parts, markup_of(final, bot))
+    log.info(
+        "resumed question had its reply ready: delivered again chat=%s", chat_tag(pending.chat_id)
+    )
 
 
 async def _say_instead(bot: Bot, pending: PendingQuestion, text: str) -> None:

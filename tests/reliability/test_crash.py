@@ -64,6 +64,16 @@ def start_bot(telegram: CountingTelegram, llm_url: str, data: Path, log: Path) -
     return process
 
 
+def stop_bot(bot: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a bot still running, SIGKILL it when it does not stop in time."""
+    if bot.poll() is None:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+
+
 def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -219,12 +229,7 @@ def test_kill_9_mid_load_loses_nothing(tmp_path: Path) -> None:
         )
         assert in_flight, "the kill must catch questions in flight"
     finally:
-        if bot.poll() is None:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                bot.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                bot.kill()
+        stop_bot(bot)
         telegram.stop()
         llm.stop()
 

@@ -213,7 +213,7 @@ def test_migrates_a_version_3_file_to_the_answer_log(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     profile = store.get_profile(7)
     assert profile is not None and profile.sector == "commerce"
     answer_id = store.record_answer(record(7))

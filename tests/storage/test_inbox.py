@@ -96,6 +96,6 @@ def test_migrates_a_version_4_file_to_the_inbox(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     assert store.inbox_put(41, "{}") is False and store.inbox_put(42, "{}") is True
     store.close()

@@ -6,15 +6,20 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.advice import Profile
+import pytest
+
+from bot.advice import Profile, Usage
+from bot.errors import StorageError
 from bot.storage import (
     DAY_S,
     MIGRATIONS,
     PENDING_LEASE_S,
     SCHEMA_VERSION,
+    FinalReply,
     PendingQuestion,
     SQLiteStore,
     Store,
+    utc_day,
 )
 from tests.storage.conftest import Backend, Clock
 from tests.storage.test_answer_log import record as answer_record
@@ -23,7 +28,7 @@ from tests.telegram.support import sample_advice
 
 def test_fresh_file_is_at_latest_version_in_wal(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    assert store.schema_version == SCHEMA_VERSION == 5
+    assert store.schema_version == SCHEMA_VERSION == 6
     store.close()
     mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -190,3 +195,57 @@ def test_purge_drops_old_questions_in_flight(store: Store, clock: Clock) -> None
     store.mark_question(PendingQuestion(2, 10, 1, "récente", owner="a"))
     assert store.purge(30) == 2  # the old row and its update id
     assert [p.question for p in store.pending_questions()] == ["récente"]
+
+
+def test_a_ready_reply_is_kept_with_its_question_and_recorded_once(
+    store: Store, clock: Clock
+) -> None:
+    asked = PendingQuestion(9, 90, 1, "Comment répondre plus vite ?", owner="a")
+    store.mark_question(asked)
+    store.add_usage(1, 100, 10, 0.001)  # an earlier answer of the day
+    usage = Usage(provider="p", model="m", prompt_tokens=900, completion_tokens=300, cost_eur=0.02)
+    markup = '{"inline_keyboard": [[{"text": "👍", "callback_data": "v:u:1"}]]}'
+    final = FinalReply(("<b>Réponse</b> 1/2", "suite 2/2"), markup)
+    store.keep_final(asked, "Centralisez vos messages.", final, usage)
+    [row] = store.pending_questions()
+    assert row.final == final
+    assert [(t.question, t.answer) for t in store.history(90, 1, 5)] == [
+        ("Comment répondre plus vite ?", "Centralisez vos messages.")
+    ]
+    assert store.cost_today(1) == pytest.approx(0.021)
+    assert store.export_user(1)["usage"] == [
+        {
+            "day": utc_day(clock.now),
+            "prompt_tokens": 1000,
+            "completion_tokens": 310,
+            "cost_eur": 0.021,
+        }
+    ]
+    # claimed by a resumer, the question keeps its reply; finished, it is gone
+    assert store.claim_question(9, "a", "b")
+    assert store.pending_questions()[0].final == final
+    store.finish_question(9)
+    assert store.pending_questions() == []
+
+
+def test_a_reply_without_keyboard_usage_or_pending_row_still_records_the_exchange(
+    store: Store,
+) -> None:
+    store.mark_question(PendingQuestion(1, 10, 1, "autre question", owner="a"))
+    asked = PendingQuestion(2, 10, 1, "hors ligne ?", owner="a")  # never marked
+    store.keep_final(asked, "Réponse hors ligne.", FinalReply(("Réponse",)), None)
+    assert [t.answer for t in store.history(10, 1, 5)] == ["Réponse hors ligne."]
+    assert store.cost_today(1) == 0.0
+    [other] = store.pending_questions()
+    assert other.update_id == 1 and other.final is None
+
+
+def test_a_failed_ready_reply_writes_nothing(store: Store) -> None:
+    """History, usage and the reply are one transaction: all or nothing."""
+    asked = PendingQuestion(3, 10, 1, "q ?", owner="a")
+    store.mark_question(asked)
+    usage = Usage(provider="p", model="m", prompt_tokens=1, completion_tokens=0, cost_eur=0)
+    bad = usage.model_copy(update={"prompt_tokens": None})  # NOT NULL column: the insert fails
+    with pytest.raises(StorageError):
+        store.keep_final(asked, "x", FinalReply(("x",)), bad)
+    assert store.history(10, 1, 5) == [] and store.pending_questions()[0].final is None
