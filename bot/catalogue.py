@@ -101,8 +101,11 @@ class CatalogueTool:
 
     @property
     def free_start(self) -> bool:
-        """True when the tool can be tried for free."""
-        return self.price is not None and self.price[0] == 0
+        """True when the tool can be tried for free (a published price from 0, or a free tier
+        whose paid offers are unpublished)."""
+        if self.price is None:
+            return "gratuit" in self.free_tier.lower()
+        return self.price[0] == 0
 
     @property
     def short_name(self) -> str:

@@ -41,6 +41,15 @@ class KeywordSet:
             return []
         return list(dict.fromkeys(self._keyword(m.group(0)) for m in self.pattern.finditer(folded)))
 
+    def spans(self, folded: str) -> list[tuple[int, int, str]]:
+        """(start, end, keyword) of the longest match at each word of a folded text; matches
+        may overlap ("un chatbot" and "chatbot sur mon site")."""
+        if self.pattern is None:
+            return []
+        starts = [0, *(i + 1 for i, c in enumerate(folded) if c == " ")]
+        found = (self.pattern.match(folded, i) for i in starts)
+        return [(m.start(), m.end(), self._keyword(m.group(0))) for m in found if m]
+
     def _keyword(self, matched: str) -> str:
         if matched in self.keywords:
             return matched

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.catalogue import Catalogue, CatalogueTool
+from bot.keywords import fold_words
 from bot.understanding import Request
 from retrieval.vocabulary import DomainVocabulary
 
@@ -22,6 +23,32 @@ COMPARED_TOOLS = 2
 CHEAPER_TOOLS = 2
 CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
+
+
+CHANNEL_WORD_LETTERS = 5
+_GENERIC_NAME_WORDS = frozenset(
+    {
+        "application",
+        "appli",
+        "messagerie",
+        "business",
+        "assistant",
+        "fiche",
+        "etablissement",
+        "prise",
+        "rendez",
+        "vous",
+        "transcription",
+        "notes",
+        "reunion",
+        "courriels",
+        "clients",
+        "lecture",
+        "factures",
+        "auto",
+        "heberge",
+    }
+)
 
 
 def choose_tools(
@@ -79,7 +106,9 @@ def _for_need(
     per_kind = SAME_KIND_WHEN_NAMED if len(kinds) == 1 or compared else 1
     if request.follow_up == "another":
         pool = [t for t in pool if t.id not in request.previous_tools]
-    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved))
+    asked_about = {t.id for t in catalogue.named_in(fold_words(request.fact_text))}
+    wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
+    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted))
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)
     return _by_kind(ranked, per_kind)[:limit]
@@ -102,21 +131,33 @@ def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
     return sector is not None and "tous" not in tool.sectors and sector not in tool.sectors
 
 
+def _channel_named(tool: CatalogueTool, folded: str) -> bool:
+    """The message names a distinctive word of the tool's name: WhatsApp, Instagram, Google."""
+    words = set(fold_words(tool.short_name).split()) - _GENERIC_NAME_WORDS
+    return bool({w for w in words if len(w) >= CHANNEL_WORD_LETTERS} & set(folded.split()))
+
+
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
     """0: made for the owner's trade, 1: for every trade (or the trade is unknown)."""
     return 0 if sector is not None and sector in tool.sectors else 1
 
 
 def _fit(
-    tool: CatalogueTool, request: Request, kinds: Sequence[str], retrieved: Sequence[str]
+    tool: CatalogueTool,
+    request: Request,
+    kinds: Sequence[str],
+    retrieved: Sequence[str],
+    wanted: set[str],
 ) -> tuple[float, ...]:
+    """The sort key of a tool: the one the owner asks for, then kind, trade, price, search."""
     search_rank = retrieved.index(tool.id) if tool.id in retrieved else len(retrieved) + 1
-    named_first = tool.id in request.tools_named and request.intent != "mixed"
+    named_first = tool.id in wanted and (request.intent != "mixed" or bool(request.fact_text))
     return (
         0 if named_first else 1,
+        0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
         kinds.index(tool.category),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
-        0 if tool.price is not None else 1,
+        0 if tool.price is not None or tool.free_start else 1,  # "Gratuit" is a price to test
         search_rank,
         0 if tool.free_start else 1,
         0 if tool.eu_hosted else 1,

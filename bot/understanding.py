@@ -226,12 +226,27 @@ class Understanding:
         if PERMISSION_TOPIC in topics and permission and permission.found(folded):
             topics[PERMISSION_TOPIC] += not any(topics.values())  # "c'est autorisé ?"
         return _Scores(
-            needs={k: s.score(folded) for k, s in self._needs.items()},
+            needs=self._need_scores(folded),
             topics=topics,
             cues={k: s.score(folded) for k, s in self._cues.items()},
             kinds={k: s.score(folded) for k, s in self._categories.items()},
             words=len(folded.split()),
         )
+
+    def _need_scores(self, folded: str) -> dict[str, int]:
+        """Each need's score, a keyword inside another need's longer phrase left out ("mon
+        site" is no marketing need inside "un chatbot sur mon site")."""
+        spans = {need: words.spans(folded) for need, words in self._needs.items()}
+        every = [(start, end) for found in spans.values() for start, end, _ in found]
+        scores = {}
+        for need, found in spans.items():
+            kept = {
+                keyword
+                for start, end, keyword in found
+                if not any(a <= start and end <= b and b - a > end - start for a, b in every)
+            }
+            scores[need] = sum(len(keyword.split()) for keyword in kept)
+        return scores
 
     def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
         """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""

@@ -108,3 +108,9 @@ def test_a_keyword_counts_once_whatever_forms_it_matches() -> None:
     text = "mes factures et la facturation me prennent mes soirees"
     assert keywords.found(text) == ["factur"]
     assert keywords.score(text) == 1
+
+
+def test_spans_find_overlapping_phrases_each_at_its_word() -> None:
+    words = KeywordSet.of(["un chatbot", "chatbot sur mon site"])
+    folded = "je veux un chatbot sur mon site"
+    assert [k for _, _, k in words.spans(folded)] == ["un chatbot", "chatbot sur mon site"]

@@ -305,3 +305,16 @@ def test_a_fact_follow_up_on_a_price_gets_the_named_tool() -> None:
         needs=("messages",),
     )
     assert choose(req, CATALOGUE) == ["tool-scribe"]
+
+
+def test_a_free_tier_with_unpublished_prices_is_ranked_by_the_search() -> None:
+    widget = tool("tool-widget", "messagerie", None, "messages", free_tier="Gratuit, 50 par mois")
+    req = request(needs=("messages",))
+    assert choose(req, [INBOX, widget], retrieved=("tool-widget", "tool-inbox"))[0] == "tool-widget"
+
+
+def test_a_channel_the_owner_names_comes_first() -> None:
+    whatsapp = tool("tool-whatsapp-pro", "messagerie", (0, 17), "messages")
+    whatsapp = CatalogueTool(**{**whatsapp.__dict__, "name": "Application WhatsApp Pro"})
+    req = Request(text="", folded="mon chatbot whatsapp", intent="need", needs=("messages",))
+    assert choose(req, [INBOX, whatsapp], retrieved=("tool-inbox",))[0] == "tool-whatsapp-pro"

@@ -538,3 +538,11 @@ def test_shipped_an_sms_legal_question_with_a_need_is_mixed(shipped: Understandi
         "c legal d'utiliser un chatbot sur whatsapp ? et je veux un outil pour repondre aux clients"
     )
     assert request.intent == "mixed"
+
+
+def test_shipped_a_need_word_inside_another_needs_phrase_does_not_count(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("je veux un chatbot sur mon site internet pour mes clients")
+    assert request.needs[0] == "messages-clients"
+    assert "contenu-marketing" not in request.strong_needs  # "site internet" is the chatbot's
