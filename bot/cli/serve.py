@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from typing import Any
@@ -49,20 +50,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # opt into PTB's timedelta values now rather than a deprecation warning per RetryAfter
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     from bot.telegram.app import ALLOWED_UPDATES
+    from bot.telegram.inbox import Webhook, serve
     from bot.wiring import build_telegram_app
 
     app = build_telegram_app(settings)
-    if webhook is None:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
-        return 0
-    assert settings.telegram_webhook_secret is not None
-    app.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=urlparse(webhook).path.lstrip("/"),
-        webhook_url=webhook,
-        secret_token=settings.telegram_webhook_secret.get_secret_value(),
-        allowed_updates=ALLOWED_UPDATES,
-        drop_pending_updates=False,
-    )
+    hook = None
+    if webhook is not None:
+        assert settings.telegram_webhook_secret is not None
+        hook = Webhook(
+            url=webhook,
+            url_path=urlparse(webhook).path,
+            secret=settings.telegram_webhook_secret.get_secret_value(),
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+        )
+    # updates go through the inbox, stored before Telegram is told they arrived
+    asyncio.run(serve(app, ALLOWED_UPDATES, hook))
     return 0

@@ -25,6 +25,7 @@ from bot.storage import Store
 from bot.stt import Transcriber
 from bot.telegram.answering import Answering
 from bot.telegram.handlers import QUESTION_FILTER, BotHandlers
+from bot.telegram.inbox import INBOX_KEY, Inbox
 from bot.telegram.limits import Limits
 from bot.telegram.reminders import Reminders
 from bot.telegram.resume import PENDING_SWEEP_S, Resumer
@@ -103,6 +104,8 @@ def build_application(
         .post_init(post_init)
         .build()
     )
+    # `pilote-ia run` receives updates through this inbox (bot/telegram/inbox.py)
+    app.bot_data[INBOX_KEY] = Inbox(store, handlers.owner, settings.inbox_lease_s)
     handlers.voice = transcriber is not None
     register(app, handlers, VoiceNotes(handlers, transcriber, settings.stt_max_bytes))
     return app
