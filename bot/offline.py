@@ -142,6 +142,7 @@ class Composer:
                 embed=self.embed,
                 limit=FACT_SENTENCES,
                 topic=topic,
+                topical=frozenset(self._topical(request, hits)),
             )
         for sentence in chosen:
             fiche = self.lookup(sentence.fiche_id)

@@ -63,6 +63,17 @@ _ASKS_FIGURE = re.compile(
     r"pourcentage|montant|chiffres?|taux)\b",
     re.IGNORECASE,
 )
+_ASKS_WHEN = re.compile(r"\b(quand|[àa] partir de quand|quelle date|date limite)\b", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b(?:1er|\d{1,2}) (?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+    r"novembre|décembre) \d{4}\b",
+    re.IGNORECASE,
+)
+_WHEN_TERMS = frozenset(analyze("date dates calendrier échéance échéances"))
+_ASKS_COST = re.compile(
+    r"\b(combien|cb|prix|co[uû]t\w*|tarifs?|cher|payant|gratuit\w*|€|euros?|budget|abonnement)\b",
+    re.IGNORECASE,
+)
 # sentences about the source article or the fiche itself, not about the business
 _META = re.compile(
     r"^(?:corrections?\b|nuance\b|l'article\b|selon l'article\b|cette fiche\b|voir\b|"
@@ -160,11 +171,13 @@ def best_sentences(
     embed: Embed | None,
     limit: int = 2,
     topic: Callable[[str], bool] | None = None,
+    topical: frozenset[str] = frozenset(),
 ) -> list[Sentence]:
     """The sentences that best answer the question (at most `limit`), in reading order.
 
     `topic` tells whether a sentence speaks of the question's topic (data hosting, the AI
-    Act...); such sentences get a lift.
+    Act...); such sentences get a lift, as do those of the `topical` fiches (the ones written
+    on that topic: the ROI guide for "combien de temps on gagne ?").
     """
     pool = _answers_only(candidates(passages))
     if not pool:
@@ -172,7 +185,7 @@ def best_sentences(
     scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
-    else:  # "OpenAI lit-il mes conversations ?" is not answered by the price
+    if not _ASKS_COST.search(question):  # "OpenAI lit-il mes conversations ?", "c'est quand ?"
         scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
     defined = _defined_term(question)
     named = any(defined & set(analyze(s.text)) for s in pool)
@@ -182,6 +195,7 @@ def best_sentences(
         scores = scores + _bonus(pool, lambda s: _defines(s.text, defined), DEFINITION_BONUS)
     if topic is not None:
         scores = scores + _bonus(pool, lambda s: topic(s.text), TOPIC_BONUS)
+    scores = scores + _bonus(pool, lambda s: s.fiche_id in topical, TOPIC_BONUS)
     scores = scores - np.array(
         [
             0.05 * s.passage_rank
@@ -213,7 +227,11 @@ def best_sentences(
         if len(kept) + len(fresh) > limit or any(_echoes(chosen, k) for k in kept.values()):
             continue
         kept.update({(s.fiche_id, s.position): s for s in fresh})
-    return _within(sorted(kept.values(), key=lambda s: (s.passage_rank, s.position)), best)
+    # the best sentence's fiche first (the fact asked, stated first), each fiche in reading order
+    order = sorted(
+        kept.values(), key=lambda s: (s.fiche_id != best.fiche_id, s.passage_rank, s.position)
+    )
+    return _within(order, best)
 
 
 def _on_subject(sentence: Sentence, content: set[str], topic: Callable[[str], bool] | None) -> bool:
@@ -282,6 +300,8 @@ def _figure_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]
     answer), larger when the asked quantity is named beside it ("combien de paramètres")."""
     known = set(_NUMBER.findall(question))
     asked = set(analyze(" ".join(_ASKED_NOUN.findall(question))))
+    if _ASKS_WHEN.search(question):  # a calendar date, not the day a price was read
+        return np.array([FIGURE_BONUS * bool(_DATE.search(s.text)) for s in pool])
     lifts = []
     for sentence in pool:
         new_number = bool(set(_NUMBER.findall(sentence.text)) - known)
@@ -312,6 +332,8 @@ def _section_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64
     """A lift for the sentences of the section that best matches the question, by its
     heading and its words: "où sont mes données ?" finds "Données et RGPD"."""
     terms = set(analyze(question))
+    if _ASKS_WHEN.search(question):  # "c'est quand ?" is answered by "Les dates à retenir"
+        terms |= _WHEN_TERMS
     keys = list(dict.fromkeys((s.fiche_id, s.section) for s in pool))
     words: dict[tuple[str, str], Counter[str]] = {key: Counter() for key in keys}
     for sentence in pool:

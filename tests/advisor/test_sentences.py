@@ -282,3 +282,21 @@ def test_a_cases_problem_and_a_guides_pitfalls_do_not_answer() -> None:
 def test_a_definition_of_a_term_no_sentence_names_is_not_guessed() -> None:
     text = "## Les erreurs\nLaisser l'IA envoyer quoi que ce soit sans relecture."
     assert best_sentences("c'est quoi un LLM", [Passage("g", 0, text)], embed=None) == []
+
+
+def test_a_when_question_gets_the_calendar_date_first_not_a_price_read_on_a_day() -> None:
+    card = (
+        "## Prix\nLa facturation électronique est incluse, prix relevé le 02/12/2026 sur la "
+        "page officielle de l'éditeur du logiciel."
+    )
+    guide = (
+        "## Les dates à retenir\nLes PME devront émettre leurs factures électroniques le "
+        "1er septembre 2027."
+    )
+    chosen = best_sentences(
+        "facture électronique obligatoire, c'est quand ?",
+        [Passage("tool-x", 0, card), Passage("guide-y", 1, guide)],
+        embed=None,
+        limit=2,
+    )
+    assert chosen[0].fiche_id == "guide-y"
