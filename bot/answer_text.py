@@ -99,6 +99,19 @@ def tool_price_sentence(tool: CatalogueTool) -> str:
     return text + "."
 
 
+def tool_hosting_sentence(tool: CatalogueTool) -> str:
+    """ "Calendly : données traitées hors de l'UE (États-Unis). Prestataire américain…"."""
+    where = msg.HOSTING_REGIONS.get(tool.hosting_region)
+    if where is None:
+        return ""
+    text = msg.TOOL_HOSTING.format(name=tool.short_name, where=where)
+    note = tool.hosting_note.strip()
+    if note:
+        text += f", {note}" if "(" in note else f" ({note})"
+    gdpr = tool.gdpr.strip().rstrip(".")
+    return f"{text}. {gdpr[:1].upper()}{gdpr[1:]}." if gdpr else text + "."
+
+
 def why(tool: CatalogueTool, category_why: str) -> str:
     """One sentence on what the tool brings, with its free start and EU hosting."""
     perks = []

@@ -83,6 +83,8 @@ class CatalogueTool:
     use_cases: tuple[str, ...] = ()
     sectors: tuple[str, ...] = ("tous",)
     hosting_region: str = ""
+    hosting_note: str = ""  # "États-Unis", "Éditeur français ; hébergement à confirmer"
+    gdpr: str = ""  # what the card says to check before personal data goes in
     vendor: str = ""
     model_prices: tuple[ModelPrice, ...] = ()
     free_tier: str = ""
@@ -162,6 +164,7 @@ class CatalogueTool:
         meta = fiche.meta
         hosting = meta.get("hosting")
         region = hosting.get("region") if isinstance(hosting, dict) else None
+        note = hosting.get("note") if isinstance(hosting, dict) else None
         return cls(
             id=fiche.id,
             name=str(meta.get("title") or fiche.title),
@@ -173,6 +176,8 @@ class CatalogueTool:
             use_cases=tuple(meta.get("use_cases") or ()),
             sectors=tuple(meta.get("sectors") or ("tous",)),
             hosting_region=str(region or ""),
+            hosting_note=str(note or ""),
+            gdpr=str(meta.get("gdpr") or ""),
             vendor=str(meta.get("vendor") or ""),
             model_prices=_model_prices(meta),
             free_tier=str(meta.get("free_tier") or ""),

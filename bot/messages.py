@@ -327,6 +327,10 @@ NEED_OPENING = "Pour {label}, commencez par {first}"
 NEED_THEN = ", puis {rest} si besoin"
 NEED_CLOSING = ", à tester sur un pilote de deux semaines."
 SECOND_NEED = "Et pour {label} : {tools}."
+NO_TOOL_FOR_TRADE = (
+    "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
+    "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."
+)
 NO_TOOL_FITS = (
     "Aucun outil du catalogue pour {label} ne rentre dans un budget de {budget} €/mois : "
     "commencez par des offres gratuites ou revoyez le budget."
@@ -344,6 +348,13 @@ COST_OF_PROPOSAL = "Coût par mois de la proposition : {tools}, soit {total} au 
 ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
 NO_OTHER = "Je n'ai pas d'autre outil au catalogue pour ce besoin que ceux déjà proposés."
 TOOL_PRICE = "{name} : {price}"
+TOOL_HOSTING = "{name} : données {where}"
+HOSTING_REGIONS = {
+    "eu": "traitées dans l'UE",
+    "outside-eu": "traitées hors de l'UE",
+    "self-hostable": "gardées chez vous si vous l'installez sur vos machines",
+    "mixed": "dans ou hors de l'UE selon l'offre choisie",
+}
 PRICE_DETAIL = " ({tax}, tarif relevé le {date})"
 MODEL_PRICES_TITLE = "Prix par million de tokens (entrée / sortie), tarifs au {date} :"
 MODEL_PRICE_LINE = "• {model} ({vendor}) : {input} € / {output} €"

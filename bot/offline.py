@@ -128,9 +128,12 @@ class Composer:
         lines = []
         if request.intent == "information" and "tool-price" in request.topics:
             for tool in tools:
-                fiche = self.lookup(tool.id)
-                suffix = f" [{cites.number(fiche)}]" if fiche else ""
-                lines.append(write.tool_price_sentence(tool).rstrip(".") + suffix + ".")
+                lines.append(self._cited(write.tool_price_sentence(tool), tool.id, cites))
+        if request.topics[:1] == ("data-protection",) and not request.asks_permission:
+            for card in map(self.catalogue.get, request.tools_named[:MAX_FACT_FICHES]):
+                hosting = write.tool_hosting_sentence(card) if card else ""
+                if card and hosting:  # "c'est hébergé où, Calendly ?": the card's own answer
+                    lines.append(self._cited(hosting, card.id, cites))
         passages = self._passages(request, hits)
         topic = self._topic_test(request)
         if len(request.tools_named) >= 2 and "tool-price" not in request.topics:
@@ -151,6 +154,12 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _cited(self, sentence: str, fiche_id: str, cites: _Citations) -> str:
+        """A sentence of our own built from a fiche's fields, with that fiche's marker."""
+        fiche = self.lookup(fiche_id)
+        suffix = f" [{cites.number(fiche)}]" if fiche else ""
+        return sentence.rstrip(".") + suffix + "."
 
     def _one_per_tool(self, request: Request, passages: Sequence[Passage]) -> list[Sentence]:
         """The best sentence of each named tool's card, in the order the owner named them."""
@@ -185,7 +194,11 @@ class Composer:
         if request.tools_named and "tool-price" in request.topics:
             order = list(request.tools_named)
         else:
+            # "c'est hébergé où, Calendly ?" is about the tool; "c'est autorisé avec ChatGPT ?"
+            # about the rule
+            subject = [] if request.asks_permission else list(request.tools_named)
             order = [
+                *subject,
                 *topical[:1],
                 *trade_cases,  # the owner's own trade's case says what applies to them
                 *topical[1:],
@@ -295,8 +308,10 @@ class Composer:
             parts = [write.need_sentence(need.label, main)]
             if second is not None:
                 parts.append(write.second_need_sentence(second, for_second))
+        elif request.budget is None:
+            parts = [msg.NO_TOOL_FOR_TRADE.format(label=need.label)]
         else:
-            budget = format_eur(request.budget or 0)
+            budget = format_eur(request.budget)
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]
         case = self._case(request, hits)
         if case is not None and request.follow_up is None and request.intent == "need":

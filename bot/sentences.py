@@ -228,10 +228,10 @@ def best_sentences(
             continue
         kept.update({(s.fiche_id, s.position): s for s in fresh})
     # the best sentence's fiche first (the fact asked, stated first), each fiche in reading order
-    order = sorted(
+    reading = sorted(
         kept.values(), key=lambda s: (s.fiche_id != best.fiche_id, s.passage_rank, s.position)
     )
-    return _within(order, best)
+    return _within(reading, best)
 
 
 def _on_subject(sentence: Sentence, content: set[str], topic: Callable[[str], bool] | None) -> bool:

@@ -82,6 +82,7 @@ class Request:
     fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
     asks_help: bool = False  # "que faire", "je cherche", "je voudrais"...
     smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
+    asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
 
     @property
     def fact_question(self) -> str:
@@ -189,6 +190,7 @@ class Understanding:
             stated_need=stated,
             asks_help=bool(scores.cues["need"]),
             smalltalk=smalltalk,
+            asks_permission=bool(scores.cues.get("permission")),
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -411,7 +413,13 @@ class Understanding:
         return best if best is not None and found[best] > 0 else None
 
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
-        return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].answer)))
+        """The tools the previous answer proposed (not those its example case mentions)."""
+        proposal = _CASE_START.split(history[-1].answer, maxsplit=1)[0]
+        return tuple(t.id for t in self.catalogue.named_in(fold_words(proposal)))
+
+
+# where an answer's example case starts (bot/messages.py CASE_REAL, CASE_ILLUSTRATIVE)
+_CASE_START = re.compile(r"\bExemple(?: illustratif \(pas une preuve de résultat\))? : «")
 
 
 def _is_question(question: str, folded: str) -> bool:

@@ -243,3 +243,18 @@ async def test_a_permission_question_from_a_trade_gets_its_cases_rule(advisor: A
 async def test_an_unknown_term_is_not_defined_by_chance(advisor: Advisor) -> None:
     advice = await advisor.advise("c'est quoi un LLM ?")
     assert advice.answer.startswith("Je n'ai pas cette information")
+
+
+async def test_where_a_named_tool_keeps_the_data_comes_from_its_card(advisor: Advisor) -> None:
+    advice = await advisor.advise("c'est hébergé où calendly ?")
+    assert advice.answer.startswith("Calendly : données traitées hors de l'UE (États-Unis)")
+    assert advice.sources[0].id == "tool-calendly"
+
+
+async def test_a_need_with_no_tool_for_the_trade_says_so_without_inventing_a_budget(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("mon resto perd des appels le midi")
+    assert "budget de 0" not in advice.answer
+    assert advice.answer.startswith("Mon catalogue n'a pas encore d'outil")
+    assert advice.pilot is not None  # the method still stands

@@ -546,3 +546,16 @@ def test_shipped_a_need_word_inside_another_needs_phrase_does_not_count(
     request = shipped.read("je veux un chatbot sur mon site internet pour mes clients")
     assert request.needs[0] == "messages-clients"
     assert "contenu-marketing" not in request.strong_needs  # "site internet" is the chatbot's
+
+
+def test_shipped_previous_tools_are_the_proposal_not_the_example_case(
+    shipped: Understanding,
+) -> None:
+    previous = Turn(
+        question="les clientes oublient leurs rdv",
+        answer="Pour les rendez-vous, commencez par Calendly (0 à 14,7 €/mois), à tester sur un "
+        "pilote de deux semaines. Exemple illustratif (pas une preuve de résultat) : « Salon » "
+        "[1]. Un assistant comme ChatGPT aide à écrire les messages.",
+    )
+    request = shipped.read("et moins cher ?", history=[previous])
+    assert request.previous_tools == ("tool-calendly",)
