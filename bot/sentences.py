@@ -24,6 +24,7 @@ Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 MAX_SENTENCE_CHARS = 300
 MIN_SENTENCE_CHARS = 25
 LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
+FULL_WEIGHT_TERMS = 3  # content words a question needs for the words to weigh fully
 DEFINITION_BONUS = 0.6  # "c'est quoi un token ?": the sentence that defines it
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
 OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
@@ -82,6 +83,13 @@ _META = re.compile(
 )
 
 
+# words owners add to a question that say nothing of its subject
+_FILLER_TERMS = frozenset(
+    analyze(
+        "exactement vraiment concrètement précisément réellement simplement juste svp stp "
+        "merci bonjour salut franchement honnêtement clairement rapidement"
+    )
+)
 # words every question of ours holds: sharing them says nothing about the subject
 _GENERIC_TERMS = frozenset(
     analyze(
@@ -182,7 +190,11 @@ def best_sentences(
     pool = _answers_only(candidates(passages))
     if not pool:
         return []
-    scores = _lexical(question, pool) * LEXICAL_WEIGHT + _section_lift(question, pool)
+    # a question with one content word ("la meilleure IA ?") matches words by chance: the
+    # words weigh in proportion to how many the question holds
+    subject = _asked_terms(question) - _GENERIC_TERMS
+    weight = LEXICAL_WEIGHT * min(1.0, len(subject) / FULL_WEIGHT_TERMS)
+    scores = (_lexical(question, pool) + _section_lift(question, pool)) * weight
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
     if not _ASKS_COST.search(question):  # "OpenAI lit-il mes conversations ?", "c'est quand ?"
@@ -239,6 +251,11 @@ def _on_subject(sentence: Sentence, content: set[str], topic: Callable[[str], bo
     its topic when it has one ("comment je les forme ?" is not answered "sous forme de lien")."""
     shares = bool(content & set(analyze(sentence.text)))
     return shares and (topic is None or topic(sentence.text))
+
+
+def _asked_terms(question: str) -> set[str]:
+    """The question's stems without an owner's filler words ("exactement", "svp")."""
+    return set(analyze(question)) - _FILLER_TERMS
 
 
 def _answers_only(pool: list[Sentence]) -> list[Sentence]:
@@ -318,7 +335,7 @@ def _bonus(
 
 def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
     """BM25-like: question stems found in the sentence, weighted by rarity in the pool."""
-    terms = set(analyze(question))
+    terms = _asked_terms(question)
     bags = [Counter(analyze(s.text)) for s in pool]
     df = Counter(term for bag in bags for term in set(bag) if term in terms)
     n = len(pool)
@@ -331,7 +348,7 @@ def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
 def _section_lift(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
     """A lift for the sentences of the section that best matches the question, by its
     heading and its words: "où sont mes données ?" finds "Données et RGPD"."""
-    terms = set(analyze(question))
+    terms = _asked_terms(question)
     if _ASKS_WHEN.search(question):  # "c'est quand ?" is answered by "Les dates à retenir"
         terms |= _WHEN_TERMS
     keys = list(dict.fromkeys((s.fiche_id, s.section) for s in pool))

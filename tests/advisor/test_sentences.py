@@ -300,3 +300,19 @@ def test_a_when_question_gets_the_calendar_date_first_not_a_price_read_on_a_day(
         limit=2,
     )
     assert chosen[0].fiche_id == "guide-y"
+
+
+def test_one_content_word_does_not_outweigh_the_topic_the_question_is_on() -> None:
+    guide = (
+        "## Choisir\nQuatre critères guident le choix d'un modèle : le prix, la qualité en "
+        "français, le lieu des données et la facilité de changer."
+    )
+    other = "## Après\nGardez un document où chacun note ses meilleures consignes du mois."
+    [best] = best_sentences(
+        "quelle est la meilleure IA ?",
+        [Passage("guide-choose", 0, guide), Passage("guide-other", 1, other)],
+        embed=None,
+        limit=1,
+        topical=frozenset({"guide-choose"}),
+    )
+    assert best.fiche_id == "guide-choose"
