@@ -17,11 +17,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval import filters as filtering
-from retrieval.embedding import Embedder, load_embedder, resolve_model
+from retrieval.embedding import (
+    DEFAULT_ONNX_CACHE,
+    SENTENCE_TRANSFORMERS,
+    Embedder,
+    check_ingest_embedder,
+    load_embedder,
+    resolve_model,
+)
 from retrieval.errors import IndexNotReadyError, InvalidQueryError, KnowledgeBaseError
-from retrieval.ingest import Indexer, IngestReport, bm25_dir, build_lexical, read_manifest
+from retrieval.ingest import Indexer, IngestReport, bm25_dir, build_lexical
 from retrieval.lexical import LexicalIndex, StoredChunk
 from retrieval.loader import load_document, load_fiches
+from retrieval.manifest import Manifest
 from retrieval.models import Fiche, Hit, SearchFilters
 from retrieval.store import ChromaStore
 from retrieval.text import has_words
@@ -40,6 +48,7 @@ MAX_QUERY_CHARS = 2000
 _QUERY_CACHE = 256
 _SCORES_CACHE = 32
 _MASK_CACHE = 32
+MANIFEST_FILE = "manifest.json"  # written by retrieval.ingest in the index directory
 
 Ranking = list[tuple[StoredChunk, float]]
 
@@ -82,8 +91,12 @@ class KnowledgeBase:
         model_name: str,
         model_location: str,
         embedder: Embedder | None = None,
+        ingest_embedder: str = SENTENCE_TRANSFORMERS,
+        onnx_cache_dir: Path = DEFAULT_ONNX_CACHE,
     ) -> None:
         self._store = store
+        self._ingest_embedder = check_ingest_embedder(ingest_embedder)
+        self._onnx_cache_dir = onnx_cache_dir
         self._index_dir = index_dir
         self._knowledge_dir = knowledge_dir
         self.model_name = model_name
@@ -97,6 +110,7 @@ class KnowledgeBase:
             knowledge_dir=knowledge_dir,
             model_name=model_name,
             embedder=self._checked_document_embedder,
+            ingest_embedder=ingest_embedder,
         )
         self._lexical: LexicalIndex | None = None
         self._fiches: dict[str, Fiche] | None = None
@@ -129,7 +143,11 @@ class KnowledgeBase:
         if self._given_embedder is not None:
             return self._checked(self._given_embedder)
         if self._document_embedder is None:
-            self._document_embedder = load_embedder(self._model_location)
+            self._document_embedder = load_embedder(
+                self._model_location,
+                runtime=self._ingest_embedder,
+                onnx_cache_dir=self._onnx_cache_dir,
+            )
         return self._checked(self._document_embedder)
 
     def _checked(self, embedder: Embedder) -> Embedder:
@@ -171,15 +189,37 @@ class KnowledgeBase:
             for error in errors:
                 logger.warning("fiche skipped: %s", error)
             known = {f.id: f for f in fiches}
-            for fiche_id, entry in read_manifest(self._store, self._index_dir).entries.items():
-                if fiche_id in known:
-                    continue
-                try:
-                    known[fiche_id] = load_document(Path(entry.path))
-                except KnowledgeBaseError as exc:
-                    logger.warning("indexed document no longer readable: %s", exc)
+            self._load_documents(known)
             self._fiches = known
         return self._fiches
+
+    def _load_documents(self, known: dict[str, Fiche]) -> None:
+        """Add the indexed user documents readable here to `known`; one warning for the
+        others (a worker on another machine may have none of them)."""
+        unreadable: list[KnowledgeBaseError] = []
+        for fiche_id, path in self._indexed_documents().items():
+            if fiche_id in known:
+                continue
+            try:
+                known[fiche_id] = load_document(Path(path))
+            except KnowledgeBaseError as exc:
+                unreadable.append(exc)
+        if unreadable:
+            logger.warning(
+                "%d indexed documents are no longer readable here, e.g. %s",
+                len(unreadable),
+                unreadable[0],
+            )
+
+    def _indexed_documents(self) -> dict[str, str]:
+        """Path of every indexed document by id: from this directory's manifest when it
+        matches the store, else from the chunks the BM25 index holds (a worker that did not
+        ingest has no manifest; reading every chunk from the server again would cost as much
+        as building BM25)."""
+        manifest = Manifest.load(self._index_dir / MANIFEST_FILE)
+        if manifest.fingerprint and manifest.fingerprint == self._store.fingerprint():
+            return {fiche_id: entry.path for fiche_id, entry in manifest.entries.items()}
+        return {r.fiche_id: str(r.metadata.get("path", "")) for r in self._lexical_index().records}
 
     # -- search ------------------------------------------------------------------------
 
@@ -374,11 +414,15 @@ def open_knowledge_base(
     chroma_port: int = 8000,
     embedder: Embedder | None = None,
     check_model: bool = True,
+    ingest_embedder: str = SENTENCE_TRANSFORMERS,
+    onnx_cache_dir: Path = DEFAULT_ONNX_CACHE,
 ) -> KnowledgeBase:
     """Open (without loading any model) the knowledge base stored in `index_dir` or a server.
 
     With `check_model`, a collection built with another embedding model is refused
-    (ModelMismatchError); pass False only to rebuild it.
+    (ModelMismatchError); pass False only to rebuild it. `ingest_embedder` (one of
+    retrieval.embedding.INGEST_EMBEDDERS) computes document vectors, ONNX graphs cached in
+    `onnx_cache_dir`.
     """
     if embedder is not None:
         name, location = embedder.model_name, embedder.model_name
@@ -400,6 +444,8 @@ def open_knowledge_base(
         model_name=name,
         model_location=location,
         embedder=embedder,
+        ingest_embedder=ingest_embedder,
+        onnx_cache_dir=onnx_cache_dir,
     )
     opened.append(kb)
     if check_model:

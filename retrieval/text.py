@@ -15,11 +15,25 @@ _WORD = re.compile(r"[a-z0-9]+")
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 
 
+class _CombiningMarks(dict[int, int | None]):
+    """`str.translate` table deleting combining marks, filled as characters are first seen
+    (a lookup in C per character instead of a Python call); bounded to the Basic
+    Multilingual Plane, so hostile text cannot grow it past 65,536 entries."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        if code < 0x10000:
+            self[code] = kept
+        return kept
+
+
+_COMBINING = _CombiningMarks()
+
+
 def fold(text: str) -> str:
     """Lowercase and strip accents ("Él\u00e8ve" -> "eleve"); ligatures are expanded."""
     text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFKD", text.lower()).translate(_COMBINING)
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +53,19 @@ def _stemmer() -> snowballstemmer.stemmer:
     return stemmer
 
 
+# Stems are memoised per word: the pure-Python Snowball stemmer costs tens of microseconds a
+# word, and a large index repeats a few thousand words millions of times. Bounded, since
+# queries bring words of their own.
+_STEM_CACHE = 1 << 18
+
+
+@lru_cache(maxsize=_STEM_CACHE)
+def stem(word: str) -> str:
+    """The French Snowball stem of one folded word."""
+    stemmed: str = _stemmer().stemWord(word)
+    return stemmed
+
+
 def has_words(text: str) -> bool:
     """True when the text holds at least one letter or digit."""
     return bool(_WORD.search(fold(text)))
@@ -49,4 +76,4 @@ def analyze(text: str) -> list[str]:
     words = _WORD.findall(fold(_ELISION.sub(" ", text)))
     stop = _stop_words()
     kept = [w for w in words if w not in stop and (len(w) > 1 or w.isdigit())]
-    return list(_stemmer().stemWords(kept))
+    return [stem(w) for w in kept]
