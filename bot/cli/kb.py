@@ -25,6 +25,7 @@ from retrieval.errors import (
     StoreUnavailableError,
 )
 from retrieval.evaluation import load_questions, select_split
+from retrieval.ingest import EmbedderMismatchError
 from retrieval.vocabulary import ALL_TYPES, SECTORS
 
 # French wording of these commands (user-facing).
@@ -43,6 +44,10 @@ BAD_QUERY = "Recherche refusée : reformulez-la avec quelques mots."
 MISMATCH = (
     "L'index de {where} a été construit avec un autre modèle d'embeddings que "
     "EMBEDDING_MODEL={model} : relancez « pilote-ia ingest --rebuild »."
+)
+EMBEDDER_MISMATCH = (
+    "L'index de {where} a été calculé avec INGEST_EMBEDDER={stored}, pas {configured} : "
+    "relancez « pilote-ia ingest --rebuild » ou remettez INGEST_EMBEDDER={stored}."
 )
 STORE_SERVER_DOWN = (
     "Serveur Chroma injoignable (CHROMA_HOST={host}, CHROMA_PORT={port}) : vérifiez qu'il "
@@ -147,6 +152,10 @@ def _explain(exc: RetrievalError, settings: Settings) -> str:
             if settings.chroma_host
             else str(settings.index_dir)
         )
+        if isinstance(exc, EmbedderMismatchError):
+            return EMBEDDER_MISMATCH.format(
+                where=where, stored=exc.stored, configured=exc.configured
+            )
         return MISMATCH.format(where=where, model=settings.embedding_model)
     if isinstance(exc, StoreUnavailableError):
         if settings.chroma_host:

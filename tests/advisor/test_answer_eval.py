@@ -355,7 +355,7 @@ FAKE_MODEL = "fake-hash-64"
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on the advisor's fixture fiches; the embedder seam yields the hash embedder."""
 
-    def load_fake(model: str, *, for_queries_only: bool = False) -> Embedder:
+    def load_fake(model: str, *, for_queries_only: bool = False, **_: object) -> Embedder:
         return HashEmbedder(model_name=model)
 
     monkeypatch.setattr(knowledge_base, "load_embedder", load_fake)

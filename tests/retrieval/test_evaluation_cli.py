@@ -24,7 +24,7 @@ FAKE_MODEL = "fake-hash-64"
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on a copy of the fixture fiches; the embedder seam yields the hash embedder."""
 
-    def load_fake(model: str, *, for_queries_only: bool = False) -> Embedder:
+    def load_fake(model: str, *, for_queries_only: bool = False, **_: object) -> Embedder:
         assert model == FAKE_MODEL
         return HashEmbedder(model_name=FAKE_MODEL)
 
