@@ -78,3 +78,11 @@ def test_one_list_of_providers() -> None:
     """The presets are the list; the settings type and the display names follow it."""
     assert list(get_args(ProviderName)) == list(PRESETS) == list(PROVIDER_NAMES)
     assert KEYLESS_PROVIDERS == ("ollama", "llamacpp", "custom")
+
+
+def test_a_workers_share_of_the_telegram_rate_is_a_setting() -> None:
+    assert load_settings({}).telegram_rate_per_s == 30
+    assert load_settings({"TELEGRAM_RATE_PER_S": "15"}).telegram_rate_per_s == 15
+    with pytest.raises(ConfigError) as info:
+        load_settings({"TELEGRAM_RATE_PER_S": "45"})  # Telegram would refuse the excess
+    assert "TELEGRAM_RATE_PER_S" in info.value.problems

@@ -97,7 +97,10 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
+        .rate_limiter(
+            rate_limiter
+            or RetryingRateLimiter(overall_max_rate=settings.telegram_rate_per_s, max_retries=3)
+        )
         .concurrent_updates(True)
         .connection_pool_size(CONNECTION_POOL)
         .pool_timeout(POOL_TIMEOUT_S)
