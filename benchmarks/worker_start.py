@@ -30,8 +30,6 @@ import sys
 import tempfile
 import time
 import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +43,13 @@ sys.path.insert(0, str(REPO))
 from benchmarks.corpus import OUT, Corpus, generate  # noqa: E402
 from bot.config import DEFAULT_EMBEDDING_MODEL  # noqa: E402
 from tests.fakes.processes import BIN, free_port, start_chroma, stop, wait_http  # noqa: E402
-from tests.fakes.telegram_server import Call, FakeTelegram, running_fake  # noqa: E402
+from tests.fakes.telegram_server import (  # noqa: E402
+    Call,
+    FakeTelegram,
+    post_update,
+    running_fake,
+    text_update,
+)
 
 SECRET = "worker-start-secret_1"
 PUBLIC_URL = "https://bot.example.org/telegram/hook"
@@ -163,28 +167,9 @@ def _env(data: Path, chroma_port: int, fake: FakeTelegram, webhook_port: int) ->
     return env
 
 
-def _post_question(port: int, update_id: int, chat: int) -> int:
-    user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
-    update = {
-        "update_id": update_id,
-        "message": {
-            "message_id": 1,
-            "date": int(time.time()),
-            "chat": {"id": chat, "type": "private"},
-            "from": user,
-            "text": QUESTION,
-        },
-    }
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/telegram/hook",
-        data=json.dumps(update).encode(),
-        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+def _post_question(port: int, update_id: int, chat: int) -> int | None:
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    return post_update(url, text_update(update_id, chat, QUESTION), SECRET, timeout=60)
 
 
 def _final_answer(chat: int) -> Callable[[FakeTelegram], Call | None]:

@@ -33,7 +33,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.fakes.postgres import PostgresServer, start_postgres  # noqa: E402
 from tests.fakes.processes import BIN, free_port, start_chroma, stop, wait_http  # noqa: E402
+from tests.fakes.telegram_server import text_update  # noqa: E402
 from tests.reliability.load import QUESTIONS, run_load_process, start_fakes  # noqa: E402
 from tests.reliability.support import (  # noqa: E402
     API_KEY,
@@ -205,19 +205,6 @@ def stop_workers(workers: list[Worker]) -> None:
             raise RuntimeError(f"{worker.log} holds a traceback:\n{text[-3000:]}")
 
 
-def update(update_id: int, chat: int, text: str) -> dict[str, Any]:
-    """A private text message update as Telegram POSTs it."""
-    user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
-    message = {
-        "message_id": update_id,
-        "date": int(time.time()),
-        "chat": {"id": chat, "type": "private"},
-        "from": user,
-        "text": text,
-    }
-    return {"update_id": update_id, "message": message}
-
-
 class Proxy:
     """Round-robin POSTs of updates to the workers' webhooks, `IN_FLIGHT` at most."""
 
@@ -233,7 +220,7 @@ class Proxy:
     async def send(self, chat: int, _n: int, text: str) -> None:
         """POST one update to the next worker."""
         self._update_id += 1
-        body = update(self._update_id, chat, text)  # before waiting: others move the counter
+        body = text_update(self._update_id, chat, text)  # before waiting: others move the counter
         hook = self._hooks[self._next % len(self._hooks)]
         self._next += 1
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from retrieval.embedding import PACKAGED_MODEL_NAME
 from retrieval.errors import EmbeddingError
@@ -90,6 +90,26 @@ def _read_pooling_path(model_dir: Path) -> Path:
     if str(modules[0].get("path", "")) not in ("", "."):
         raise EmbeddingError(f"transformer module outside the model root in {path}")
     return model_dir / str(modules[1].get("path", "")) / "config.json"
+
+
+def load_tokenizer(path: Path, spec: _ModelSpec) -> Tokenizer:
+    """The model's Rust tokenizer, without padding (batches are padded by length)."""
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # the Rust tokenizer raises a bare Exception on bad files
+        raise EmbeddingError(f"cannot load tokenizer {path}: {exc}") from exc
+    # tokenizer.json ships its own fixed padding and a shorter truncation; we pad per batch.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=spec.max_seq_length)
+    return tokenizer
+
+
+def tokenize(tokenizer: Tokenizer, spec: _ModelSpec, texts: Sequence[str]) -> list[Encoding]:
+    """The tokens of each text (lower-cased first when the model was trained so)."""
+    if isinstance(texts, str):
+        raise TypeError("encode expects a sequence of strings, not a single string")
+    prepared = [t.lower() for t in texts] if spec.do_lower_case else list(texts)
+    return tokenizer.encode_batch(prepared) if prepared else []
 
 
 def _read_spec(model_dir: Path) -> _ModelSpec:
@@ -322,23 +342,13 @@ class NumpyMiniLMEmbedder:
         self._blas = _blas_controller()
         self._head_dim = self._spec.hidden_size // self._spec.num_heads
         self._activation = _ACTIVATIONS[self._spec.hidden_act]
-        self._tokenizer = self._load_tokenizer(model_dir / _TOKENIZER_FILE)
+        self._tokenizer = load_tokenizer(model_dir / _TOKENIZER_FILE, self._spec)
         self._embeddings, self._layers = _load_weights(
             model_dir / _WEIGHTS_FILE, self._spec.num_layers, 1.0 / math.sqrt(self._head_dim)
         )
         if self._embeddings["word"].shape[1] != self.dimension:
             raise EmbeddingError("word embeddings do not match hidden_size")
         logger.debug("loaded %s from %s", self.model_name, model_dir)
-
-    def _load_tokenizer(self, path: Path) -> Tokenizer:
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as exc:  # the Rust tokenizer raises a bare Exception on bad files
-            raise EmbeddingError(f"cannot load tokenizer {path}: {exc}") from exc
-        # tokenizer.json ships its own fixed padding and a shorter truncation; we pad per batch.
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=self._spec.max_seq_length)
-        return tokenizer
 
     @staticmethod
     def supports(model_dir: Path) -> bool:
@@ -351,13 +361,8 @@ class NumpyMiniLMEmbedder:
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed texts into a float32 (n, dimension) array, L2-normalised."""
-        if isinstance(texts, str):
-            raise TypeError("encode expects a sequence of strings, not a single string")
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return result
-        prepared = [t.lower() for t in texts] if self._spec.do_lower_case else list(texts)
-        encodings = self._tokenizer.encode_batch(prepared)
+        encodings = tokenize(self._tokenizer, self._spec, texts)
+        result = np.zeros((len(encodings), self.dimension), dtype=np.float32)
         # Sorting by length keeps padding (and wasted attention work) small inside a batch.
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self._batch_size):

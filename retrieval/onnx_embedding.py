@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file
-from tokenizers import Encoding, Tokenizer
+from tokenizers import Encoding
 
 from retrieval.errors import EmbeddingError
-from retrieval.fast_minilm import _ModelSpec, _read_spec
+from retrieval.fast_minilm import _ModelSpec, _read_spec, load_tokenizer, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -352,28 +352,14 @@ class OnnxMiniLMEmbedder:
         self.model_name = model_name
         self.dimension = self._spec.hidden_size
         self.variant = variant
-        self._tokenizer = self._load_tokenizer(model_dir / "tokenizer.json")
+        self._tokenizer = load_tokenizer(model_dir / "tokenizer.json", self._spec)
         path = graph_path(model_dir, Path(cache_dir), variant)
         self._session = _session(path, threads or os.cpu_count() or 1)
 
-    def _load_tokenizer(self, path: Path) -> Tokenizer:
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as exc:  # the Rust tokenizer raises a bare Exception on bad files
-            raise EmbeddingError(f"cannot load tokenizer {path}: {exc}") from exc
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=self._spec.max_seq_length)
-        return tokenizer
-
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed texts into a float32 (n, dimension) array, L2-normalised."""
-        if isinstance(texts, str):
-            raise TypeError("encode expects a sequence of strings, not a single string")
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return result
-        prepared = [t.lower() for t in texts] if self._spec.do_lower_case else list(texts)
-        encodings = self._tokenizer.encode_batch(prepared)
+        encodings = tokenize(self._tokenizer, self._spec, texts)
+        result = np.zeros((len(encodings), self.dimension), dtype=np.float32)
         lengths = [len(e.ids) for e in encodings]
         for batch in length_batches(lengths, _BATCH_TOKENS, _MAX_BATCH):
             result[batch] = self.run([encodings[i] for i in batch])

@@ -18,6 +18,8 @@ import re
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -791,3 +793,54 @@ def running_fake(**kwargs: Any) -> Iterator[FakeTelegram]:
         yield fake
     finally:
         fake.stop()
+
+
+# -- what Telegram sends to a bot's webhook ---------------------------------------------
+
+WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def user(uid: int) -> dict[str, Any]:
+    """A Telegram user (who is also the private chat of the same id)."""
+    return {"id": uid, "is_bot": False, "first_name": f"U{uid}", "language_code": "fr"}
+
+
+def text_update(update_id: int, uid: int, text: str) -> dict[str, Any]:
+    """A private text message update as Telegram posts it to a webhook."""
+    message = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "chat": {"id": uid, "type": "private", "first_name": f"U{uid}"},
+        "from": user(uid),
+        "text": text,
+    }
+    return {"update_id": update_id, "message": message}
+
+
+def callback_update(update_id: int, uid: int, data: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A tap on an inline button of `message` (the raw message the bot sent)."""
+    query = {
+        "id": f"cq-{update_id}",
+        "from": user(uid),
+        "chat_instance": f"ci{uid}",
+        "data": data,
+        "message": message,
+    }
+    return {"update_id": update_id, "callback_query": query}
+
+
+def post_update(url: str, update: dict[str, Any], secret: str, timeout: float = 30) -> int | None:
+    """POST an update to a webhook as Telegram does; the HTTP status, None when nobody
+    answered."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(update).encode(),
+        headers={"Content-Type": "application/json", WEBHOOK_SECRET_HEADER: secret},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None

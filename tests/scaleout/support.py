@@ -7,22 +7,19 @@ up showing its answer (a resumed answer edits its placeholder again: still one m
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.fakes.processes import free_port, wait_http
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram, post_update
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_KNOWLEDGE = ROOT / "tests" / "advisor" / "fixtures" / "knowledge"
@@ -131,18 +128,7 @@ class Worker:
     def post(self, update: dict[str, Any]) -> int | None:
         """POST an update as Telegram does; the HTTP status, None when nobody answered."""
         assert self.port is not None
-        request = urllib.request.Request(
-            self.hook_url,
-            data=json.dumps(update).encode(),
-            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except OSError:
-            return None
+        return post_update(self.hook_url, update, SECRET)
 
 
 def can_set_hostname() -> bool:
@@ -157,34 +143,6 @@ def can_set_hostname() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-def user(uid: int) -> dict[str, Any]:
-    return {"id": uid, "is_bot": False, "first_name": f"U{uid}", "language_code": "fr"}
-
-
-def text_update(update_id: int, uid: int, text: str) -> dict[str, Any]:
-    """A private message update as Telegram posts it to a webhook."""
-    message = {
-        "message_id": update_id,
-        "date": int(time.time()),
-        "chat": {"id": uid, "type": "private", "first_name": f"U{uid}"},
-        "from": user(uid),
-        "text": text,
-    }
-    return {"update_id": update_id, "message": message}
-
-
-def callback_update(update_id: int, uid: int, data: str, message: dict[str, Any]) -> dict[str, Any]:
-    """A tap on an inline button of `message` (the raw message the bot sent)."""
-    query = {
-        "id": f"cq-{update_id}",
-        "from": user(uid),
-        "chat_instance": f"ci{uid}",
-        "data": data,
-        "message": message,
-    }
-    return {"update_id": update_id, "callback_query": query}
 
 
 def deliveries(telegram: FakeTelegram, chats: list[int]) -> Counter[str]:

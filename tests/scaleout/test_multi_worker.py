@@ -26,15 +26,14 @@ import pytest
 from tests.fakes import processes
 from tests.fakes.llm_server import Behaviour
 from tests.fakes.postgres import PostgresServer, postgres_server
+from tests.fakes.telegram_server import callback_update, text_update
 from tests.reliability.support import BOT_TOKEN, CountingTelegram, ScriptedLLM, echo_marker
 from tests.scaleout.support import (
     Worker,
     bot_env,
-    callback_update,
     can_set_hostname,
     deliveries,
     no_tracebacks,
-    text_update,
     wait_until,
 )
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.llm_server import Behaviour
+from tests.fakes.telegram_server import text_update
 from tests.reliability.support import BOT_TOKEN, CountingTelegram, ScriptedLLM, echo_marker
 from tests.scaleout.support import (
     Worker,
@@ -25,7 +26,6 @@ from tests.scaleout.support import (
     bot_env,
     deliveries,
     no_tracebacks,
-    text_update,
     wait_until,
 )
 

@@ -7,12 +7,9 @@ a reverse proxy may send any update to any worker). Telegram is the fake Bot API
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 
 from tests.fakes import processes
 from tests.fakes.processes import BIN, free_port, stop, wait_http
-from tests.fakes.telegram_server import Call, FakeTelegram, running_fake
+from tests.fakes.telegram_server import Call, FakeTelegram, post_update, running_fake, text_update
 
 pytestmark = pytest.mark.slow
 
@@ -61,31 +58,8 @@ def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict
     return env
 
 
-def _update(update_id: int, chat: int, text: str) -> dict[str, Any]:
-    user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": 1,
-            "date": int(time.time()),
-            "chat": {"id": chat, "type": "private"},
-            "from": user,
-            "text": text,
-        },
-    }
-
-
-def _post(port: int, payload: dict[str, Any], secret: str) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/telegram/hook",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+def _post(port: int, payload: dict[str, Any], secret: str) -> int | None:
+    return post_update(f"http://127.0.0.1:{port}/telegram/hook", payload, secret, timeout=10)
 
 
 def _final_answer(fake: FakeTelegram, chat: int) -> Call | None:
@@ -134,16 +108,16 @@ def test_two_webhook_workers_answer_from_one_chroma_server(
             assert {h.params["secret_token"] for h in hooks} == {SECRET}
 
             (port_a, _, _), (port_b, _, _) = workers
-            assert _post(port_a, _update(1, 101, "Bonjour"), "wrong-secret") == 403
-            assert _post(port_a, _update(2, 201, QUESTION), SECRET) == 200
-            assert _post(port_b, _update(3, 202, QUESTION), SECRET) == 200
+            assert _post(port_a, text_update(1, 101, "Bonjour"), "wrong-secret") == 403
+            assert _post(port_a, text_update(2, 201, QUESTION), SECRET) == 200
+            assert _post(port_b, text_update(3, 202, QUESTION), SECRET) == 200
             first = fake.wait_for(lambda f: _final_answer(f, 201), timeout=60)
             second = fake.wait_for(lambda f: _final_answer(f, 202), timeout=60)
             # the same question answered by each worker from the shared knowledge base
             assert first.params["text"] == second.params["text"]
             assert "WhatsApp" in first.params["text"]
             # an update replayed to the other worker is recognised as already handled
-            assert _post(port_b, _update(2, 201, QUESTION), SECRET) == 200
+            assert _post(port_b, text_update(2, 201, QUESTION), SECRET) == 200
             time.sleep(1.0)
             assert (
                 len([c for c in fake.calls_to("sendMessage") if int(c.params["chat_id"]) == 201])
