@@ -8,6 +8,7 @@ LLM is configured and whenever the LLM fails.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,10 @@ MAX_FACT_FICHES = 3
 MAX_SOURCES = 4
 FACT_SENTENCES = 3
 MODELS_PER_PROVIDER = 2
+# "où sont stockées les données ?": the place, not the rules
+_ASKS_WHERE = re.compile(
+    r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
+)
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
 
@@ -125,15 +130,9 @@ class Composer:
             table = self._model_prices(request)
             if table:
                 return table
-        lines = []
-        if request.intent == "information" and "tool-price" in request.topics:
-            for tool in tools:
-                lines.append(self._cited(write.tool_price_sentence(tool), tool.id, cites))
-        if request.topics[:1] == ("data-protection",) and not request.asks_permission:
-            for card in map(self.catalogue.get, request.tools_named[:MAX_FACT_FICHES]):
-                hosting = write.tool_hosting_sentence(card) if card else ""
-                if card and hosting:  # "c'est hébergé où, Calendly ?": the card's own answer
-                    lines.append(self._cited(hosting, card.id, cites))
+        lines = self._catalogue_lines(request, tools, cites)
+        if lines and request.intent == "mixed" and not request.tools_named:
+            return " ".join(lines)  # where the proposed tools keep the data: the cards say it
         passages = self._passages(request, hits)
         topic = self._topic_test(request)
         if len(request.tools_named) >= 2 and "tool-price" not in request.topics:
@@ -143,7 +142,7 @@ class Composer:
                 request.fact_question,
                 passages,
                 embed=self.embed,
-                limit=FACT_SENTENCES,
+                limit=FACT_SENTENCES - len(lines),  # the catalogue's lines count too
                 topic=topic,
                 topical=frozenset(self._topical(request, hits)),
             )
@@ -154,6 +153,25 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _catalogue_lines(
+        self, request: Request, tools: Sequence[CatalogueTool], cites: _Citations
+    ) -> list[str]:
+        """Facts written from the cards' fields: the price of the tools asked about, where
+        they (or, for "quel outil, et où vont les données ?", the proposed ones) keep data."""
+        lines = []
+        if request.intent == "information" and "tool-price" in request.topics:
+            lines += [self._cited(write.tool_price_sentence(t), t.id, cites) for t in tools]
+        if "data-protection" not in request.topics[:2] or request.asks_permission:
+            return lines
+        subjects = [t for t in map(self.catalogue.get, request.tools_named) if t is not None]
+        if not subjects and request.intent == "mixed" and _ASKS_WHERE.search(request.folded):
+            subjects = list(tools)
+        for card in subjects[:MAX_FACT_FICHES]:
+            hosting = write.tool_hosting_sentence(card)
+            if hosting:  # "c'est hébergé où, Calendly ?": the card's own answer
+                lines.append(self._cited(hosting, card.id, cites))
+        return lines
 
     def _cited(self, sentence: str, fiche_id: str, cites: _Citations) -> str:
         """A sentence of our own built from a fiche's fields, with that fiche's marker."""
@@ -173,7 +191,9 @@ class Composer:
         """Whether a sentence speaks of the question's main topic (its keywords)."""
         if not request.topics:
             return None
-        words = self._topic_words[request.topics[0]]
+        # the price comes from the catalogue: the sentences answer the other topic asked
+        main = next((t for t in request.topics if t != "tool-price"), request.topics[0])
+        words = self._topic_words[main]
         return lambda text: bool(words.found(fold_words(text)))
 
     def _topical(self, request: Request, hits: Sequence[Hit]) -> list[str]:
@@ -191,7 +211,7 @@ class Composer:
         leading = list(dict.fromkeys(h.fiche_id for h in hits))[:LEAD_FICHES]
         lead_cases = [f for f in leading if f.startswith("case-")]
         trade_cases = [c for c in lead_cases if self._of_trade(c, request.sector)]
-        if request.tools_named and "tool-price" in request.topics:
+        if request.tools_named and request.topics == ("tool-price",):
             order = list(request.tools_named)
         else:
             # "c'est hébergé où, Calendly ?" is about the tool; "c'est autorisé avec ChatGPT ?"

@@ -11,6 +11,7 @@ where one is off-topic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot.catalogue import Catalogue, CatalogueTool
@@ -26,6 +27,7 @@ SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 
 
 CHANNEL_WORD_LETTERS = 5
+_OTHERWISE = re.compile(r"\b(sinon|a part|autre chose que|plutot que|a la place)\b")
 _GENERIC_NAME_WORDS = frozenset(
     {
         "application",
@@ -108,6 +110,8 @@ def _for_need(
         pool = [t for t in pool if t.id not in request.previous_tools]
     asked_about = {t.id for t in catalogue.named_in(fold_words(request.fact_text))}
     wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
+    if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
+        pool = [t for t in pool if t.id not in asked_about]
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted))
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)

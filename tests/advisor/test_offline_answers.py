@@ -258,3 +258,31 @@ async def test_a_need_with_no_tool_for_the_trade_says_so_without_inventing_a_bud
     assert "budget de 0" not in advice.answer
     assert advice.answer.startswith("Mon catalogue n'a pas encore d'outil")
     assert advice.pilot is not None  # the method still stands
+
+
+async def test_a_rule_and_a_price_in_one_question_get_both(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "c'est légal d'utiliser chatgpt pour répondre à mes clients ? et il coûte combien ?"
+    )
+    assert advice.answer.startswith("ChatGPT (Plus et Business) : 0 à 18,4 €/mois")
+    assert "2 août 2026" in advice.answer  # the duty to say it is an AI
+
+
+async def test_where_the_proposed_tools_keep_the_data_when_asked(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "quel outil pour transcrire mes réunions et où sont stockées les données ?"
+    )
+    fact = advice.answer.split("\n\n")[0]
+    assert [t.name for t in advice.tools][:1] == ["Otter.ai (notes de réunion)"]
+    assert fact.startswith("Otter.ai : données traitées hors de l'UE (États-Unis)")
+
+
+async def test_a_tool_asked_about_is_not_proposed_when_the_owner_wants_another(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise(
+        "est ce que claude est hébergé en europe ? sinon quoi pour rédiger mes devis"
+    )
+    assert advice.answer.startswith("Claude : données traitées hors de l'UE")
+    assert "Claude (Pro et Team)" not in [t.name for t in advice.tools]
+    assert "Pour les devis et l'administratif" in advice.answer
