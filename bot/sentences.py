@@ -46,6 +46,8 @@ _DEFINITION_MARK = re.compile(
 # a case's context and problem, a guide's pitfalls: the situation the owner describes, not the
 # answer (they echo the question, so they score high)
 _PROBLEM_SECTION = re.compile(r"^(?:contexte|probl[eè]mes?|les pi[eè]ges)\b", re.IGNORECASE)
+_GIST_SECTION = re.compile(r"^(?:en bref|l['’]essentiel)\b", re.IGNORECASE)
+GIST_BONUS = 0.3
 _PRICE_SECTION = re.compile(r"^(?:prix|tarifs?|accès et prix|co[uû]ts?)\b", re.IGNORECASE)
 _LIST_INTRO = re.compile(r"\s*:\s*\n\s*(?:[-*]|\d+\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -197,6 +199,8 @@ def best_sentences(
     scores = (_lexical(question, pool) + _section_lift(question, pool)) * weight
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
+    else:  # a broad question: the fiche's own summary ("En bref") says it best
+        scores = scores + _bonus(pool, lambda s: bool(_GIST_SECTION.match(s.section)), GIST_BONUS)
     if not _ASKS_COST.search(question):  # "OpenAI lit-il mes conversations ?", "c'est quand ?"
         scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
     defined = _defined_term(question)

@@ -265,7 +265,7 @@ async def test_a_rule_and_a_price_in_one_question_get_both(advisor: Advisor) -> 
         "c'est légal d'utiliser chatgpt pour répondre à mes clients ? et il coûte combien ?"
     )
     assert advice.answer.startswith("ChatGPT (Plus et Business) : 0 à 18,4 €/mois")
-    assert "2 août 2026" in advice.answer  # the duty to say it is an AI
+    assert "article 50" in advice.answer  # the duty to say it is an AI
 
 
 async def test_where_the_proposed_tools_keep_the_data_when_asked(advisor: Advisor) -> None:
