@@ -43,7 +43,18 @@ _NO_BUDGET = re.compile(
     r"\b(?:pas de|sans|aucun|zero|0) budget\b|\bbudget (?:0|zero|nul)\b"
     r"|\b(?:outil|appli|application|logiciel|solution)s? gratuite?s?\b"
 )
-_ASKS_COST = ("combien", "cb", "cout", "coute", "prix", "total", "en tout", "budget")
+_ASKS_COST = (
+    "combien",
+    "cb",
+    "cout",
+    "coute",
+    "prix",
+    "total",
+    "en tout",
+    "budget",
+    "payant",
+    "tarif",
+)
 _ASKS_TOOLS = (
     "quel outil",
     "quels outils",
@@ -162,7 +173,7 @@ class Understanding:
         tools = tuple(t.id for t in self.catalogue.named_in(folded))
         follow_up = self._follow_up(folded, scores, tools, bool(history))
         said_sector = self._sector(folded)
-        sector = profile.sector or said_sector
+        sector = profile.sector or said_sector or self._sector_of(history)
         smalltalk = self._smalltalk(said, tools)  # the words alone, not the search's guess
         intent = (
             "out_of_scope"
@@ -411,6 +422,14 @@ class Understanding:
         found = {k: s.score(folded) for k, s in self._sectors.items()}
         best = max(found, key=lambda k: found[k], default=None)
         return best if best is not None and found[best] > 0 else None
+
+    def _sector_of(self, history: Sequence[Turn]) -> str | None:
+        """The trade the owner named earlier in the conversation ("j'ai un restaurant")."""
+        for turn in reversed(history):
+            sector = self._sector(fold_words(turn.question))
+            if sector is not None:
+                return sector
+        return None
 
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
         """The tools the previous answer proposed (not those its example case mentions)."""

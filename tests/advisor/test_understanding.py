@@ -559,3 +559,17 @@ def test_shipped_previous_tools_are_the_proposal_not_the_example_case(
     )
     request = shipped.read("et moins cher ?", history=[previous])
     assert request.previous_tools == ("tool-calendly",)
+
+
+def test_shipped_the_trade_named_earlier_in_the_conversation_is_kept(
+    shipped: Understanding,
+) -> None:
+    earlier = Turn(question="j'ai un restaurant", answer="Pour les messages clients, …")
+    request = shipped.read("je voudrais moins de no show", history=[earlier])
+    assert request.sector == "restauration"
+
+
+def test_shipped_is_it_paid_after_a_fact_is_the_cost_of_that_tool(shipped: Understanding) -> None:
+    earlier = Turn(question="c'est quoi whisper ?", answer="Whisper est le modèle vocal d'OpenAI.")
+    request = shipped.read("et c'est payant ?", history=[earlier])
+    assert request.follow_up == "cost" and request.previous_tools == ("tool-whisper",)
