@@ -22,6 +22,7 @@ from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
 from bot.tool_choice import choose_tools
 from bot.understanding import Request
 from retrieval.models import Fiche, Hit
+from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary
 
 Lookup = Callable[[str], Fiche | None]
@@ -73,6 +74,7 @@ class Composer:
         self.cases = list(cases)
         self.embed = embed
         self._topic_words = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
+        self._topic_names = {k: KeywordSet.of(v.names) for k, v in vocabulary.topics.items()}
 
     def compose(
         self,
@@ -145,6 +147,7 @@ class Composer:
                 limit=FACT_SENTENCES - len(lines),  # the catalogue's lines count too
                 topic=topic,
                 topical=frozenset(self._topical(request, hits)),
+                background=self._topic_named(request),
             )
         for sentence in chosen:
             fiche = self.lookup(sentence.fiche_id)
@@ -195,6 +198,15 @@ class Composer:
         main = next((t for t in request.topics if t != "tool-price"), request.topics[0])
         words = self._topic_words[main]
         return lambda text: bool(words.found(fold_words(text)))
+
+    def _topic_named(self, request: Request) -> frozenset[str]:
+        """Stems of the topic's name as the question says it ("AI Act", "RGPD"): every
+        sentence of the topic holds them, they do not tell what is asked about it."""
+        main = next((t for t in request.topics if t != "tool-price"), None)
+        if main is None:
+            return frozenset()
+        named = self._topic_names[main].found(request.folded)
+        return frozenset(analyze(" ".join(named)))
 
     def _topical(self, request: Request, hits: Sequence[Hit]) -> list[str]:
         """The fiches of the request's topics, those the search found first and in its order

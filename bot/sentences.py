@@ -182,6 +182,7 @@ def best_sentences(
     limit: int = 2,
     topic: Callable[[str], bool] | None = None,
     topical: frozenset[str] = frozenset(),
+    background: frozenset[str] = frozenset(),
 ) -> list[Sentence]:
     """The sentences that best answer the question (at most `limit`), in reading order.
 
@@ -194,9 +195,9 @@ def best_sentences(
         return []
     # a question with one content word ("la meilleure IA ?") matches words by chance: the
     # words weigh in proportion to how many the question holds
-    subject = _asked_terms(question) - _GENERIC_TERMS
+    subject = _asked_terms(question) - _GENERIC_TERMS - background
     weight = LEXICAL_WEIGHT * min(1.0, len(subject) / FULL_WEIGHT_TERMS)
-    scores = (_lexical(question, pool) + _section_lift(question, pool)) * weight
+    scores = (_lexical(question, pool, background) + _section_lift(question, pool)) * weight
     if _ASKS_FIGURE.search(question):
         scores = scores + _figure_lift(question, pool)
     else:  # a broad question: the fiche's own summary ("En bref") says it best
@@ -337,9 +338,12 @@ def _bonus(
     return np.array([bonus if test(s) else 0.0 for s in pool], dtype=np.float64)
 
 
-def _lexical(question: str, pool: Sequence[Sentence]) -> NDArray[np.float64]:
-    """BM25-like: question stems found in the sentence, weighted by rarity in the pool."""
-    terms = _asked_terms(question)
+def _lexical(
+    question: str, pool: Sequence[Sentence], background: frozenset[str] = frozenset()
+) -> NDArray[np.float64]:
+    """BM25-like: question stems found in the sentence, weighted by rarity in the pool; the
+    `background` stems (the topic's own name, "AI Act") say nothing of what is asked."""
+    terms = _asked_terms(question) - background
     bags = [Counter(analyze(s.text)) for s in pool]
     df = Counter(term for bag in bags for term in set(bag) if term in terms)
     n = len(pool)

@@ -76,6 +76,9 @@ class TopicWords(BaseModel):
 
     keywords: tuple[str, ...] = Field(min_length=1)
     fiches: tuple[str, ...] = ()
+    # how owners name the topic itself ("ai act"): every sentence on it may hold the name,
+    # so the name does not tell which sentence answers
+    names: tuple[str, ...] = ()
 
 
 class PlanStep(BaseModel):
