@@ -39,6 +39,9 @@ PURGE_EVERY_S = 6 * 3600
 # concurrent updates each hold a Bot API connection while answering (edits, typing)
 CONNECTION_POOL = 256
 POOL_TIMEOUT_S = 1.0
+# a Bot API call that answers late still did its work: waiting longer than PTB's 5 s before
+# giving up avoids apologising for an answer that was in fact sent (seen under load)
+API_READ_TIMEOUT_S = API_WRITE_TIMEOUT_S = 15.0
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -104,6 +107,8 @@ def build_application(
         .concurrent_updates(True)
         .connection_pool_size(CONNECTION_POOL)
         .pool_timeout(POOL_TIMEOUT_S)
+        .read_timeout(API_READ_TIMEOUT_S)
+        .write_timeout(API_WRITE_TIMEOUT_S)
         .post_init(post_init)
         .build()
     )
