@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,14 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.corpus import OUT, Corpus, generate  # noqa: E402
 from bot.config import DEFAULT_EMBEDDING_MODEL  # noqa: E402
-from tests.fakes.processes import BIN, free_port, start_chroma, stop, wait_http  # noqa: E402
+from tests.fakes.processes import (  # noqa: E402
+    BIN,
+    env_with,
+    free_port,
+    start_chroma,
+    stop,
+    wait_http,
+)
 from tests.fakes.telegram_server import (  # noqa: E402
     Call,
     FakeTelegram,
@@ -56,7 +62,6 @@ PUBLIC_URL = "https://bot.example.org/telegram/hook"
 QUESTION = "Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?"
 DIMENSION = 384
 START_TIMEOUT_S = 1800.0
-_ENV_PREFIXES = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_")
 
 
 def log(message: str) -> None:
@@ -150,12 +155,7 @@ def hidden(directory: Path) -> Iterator[None]:
 
 
 def _env(data: Path, chroma_port: int, fake: FakeTelegram, webhook_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_ENV_PREFIXES) and k != "DATABASE_URL"
-    }
-    env.update(
+    return env_with(
         PILOTE_IA_DATA_DIR=str(data),
         CHROMA_HOST="127.0.0.1",
         CHROMA_PORT=str(chroma_port),
@@ -164,7 +164,6 @@ def _env(data: Path, chroma_port: int, fake: FakeTelegram, webhook_port: int) ->
         TELEGRAM_WEBHOOK_SECRET=SECRET,
         WEBHOOK_PORT=str(webhook_port),
     )
-    return env
 
 
 def _post_question(port: int, update_id: int, chat: int) -> int | None:

@@ -41,7 +41,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.postgres import PostgresServer, start_postgres  # noqa: E402
-from tests.fakes.processes import BIN, free_port, start_chroma, stop, wait_http  # noqa: E402
+from tests.fakes.processes import (  # noqa: E402
+    BIN,
+    env_with,
+    free_port,
+    start_chroma,
+    stop,
+    wait_http,
+)
 from tests.fakes.telegram_server import text_update  # noqa: E402
 from tests.reliability.load import QUESTIONS, run_load_process, start_fakes  # noqa: E402
 from tests.reliability.support import (  # noqa: E402
@@ -57,8 +64,6 @@ LLM_LATENCY_S = 1.5
 IN_FLIGHT = 40  # Telegram's default max_connections to a webhook
 ANSWER_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 300.0
-_ENV_PREFIXES = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_")
-_ENV_DROPPED = ("DATABASE_URL", "WEBHOOK_PORT", "WEBHOOK_LISTEN")
 
 Send = Callable[[int, int, str], Awaitable[None]]
 
@@ -119,19 +124,13 @@ def chroma_with_knowledge(workdir: Path) -> Iterator[int]:
 
 def base_env(data: Path, chroma_port: int, **extra: str) -> dict[str, str]:
     """This process's environment without any setting, plus the data dir and Chroma server."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_ENV_PREFIXES) and k not in _ENV_DROPPED
-    }
-    env.update(
+    return env_with(
         PILOTE_IA_DATA_DIR=str(data),
         CHROMA_HOST="127.0.0.1",
         CHROMA_PORT=str(chroma_port),
         PTB_TIMEDELTA="1",
         **extra,
     )
-    return env
 
 
 def worker_env(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,28 @@ import pytest
 
 BIN = Path(sys.executable).parent
 CHROMA = BIN / "chroma"
+
+
+# the prefixes of pilote-ia's settings (bot/config.py): a child process gets only those given
+SETTING_PREFIXES = (
+    "LLM_",
+    "TELEGRAM_",
+    "CHROMA_",
+    "PILOTE_IA_",
+    "EMBEDDING_",
+    "KNOWLEDGE_",
+    "WEBHOOK_",
+    "DATABASE_",
+    "INBOX_",
+    "INGEST_",
+)
+
+
+def env_with(**settings: str) -> dict[str, str]:
+    """This process's environment without any pilote-ia setting, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
+    env.update(settings)
+    return env
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ up showing its answer (a resumed answer edits its placeholder again: still one m
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.processes import free_port, wait_http
+from tests.fakes.processes import env_with, free_port, wait_http
 from tests.fakes.telegram_server import FakeTelegram, post_update
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,13 +26,11 @@ SECRET = "scaleout-webhook-secret_42"
 PUBLIC_URL = "https://bot.example.org/telegram/hook"
 START_TIMEOUT_S = 240.0  # loading the embedding model on a loaded 2-core machine
 _ANSWER = re.compile(r"Réponse à (Q[0-9]+x[0-9]+)\b")
-_SETTINGS = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "KNOWLEDGE_", "WEBHOOK_", "DATABASE_")
 
 
 def bot_env(telegram: FakeTelegram, llm_url: str, data: Path, **extra: str) -> dict[str, str]:
     """The environment of a bot process pointed at the fakes (a priced hosted model name)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
-    env.update(
+    env = env_with(
         TELEGRAM_BOT_TOKEN=telegram.token,
         TELEGRAM_API_BASE_URL=telegram.base_url,
         TELEGRAM_WEBHOOK_SECRET=SECRET,

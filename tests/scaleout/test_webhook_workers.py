@@ -7,7 +7,6 @@ a reverse proxy may send any update to any worker). Telegram is the fake Bot API
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -36,17 +35,7 @@ def chroma_port(tmp_path: Path) -> Iterator[int]:
 
 
 def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict[str, str]:
-    prefixes = (
-        "LLM_",
-        "TELEGRAM_",
-        "CHROMA_",
-        "PILOTE_IA_",
-        "EMBEDDING_",
-        "KNOWLEDGE_",
-        "WEBHOOK_",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(
+    return processes.env_with(
         PILOTE_IA_DATA_DIR=str(data),
         CHROMA_HOST="127.0.0.1",
         CHROMA_PORT=str(chroma_port),
@@ -55,7 +44,6 @@ def _env(data: Path, chroma_port: int, fake: FakeTelegram, **extra: str) -> dict
         TELEGRAM_WEBHOOK_SECRET=SECRET,
         **extra,
     )
-    return env
 
 
 def _post(port: int, payload: dict[str, Any], secret: str) -> int | None:

@@ -25,7 +25,7 @@ from bot.storage import SQLiteStore
 from bot.telegram.app import ALLOWED_UPDATES, AnyApp, build_application
 from bot.telegram.inbox import SECRET_HEADER, Consumer, Inbox, poll_updates, webhook_server
 from tests.fakes.processes import free_port
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_server import FakeTelegram, text_update
 from tests.telegram.support import FakeAdvisor
 
 WAIT_S = 60.0  # generous: the CI machine runs other suites at the same time
@@ -142,13 +142,6 @@ async def post(port: int, payload: bytes | dict[str, Any], secret: str = SECRET)
     return response.status_code
 
 
-def message(update_id: int, chat: int, text: str) -> dict[str, Any]:
-    user = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "fr"}
-    chat_info = {"id": chat, "type": "private"}
-    body = {"message_id": 1, "date": int(time.time()), "chat": chat_info, "from": user}
-    return {"update_id": update_id, "message": {**body, "text": text}}
-
-
 @asynccontextmanager
 async def webhook(inbox: Inbox) -> AsyncIterator[int]:
     server = webhook_server(inbox, SECRET, "/hook")
@@ -166,10 +159,10 @@ async def test_webhook_answers_200_only_once_the_update_is_stored(tmp_path: Path
     store = SQLiteStore(db)
     try:
         async with webhook(Inbox(store, "w1", 15.0)) as port:
-            assert await post(port, message(41, CHAT, QUESTION), secret="wrong") == 403
+            assert await post(port, text_update(41, CHAT, QUESTION), secret="wrong") == 403
             assert await post(port, b'{"no": "update id"}') == 400
             assert inbox_rows(db) == {}
-            assert await post(port, message(42, CHAT, QUESTION)) == 200
+            assert await post(port, text_update(42, CHAT, QUESTION)) == 200
             assert json.loads(inbox_rows(db)[42])["message"]["text"] == QUESTION
     finally:
         store.close()
@@ -179,7 +172,7 @@ async def test_webhook_refuses_an_update_it_could_not_store(tmp_path: Path) -> N
     store = SQLiteStore(tmp_path / "bot.sqlite3")
     store.close()  # the write fails: Telegram must get an error and deliver it again
     async with webhook(Inbox(store, "w1", 15.0)) as port:
-        assert await post(port, message(43, CHAT, QUESTION)) == 500
+        assert await post(port, text_update(43, CHAT, QUESTION)) == 500
 
 
 @asynccontextmanager
@@ -221,7 +214,7 @@ async def test_the_same_update_posted_twice_is_answered_once(tmp_path: Path) -> 
             stop = asyncio.Event()
             consumer = asyncio.create_task(Consumer(app, inbox).run(stop))
             async with webhook(inbox) as port:
-                update = message(51, CHAT, QUESTION)
+                update = text_update(51, CHAT, QUESTION)
                 assert await post(port, update) == 200
                 assert await post(port, update) == 200  # Telegram retried: already stored
                 await fake.until(lambda f: finals(f, CHAT), timeout=WAIT_S)
@@ -243,7 +236,7 @@ async def test_an_expired_lease_hands_the_update_to_another_worker(tmp_path: Pat
     store = SQLiteStore(db, clock=clock)
     fake = FakeTelegram().start()
     try:
-        assert store.inbox_put(61, json.dumps(message(61, CHAT, QUESTION)))
+        assert store.inbox_put(61, json.dumps(text_update(61, CHAT, QUESTION)))
         # a worker claimed it, then died without handling it
         assert [i.update_id for i in store.inbox_claim("dead-worker", 15.0)] == [61]
         async with running_bot(fake, store, tmp_path / "data") as app:
@@ -266,7 +259,7 @@ async def test_an_update_handled_before_a_crash_is_not_answered_again(tmp_path: 
     store = SQLiteStore(db, clock=clock)
     fake = FakeTelegram().start()
     try:
-        update = message(71, CHAT, QUESTION)
+        update = text_update(71, CHAT, QUESTION)
         assert store.inbox_put(71, json.dumps(update))
         async with running_bot(fake, store, tmp_path / "data") as app:
             # a worker claimed and answered it, then died before dropping it from the inbox
