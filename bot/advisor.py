@@ -24,6 +24,7 @@ from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates
 from bot.claims import ClaimChecker
 from bot.drafting import DraftFailure, fallback_reason, request_draft
 from bot.errors import LLMError
+from bot.faq import Faq
 from bot.grounding import DraftError, ground
 from bot.guard import Leak, OutputGuard
 from bot.keywords import fold_words
@@ -144,13 +145,15 @@ class Advisor:
         self._owns_kb = owns_kb
         self.vocabulary = vocabulary or load_domain_vocabulary(getattr(kb, "knowledge_dir", None))
         self.understanding = Understanding(self.vocabulary, self.catalogue)
+        embed = _embedder_of(kb)
         self.composer = Composer(
             catalogue=self.catalogue,
             templates=self.templates,
             vocabulary=self.vocabulary,
             lookup=kb.fiche,
             cases=kb.fiches("case"),
-            embed=_embedder_of(kb),
+            embed=embed,
+            faq=Faq.of(kb.fiches(), embed),
         )
         # searches run in worker threads, two at a time: the index is only read (its caches
         # lock themselves) and numpy, Chroma and the tokenizer release the GIL, but more

@@ -16,11 +16,13 @@ from bot import answer_text as write
 from bot import messages as msg
 from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
+from bot.faq import Faq, Match
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
-from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
+from bot.sentences import Embed, Passage, Sentence, best_sentences, defined_term, sections
 from bot.tool_choice import choose_tools
 from bot.understanding import Request
+from retrieval.faq_section import Entry
 from retrieval.models import Fiche, Hit
 from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary
@@ -34,6 +36,7 @@ MODELS_PER_PROVIDER = 2
 _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
+MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
 
@@ -66,8 +69,11 @@ class Composer:
         lookup: Lookup,
         cases: Sequence[Fiche],
         embed: Embed | None = None,
+        faq: Faq | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.faq = faq if faq is not None else Faq([])
+        self._named_cache: dict[str, frozenset[str]] = {}
         self.templates = templates
         self.vocabulary = vocabulary
         self.lookup = lookup
@@ -135,6 +141,11 @@ class Composer:
         lines = self._catalogue_lines(request, tools, cites)
         if lines and request.intent == "mixed" and not request.tools_named:
             return " ".join(lines)  # where the proposed tools keep the data: the cards say it
+        match = self._faq_match(request, hits)
+        if match is not None:  # a fiche's own entry asks the same thing: its answer
+            answer = match.answer(request.fact_question)
+            lines.append(self._cited(answer, match.entry.fiche_id, cites))
+            return " ".join(lines)
         passages = self._passages(request, hits)
         topic = self._topic_test(request)
         if len(request.tools_named) >= 2 and "tool-price" not in request.topics:
@@ -156,6 +167,45 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _faq_match(self, request: Request, hits: Sequence[Hit]) -> Match | None:
+        """The fiche entry that asks what the owner asks; a follow-up ("et moins cher ?")
+        leans on the conversation, and a question on a tool needs an entry about that tool."""
+        if request.follow_up is not None or request.intent == "follow_up":
+            return None
+        named = set(request.tools_named)
+        defined = defined_term(request.fact_question)
+        price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
+        topic = self._topic_test(request) if price_and_more else None
+
+        def fits(entry: Entry, wording: str) -> bool:
+            asks, says = self._tools_in(wording), self._tools_in(entry.answer)
+            if named and not named & (asks | says):
+                return False  # "Claude Team, combien ?" needs an entry about Claude
+            if asks and not asks & named:
+                return False  # "Manus, c'est combien ?" does not answer "Notion AI ?"
+            if defined and not defined & defined_term(wording):
+                return False  # "c'est quoi un token ?" wants the entry that defines it
+            # "légal ? et combien ?": the card gave the price, the entry answers the rest
+            return topic is None or topic(entry.answer)
+
+        related = self._related(request, hits)
+        asked = request.fact_question
+        if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
+            asked = request.text
+        return self.faq.best(asked, related=related, allowed=fits)
+
+    def _tools_in(self, text: str) -> frozenset[str]:
+        """The catalogue tools a text names (entries' texts are few: kept once read)."""
+        found = self._named_cache.get(text)
+        if found is None:
+            found = frozenset(t.id for t in self.catalogue.named_in(fold_words(text)))
+            self._named_cache[text] = found
+        return found
+
+    def _related(self, request: Request, hits: Sequence[Hit]) -> set[str]:
+        """The fiches the search found and those of the request's topics and tools."""
+        return {*(h.fiche_id for h in hits), *self._topical(request, hits), *request.tools_named}
 
     def _catalogue_lines(
         self, request: Request, tools: Sequence[CatalogueTool], cites: _Citations
@@ -341,7 +391,9 @@ class Composer:
             if second is not None:
                 parts.append(write.second_need_sentence(second, for_second))
         elif request.budget is None:
-            parts = [msg.NO_TOOL_FOR_TRADE.format(label=need.label)]
+            served = any(request.need in tool.use_cases for tool in self.catalogue)
+            text = msg.NO_TOOL_FOR_TRADE if served else msg.NO_TOOL_FOR_NEED
+            parts = [text.format(label=need.label)]
         else:
             budget = format_eur(request.budget)
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]

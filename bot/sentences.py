@@ -46,6 +46,8 @@ _DEFINITION_MARK = re.compile(
 # a case's context and problem, a guide's pitfalls: the situation the owner describes, not the
 # answer (they echo the question, so they score high)
 _PROBLEM_SECTION = re.compile(r"^(?:contexte|probl[eè]mes?|les pi[eè]ges)\b", re.IGNORECASE)
+# the fiche's own questions and answers are matched whole (bot/faq.py), never cut in sentences
+_FAQ_SECTION = re.compile(r"^questions fr[ée]quentes\b", re.IGNORECASE)
 _GIST_SECTION = re.compile(r"^(?:en bref|l['’]essentiel)\b", re.IGNORECASE)
 GIST_BONUS = 0.3
 _PRICE_SECTION = re.compile(r"^(?:prix|tarifs?|accès et prix|co[uû]ts?)\b", re.IGNORECASE)
@@ -164,6 +166,8 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     for passage in passages:
         position = 0
         for heading, body in sections(passage.text):
+            if _FAQ_SECTION.match(heading):
+                continue
             for rank, text in enumerate(split_sentences(body)):
                 if text not in seen:
                     seen.add(text)
@@ -204,7 +208,7 @@ def best_sentences(
         scores = scores + _bonus(pool, lambda s: bool(_GIST_SECTION.match(s.section)), GIST_BONUS)
     if not _ASKS_COST.search(question):  # "OpenAI lit-il mes conversations ?", "c'est quand ?"
         scores = scores - _bonus(pool, lambda s: bool(_PRICE_SECTION.match(s.section)), 0.3)
-    defined = _defined_term(question)
+    defined = defined_term(question)
     named = any(defined & set(analyze(s.text)) for s in pool)
     if defined and not named and _only_asks_definition(question):
         return []  # "c'est quoi un LLM ?" with no sentence naming it: say we do not know
@@ -270,7 +274,12 @@ def _answers_only(pool: list[Sentence]) -> list[Sentence]:
     return answers or pool
 
 
-def _defined_term(question: str) -> set[str]:
+def asks_definition(question: str) -> bool:
+    """ "c'est quoi l'AI Act ?", "qu'est-ce qu'un token ?": the question asks what a term is."""
+    return _DEFINITION_ASKED.search(question) is not None
+
+
+def defined_term(question: str) -> set[str]:
     """The stems of the term a definition question asks about ("c'est quoi un token" -> token)."""
     match = _DEFINITION_ASKED.search(question)
     return set(analyze(match.group(1))) if match else set()

@@ -13,8 +13,10 @@ _MIN_BODY_WORDS = 40
 _SECTION = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _H1_LINE = re.compile(r"^#[ \t]+.*$", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+")
-# Sources are kept in the fiche metadata; their URLs only add noise to the index.
-_SKIPPED_SECTIONS = ("sources", "source")
+# Sources are kept in the fiche metadata; their URLs only add noise to the index. The
+# curated questions restate the body's facts: they are matched whole (bot/faq.py), and
+# indexed they would make any question look close to the base.
+_SKIPPED_SECTIONS = ("sources", "source", "questions fréquentes", "questions frequentes")
 
 Metadata = dict[str, str | int | float | bool]
 

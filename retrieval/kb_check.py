@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from retrieval.errors import KnowledgeBaseError
+from retrieval.faq_section import format_problems
 from retrieval.fiche_schema import (
     FICHE_MODELS,
     PLAN_DAYS_FIX,
@@ -485,6 +486,7 @@ def _fiche_rules(
     problems += _dates(entry.rel, fiche, today, max_age_days)
     problems += _links(entry.rel, fiche, ids)
     problems += _unknown_fields(entry.rel, entry.meta, type(fiche))
+    problems += _faq_problems(entry)
     if isinstance(fiche, ToolFiche):
         problems += _price_rules(entry.rel, fiche)
         problems += _model_price_rules(entry.rel, fiche)
@@ -501,6 +503,21 @@ def _fiche_rules(
             )
         problems += _decision_step(entry.rel, "pilot_template.steps", template.steps[-1].task)
     return problems
+
+
+def _faq_problems(entry: _Entry) -> list[Problem]:
+    """The "Questions fréquentes" section must parse into questions and short answers."""
+    body = entry.path.read_text(encoding="utf-8")
+    return [
+        _error(
+            entry.rel,
+            "Questions fréquentes",
+            problem,
+            "un ou plusieurs titres « ### question ? » suivis d'un paragraphe de réponse "
+            "(docs/data-formats.md)",
+        )
+        for problem in format_problems(body)
+    ]
 
 
 def _choices(values: Iterable[str]) -> str:

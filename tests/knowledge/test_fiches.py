@@ -17,6 +17,7 @@ import pytest
 
 from bot.cli.kb_check import format_problem
 from retrieval.evaluation import load_questions
+from retrieval.faq_section import format_problems
 from retrieval.fiche_schema import fiche_files, read_front_matter
 from retrieval.kb_check import Problem, check_knowledge
 
@@ -94,9 +95,11 @@ def test_body_shape(path: Path) -> None:
     long_ones = [
         f"{h or '(intro)'}: {n} words"
         for h, text in parts
-        if (n := len(f"{h} {text}".split())) > MAX_SECTION_WORDS and h != "Sources"
+        if (n := len(f"{h} {text}".split())) > MAX_SECTION_WORDS
+        and h not in ("Sources", "Questions fréquentes")  # short entries, checked below
     ]
     assert not long_ones, f"sections over {MAX_SECTION_WORDS} words: {long_ones}"
+    assert format_problems(stripped) == []
     sources_text = parts[-1][1]
     unlisted = [s["url"] for s in meta.get("sources") or [] if s["url"] not in sources_text]
     assert not unlisted, f"front-matter sources missing from '## Sources': {unlisted}"

@@ -1,0 +1,248 @@
+"""The fiches' own questions and answers ("## Questions fréquentes"), matched to a question.
+
+A fiche may end with curated entries: a `### ` question as an owner would ask it, then a
+one-paragraph answer that states the fact first. Matching an owner's question to another
+question is far more reliable than matching it to a sentence of the fiche, so when an entry
+asks the same thing, its answer is the offline fact. The score mixes the embedder's cosine
+between the two questions with the overlap of their French stems, weighted by rarity.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.keywords import fold_words
+from bot.sentences import asks_definition
+from retrieval.faq_section import Entry, parse_entries
+from retrieval.models import Fiche
+from retrieval.text import analyze
+
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+LEXICAL_WEIGHT, DENSE_WEIGHT = 1.0, 1.0
+_YES_NO = re.compile(r"^(?:Oui|Non)\b[,.:;]?\s*")
+_NEGATIONS = re.compile(r"\b(sans|pas|plus|jamais|aucun|aucune|interdit\w*|risque\w*|danger\w*)\b")
+_OPEN_QUESTION = re.compile(
+    r"\b(quel|quels|quelle|quelles|combien|cb|comment|pourquoi|ou|quand|qui|quoi|lequel|"
+    r"laquelle|lesquels|lesquelles|que faire|par ou)\b"
+)
+_IDENTITY = re.compile(
+    r"^(?:qui est|qui sont|c est qui|que fait|que font)\b|\bc est (?:qui|quelle entreprise)\b"
+)
+_NOT_NAMES = frozenset({"ia", "i"})
+_THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
+MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...
+SAME_MEANING_COSINE = 0.85  # ...unless the two questions read alike to the embedder
+MIN_SCORE = 1.05  # below this, no entry asks the same thing: the sentences answer instead
+LEXICAL_ONLY_MIN = 0.55  # with no embedder (tests, a broken model), the stems alone decide
+RELATED_BONUS = 0.1  # an entry of a fiche the search or the topic points to
+# words any owner's question holds: sharing them says nothing of what is asked
+_GENERIC = frozenset(
+    analyze(
+        "petite entreprise entreprises TPE PME IA intelligence artificielle outil outils "
+        "boîte société business utiliser client clients petit mon ma mes je on nous faut "
+        "peut peux est-ce quoi comment combien pourquoi quel quelle quels quelles vraiment "
+        "svp stp merci bonjour exactement concrètement mettre faire aller pouvoir vouloir "
+        "devoir prendre veux voudrais aimerais besoin savoir possible vrai truc chose"
+    )
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The entry that asks what the owner asks, and how close it came."""
+
+    entry: Entry
+    score: float
+    wording: str = ""  # the entry's wording that came closest
+
+    def answer(self, question: str) -> str:
+        """The entry's answer for this question: a leading "Oui" or "Non" only when both
+        questions lean the same way ("ai-je le droit… sans prévenir ?" is not "faut-il
+        prévenir ?", whose answer starts "Oui")."""
+        wording = self.wording or self.entry.question
+        closed = not _OPEN_QUESTION.search(fold_words(question))  # "quelle aide ?" wants no "Oui"
+        if closed and _leaning(question) == _leaning(wording):
+            return self.entry.answer
+        rest = _YES_NO.sub("", self.entry.answer, count=1)
+        return rest[:1].upper() + rest[1:]
+
+
+def entries_of(fiche: Fiche) -> list[Entry]:
+    """The entries of a fiche's "Questions fréquentes" section (none when it has none)."""
+    return parse_entries(fiche.id, fiche.body)[0]
+
+
+class Faq:
+    """Every fiche's entries, matched to a question by stems and by embedding."""
+
+    def __init__(self, entries: Iterable[Entry], embed: Embed | None = None) -> None:
+        self.entries = list(entries)
+        self._embed = embed
+        # every wording of every entry, and the entry it belongs to
+        self._owner = np.array([i for i, e in enumerate(self.entries) for _ in e.questions])
+        self._texts = [q for e in self.entries for q in e.questions]
+        self._terms = [_terms(q) for q in self._texts]
+        self._defines = np.array([_defines(q) for q in self._texts], dtype=bool)
+        self._names = [_names(q) for q in self._texts]
+        df = Counter(t for terms in self._terms for t in terms)
+        n = len(self._texts)
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._default_idf = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+        self._vectors: NDArray[np.float32] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, fiches: Iterable[Fiche], embed: Embed | None = None) -> Faq:
+        return cls((e for fiche in fiches for e in entries_of(fiche)), embed)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def best(
+        self,
+        question: str,
+        related: Collection[str] = (),
+        allowed: Callable[[Entry, str], bool] | None = None,
+    ) -> Match | None:
+        """The entry that asks the same thing as `question`, if one comes close enough;
+        entries of the `related` fiches (those the search found) get a small lift, and only
+        the `allowed` (entry, wording) pairs may answer."""
+        scores = self._scored_wordings(question, related, allowed)
+        if scores.size == 0:
+            return None
+        i = int(np.argmax(scores))
+        floor = MIN_SCORE if self._embed is not None else LEXICAL_ONLY_MIN
+        if scores[i] < floor:
+            return None
+        return Match(self.entries[self._owner[i]], float(scores[i]), self._texts[i])
+
+    def scores(
+        self,
+        question: str,
+        related: Collection[str] = (),
+        allowed: Callable[[Entry, str], bool] | None = None,
+    ) -> NDArray[np.float64]:
+        """Each entry's closeness to the question (stems, plus cosine with an embedder)."""
+        scores = np.full(len(self.entries), -np.inf)
+        # an entry's best wording counts
+        np.maximum.at(scores, self._owner, self._scored_wordings(question, related, allowed))
+        return scores
+
+    def _scored_wordings(
+        self,
+        question: str,
+        related: Collection[str],
+        allowed: Callable[[Entry, str], bool] | None,
+    ) -> NDArray[np.float64]:
+        if not self.entries:
+            return np.zeros(0)
+        per_wording = self.wording_scores(question)
+        if allowed is not None:
+            pairs = zip(self._owner, self._texts, strict=True)
+            keep = [allowed(self.entries[i], text) for i, text in pairs]
+            per_wording = np.where(keep, per_wording, -np.inf)
+        of_related = [self.entries[i].fiche_id in related for i in self._owner]
+        lift = RELATED_BONUS * np.array(of_related, dtype=np.float64)
+        return np.asarray(per_wording + lift, dtype=np.float64)
+
+    def wording_scores(self, question: str) -> NDArray[np.float64]:
+        """The closeness of each wording of each entry to the question (-inf: ruled out)."""
+        asked = _terms(question)
+        shares = np.array([self._shares(asked, terms) for terms in self._terms])
+        held, covered = shares[:, 0], shares[:, 1]
+        lexical = 2 * held * covered / np.maximum(held + covered, 1e-9)  # weighted Dice
+        per_wording = LEXICAL_WEIGHT * lexical
+        alike = np.zeros(len(self._texts), dtype=bool)
+        if self._embed is not None:
+            cosines = self._cosines(question)
+            per_wording = per_wording + DENSE_WEIGHT * cosines
+            alike = cosines >= SAME_MEANING_COSINE
+        # "gagner du temps ?" is not "gagner du temps sur mes devis ?": the entry's own
+        # subject must be asked
+        kept = (covered >= MIN_COVERED) | alike
+        # "c'est quoi l'AI Act ?" answers a definition question only
+        kept &= self._defines <= asks_definition(question)
+        # "…sur WhatsApp ?" answers only an owner who names WhatsApp
+        words = set(fold_words(question).split())
+        kept &= np.array([names <= words for names in self._names], dtype=bool)
+        return np.asarray(np.where(kept, per_wording, -np.inf), dtype=np.float64)
+
+    def _shares(self, asked: set[str], terms: set[str]) -> tuple[float, float]:
+        """The share of the question's words (by rarity) the wording holds, and the share of
+        the wording's words the question holds."""
+        weight = self._weight
+        shared = sum(map(weight, asked & terms))
+        mine, theirs = sum(map(weight, asked)), sum(map(weight, terms))
+        return (shared / mine if mine else 0.0, shared / theirs if theirs else 0.0)
+
+    def _weight(self, term: str) -> float:
+        return self._idf.get(term, self._default_idf)
+
+    def _cosines(self, question: str) -> NDArray[np.float64]:
+        assert self._embed is not None
+        vectors = self._entry_vectors()
+        asked = self._embed([question])[0]
+        return np.asarray(vectors @ asked, dtype=np.float64)
+
+    def _entry_vectors(self) -> NDArray[np.float32]:
+        """The vectors of every wording, computed once on first use (a few hundred short
+        texts: about a second)."""
+        with self._lock:
+            if self._vectors is None:
+                assert self._embed is not None
+                self._vectors = self._embed(self._texts)
+            return self._vectors
+
+
+def _names(wording: str) -> frozenset[str]:
+    """The proper names a wording holds (WhatsApp, ChatGPT, Google), folded, "IA" aside."""
+    words = re.findall(r"[\w-]+", re.sub(r"\b[LlDdQqJjSs]['’]", " ", wording))
+    # the first word is a name only when written like one inside too (ChatGPT, DeepSeek)
+    named = [w for i, w in enumerate(words) if any(c.isupper() for c in (w[1:] if i == 0 else w))]
+    capitalised = (fold_words(w) for w in named)
+    return frozenset(n for name in capitalised for n in name.split() if n not in _NOT_NAMES)
+
+
+def _defines(wording: str) -> bool:
+    """ "C'est quoi Claude ?", "Qui est DeepSeek ?": the wording asks what or who it is."""
+    return asks_definition(wording) or bool(_IDENTITY.search(fold_words(wording)))
+
+
+def _leaning(question: str) -> frozenset[str]:
+    """The words that turn a yes into a no ("sans", "pas", "interdit")."""
+    return frozenset(_NEGATIONS.findall(fold_words(question)))
+
+
+def _terms(text: str) -> set[str]:
+    """The question's stems that say what it asks ("2 000" and "2000" alike, "payant" and
+    "gratuit" alike: owners ask one thing in many words)."""
+    stems = analyze(_THOUSANDS.sub(r"\1\2", text))
+    return {_SAME_ASK.get(stem, stem) for stem in stems} - _GENERIC
+
+
+def _synonyms(*groups: str) -> dict[str, str]:
+    """Each stem of a group of words mapped to the group's first stem."""
+    found = {}
+    for group in groups:
+        stems = analyze(group)
+        found.update({stem: stems[0] for stem in stems})
+    return found
+
+
+# words owners use for the same question: a price, a risk, a duty, a permission, a team
+_SAME_ASK = _synonyms(
+    "prix gratuit gratuite payant payante tarif tarifs coût coûte coûtent",
+    "risque risques risqué dangereux danger",
+    "token tokens jeton jetons",
+    "obligatoire obligé obligée obligation obligations imposer impose",
+    "droit légal légale autorisé autorisée permis",
+    "salariés salarié employés employé équipe personnel collaborateurs",
+)

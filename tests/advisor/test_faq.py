@@ -1,0 +1,168 @@
+"""Matching an owner's question to the fiches' own questions (bot/faq.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from bot.advice import Turn
+from bot.advisor import Advisor
+from bot.faq import Faq
+from retrieval.faq_section import Entry
+
+ENTRIES = [
+    Entry(
+        "guide-ai-act",
+        "Mon chatbot doit-il dire qu'il est une IA ?",
+        "Oui : depuis le 2 août 2026, l'article 50 de l'AI Act l'impose.",
+        (
+            "Faut-il prévenir mes clients qu'ils parlent à un robot ?",
+            "Mon chatbot doit-il dire qu'il est une IA ?",
+        ),
+    ),
+    Entry(
+        "fact-cout-tokens",
+        "C'est quoi un token ?",
+        "Un token est un morceau de mot : environ trois quarts d'un mot.",
+    ),
+    Entry(
+        "tool-whisper",
+        "Whisper est-il gratuit ?",
+        "Whisper est gratuit installé chez vous ; l'API d'OpenAI est payante à la minute.",
+    ),
+]
+
+
+def test_an_owner_wording_finds_the_entry_that_asks_the_same_thing() -> None:
+    faq = Faq(ENTRIES)
+
+    match = faq.best("faut il prevenir les clients qu'ils parlent a un robot")
+
+    assert match is not None
+    assert match.entry.fiche_id == "guide-ai-act"
+
+
+def test_every_wording_of_an_entry_is_matched() -> None:
+    faq = Faq(ENTRIES)
+
+    for wording in ENTRIES[0].questions:
+        match = faq.best(wording)
+        assert match is not None and match.entry is ENTRIES[0]
+
+
+def test_a_question_no_entry_asks_gets_none() -> None:
+    assert Faq(ENTRIES).best("quel logiciel de caisse pour ma boulangerie ?") is None
+
+
+def test_only_allowed_entries_answer() -> None:
+    faq = Faq(ENTRIES)
+
+    blocked = faq.best(
+        "whisper est il gratuit ?", allowed=lambda entry, _: entry.fiche_id != "tool-whisper"
+    )
+
+    assert blocked is None or blocked.entry.fiche_id != "tool-whisper"
+
+
+def test_related_fiches_break_a_tie() -> None:
+    twins = [
+        Entry("fiche-a", "Combien coûte un pilote ?", "A."),
+        Entry("fiche-b", "Combien coûte un pilote ?", "B."),
+    ]
+
+    match = Faq(twins).best("combien coute un pilote", related={"fiche-b"})
+
+    assert match is not None and match.entry.fiche_id == "fiche-b"
+
+
+def test_the_embedding_adds_to_the_words_and_is_computed_once() -> None:
+    calls: list[int] = []
+
+    def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+        calls.append(len(texts))
+        # a fake at the seam: every text on one axis, except the tokens entry's question
+        return np.array(
+            [[0.0, 1.0] if "token" in t.lower() else [1.0, 0.0] for t in texts], np.float32
+        )
+
+    faq = Faq(ENTRIES, embed)
+    first = faq.scores("c'est quoi un token")
+    faq.scores("c'est quoi un token")
+
+    assert calls[0] == sum(len(e.questions) for e in ENTRIES)  # every wording, once
+    assert calls[1:] == [1, 1]  # then only the owner's question
+    assert int(np.argmax(first)) == 1
+
+
+@pytest.fixture
+async def advisor(kb_index: Any) -> Any:
+    adv = Advisor(kb_index, None)
+    yield adv
+    await adv.aclose()
+
+
+@pytest.mark.slow
+async def test_the_shipped_base_answers_a_curated_question_with_its_entry(
+    advisor: Advisor,
+) -> None:
+    faq = advisor.composer.faq
+    entry = next(e for e in faq.entries if e.fiche_id == "guide-ai-act")
+
+    advice = await advisor.advise(entry.questions[-1])
+
+    assert advice.answer.startswith(entry.answer.rstrip("."))
+    assert advice.sources[0].id == "guide-ai-act"
+    assert advice.tools == [] and advice.pilot is None
+
+
+@pytest.mark.slow
+async def test_a_follow_up_is_not_answered_from_an_entry(advisor: Advisor) -> None:
+    faq = advisor.composer.faq
+    cheapest = next(e for e in faq.entries if "moins cher" in e.question)
+
+    first = await advisor.advise("je veux un chatbot pour répondre aux messages de mes clients")
+    history = [Turn(question="je veux un chatbot pour mes clients", answer=first.answer)]
+
+    advice = await advisor.advise("et moins cher ?", history=history)
+
+    assert cheapest.answer not in advice.answer
+    assert advice.tools  # the cheaper tools of the conversation, not a fact
+
+
+def test_a_wording_naming_a_brand_answers_only_an_owner_who_names_it() -> None:
+    whatsapp = Entry(
+        "guide-messages",
+        "Faut-il prévenir le client quand un chatbot lui répond sur WhatsApp ?",
+        "Oui : l'AI Act impose de prévenir le client.",
+    )
+    faq = Faq([whatsapp])
+
+    assert faq.best("faut il prevenir le client quand un chatbot repond sur whatsapp") is not None
+    assert faq.best("faut il prevenir le client quand un chatbot repond sur mon site") is None
+
+
+def test_a_yes_or_no_is_kept_only_when_both_questions_lean_the_same_way() -> None:
+    entry = Entry(
+        "guide-ai-act",
+        "Faut-il prévenir mes clients que mon chatbot est une IA ?",
+        "Oui. Depuis le 2 août 2026, l'AI Act l'impose.",
+    )
+    match = Faq([entry]).best("faut-il prévenir mes clients que le chatbot est une IA ?")
+    assert match is not None
+
+    assert match.answer("faut-il prévenir mes clients ?") == entry.answer
+    assert match.answer("j'ai le droit de ne pas prévenir mes clients ?") == (
+        "Depuis le 2 août 2026, l'AI Act l'impose."
+    )
+
+
+def test_thousands_are_read_alike_with_or_without_a_space() -> None:
+    entry = Entry("guide-auto", "Tout automatiser pour moins de 2 000 €, sérieux ?", "Non.")
+
+    match = Faq([entry]).best("automatiser pour moins de 2000 € c'est sérieux")
+
+    assert match is not None and match.entry is entry
