@@ -331,6 +331,10 @@ NO_TOOL_FOR_TRADE = (
     "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
     "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."
 )
+NO_TOOL_FOR_NEED = (
+    "Mon catalogue n'a pas encore d'outil pour {label} : je préfère ne rien vous proposer au "
+    "hasard. La méthode ci-dessous reste valable, avec un outil que vous connaissez déjà."
+)
 NO_TOOL_FITS = (
     "Aucun outil du catalogue pour {label} ne rentre dans un budget de {budget} €/mois : "
     "commencez par des offres gratuites ou revoyez le budget."

@@ -24,6 +24,7 @@ COMPARED_TOOLS = 2
 CHEAPER_TOOLS = 2
 CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
+TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
 
 
 CHANNEL_WORD_LETTERS = 5
@@ -49,6 +50,7 @@ _GENERIC_NAME_WORDS = frozenset(
         "factures",
         "auto",
         "heberge",
+        "google",
     }
 )
 
@@ -77,8 +79,9 @@ def choose_tools(
     if request.follow_up == "cheaper":
         return sorted(chosen, key=_cheapest_first)[:CHEAPER_TOOLS]
     for other in [n for n in request.strong_needs if n != request.need][:1]:
-        extra = _for_need(request, other, retrieved, catalogue, vocabulary, limit=1)
-        chosen += [t for t in extra if _new_kind_that_fits(t, chosen)]
+        extra = _for_need(request, other, retrieved, catalogue, vocabulary)
+        # its best tool of a kind not proposed yet (an assistant already serves both)
+        chosen += [t for t in extra if _new_kind_that_fits(t, chosen)][:1]
     return chosen[:MAX_TOOLS]
 
 
@@ -93,14 +96,7 @@ def _for_need(
 ) -> list[CatalogueTool]:
     """The best tools of the need's chosen kinds, one per kind (two to compare when the only
     kind is the one the owner names)."""
-    need = vocabulary.needs[need_id]
-    named = [c for c in need.categories if c in request.categories]
-    # the kinds the owner names first, then the need's own first kind
-    kinds = (
-        list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
-        if named
-        else list(need.categories[:CORE_CATEGORIES])
-    )
+    kinds = _kinds(request, need_id, vocabulary)
     pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
     named_tools = [t for t in pool if t.id in request.tools_named]
     # "ChatGPT ou Claude ?": both named tools of one kind, to compare
@@ -112,10 +108,35 @@ def _for_need(
     wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
     if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
         pool = [t for t in pool if t.id not in asked_about]
-    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted))
+    technical = _technical(request, vocabulary)
+    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical))
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)
     return _by_kind(ranked, per_kind)[:limit]
+
+
+def _kinds(request: Request, need_id: str, vocabulary: DomainVocabulary) -> list[str]:
+    """The kinds of tool to propose: those the owner names first, then the need's own first
+    kind; with none named, the need's first kinds an owner can use without a developer (an
+    API or an agent framework only for a technical owner)."""
+    need = vocabulary.needs[need_id]
+    named = [c for c in need.categories if c in request.categories]
+    if named:
+        return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
+    technical = _technical(request, vocabulary)
+    usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]
+    return (usable or list(need.categories))[:CORE_CATEGORIES]
+
+
+def _technical(request: Request, vocabulary: DomainVocabulary) -> bool:
+    """The owner builds software or names a developer's kind of tool ("par API")."""
+    named = any(_is_technical(c, vocabulary) for c in request.categories)
+    return named or request.sector in TECHNICAL_SECTORS
+
+
+def _is_technical(category: str, vocabulary: DomainVocabulary) -> bool:
+    words = vocabulary.categories.get(category)
+    return words is not None and words.technical
 
 
 def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request) -> bool:
@@ -152,6 +173,7 @@ def _fit(
     kinds: Sequence[str],
     retrieved: Sequence[str],
     wanted: set[str],
+    technical: bool = False,
 ) -> tuple[float, ...]:
     """The sort key of a tool: the one the owner asks for, then kind, trade, price, search."""
     search_rank = retrieved.index(tool.id) if tool.id in retrieved else len(retrieved) + 1
@@ -161,6 +183,8 @@ def _fit(
         0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
         kinds.index(tool.category),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
+        # a server to install and run is for those who have someone to run it
+        1 if tool.hosting_region == "self-hostable" and not technical else 0,
         0 if tool.price is not None or tool.free_start else 1,  # "Gratuit" is a price to test
         search_rank,
         0 if tool.free_start else 1,

@@ -343,6 +343,8 @@ class Understanding:
         said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
         if cues["out_of_scope"] and (strong_cue or not (said_needs or tools)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
+        if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector):
+            return "out_of_scope"  # "mon ado passe 6 h sur TikTok": private life, not a business
         if follow_up is not None:
             return "follow_up"
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool

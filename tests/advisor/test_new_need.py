@@ -119,6 +119,9 @@ def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(SHIPPED, root)
     vocabulary_file = root / "vocabulary.yaml"
     vocabulary = yaml.safe_load(vocabulary_file.read_text(encoding="utf-8"))
+    # the shipped base knows stock management only as a need it has no tool for ("stocks"):
+    # the deployer replaces it with their own, served one
+    vocabulary["needs"].pop("stocks", None)
     vocabulary["needs"]["gestion-stock"] = NEW_NEED
     vocabulary["categories"]["stock"] = NEW_CATEGORY
     vocabulary_file.write_text(yaml.safe_dump(vocabulary, allow_unicode=True), encoding="utf-8")
