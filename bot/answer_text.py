@@ -54,6 +54,13 @@ def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -
     return text + msg.CHEAPER_CLOSING
 
 
+def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
+    """The proposal is already the cheapest the catalogue offers for this need."""
+    free = [t.short_name for t in tools if t.free_start]
+    text = msg.NOTHING_CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
+    return text + (msg.START_FREE.format(tools=" et ".join(free)) if free else "")
+
+
 def cost_sentence(tools: Sequence[CatalogueTool]) -> str:
     """The monthly cost of each tool of the previous proposal and the total."""
     priced = [t.price for t in tools if t.price is not None]

@@ -86,6 +86,7 @@ class CatalogueTool:
     hosting_note: str = ""  # "États-Unis", "Éditeur français ; hébergement à confirmer"
     gdpr: str = ""  # what the card says to check before personal data goes in
     vendor: str = ""
+    country: str = ""  # the vendor's country, as the card says it ("France", "États-Unis")
     model_prices: tuple[ModelPrice, ...] = ()
     free_tier: str = ""
     extra_aliases: tuple[str, ...] = ()  # other names owners use ("copilot")
@@ -102,11 +103,18 @@ class CatalogueTool:
         return self.price[0] if self.price else None
 
     @property
+    def european(self) -> bool:
+        """A European vendor whose tool keeps data in the EU ("pas les américains")."""
+        return self.eu_hosted and self.country in EU_COUNTRIES
+
+    @property
     def free_start(self) -> bool:
         """True when the tool can be tried for free (a published price from 0, or a free tier
         whose paid offers are unpublished)."""
         if self.price is None:
-            return "gratuit" in self.free_tier.lower()
+            said = self.free_tier.lower()
+            # "aucune relevée (gratuit pour le client qui réserve)" is no free tier
+            return "gratuit" in said and not said.startswith(("aucun", "non "))
         return self.price[0] == 0
 
     @property
@@ -179,6 +187,7 @@ class CatalogueTool:
             hosting_note=str(note or ""),
             gdpr=str(meta.get("gdpr") or ""),
             vendor=str(meta.get("vendor") or ""),
+            country=str(meta.get("country") or ""),
             model_prices=_model_prices(meta),
             free_tier=str(meta.get("free_tier") or ""),
             extra_aliases=tuple(str(a) for a in meta.get("aliases") or ()),
@@ -283,6 +292,11 @@ def _alias_pattern(aliases: Iterable[str]) -> re.Pattern[str] | None:
     if not ordered:
         return None
     return re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, ordered)) + r")(?![a-z0-9])")
+
+
+EU_COUNTRIES = frozenset(
+    {"France", "Allemagne", "République tchèque", "Belgique", "Pays-Bas", "Italie", "Espagne"}
+)
 
 
 @dataclass(frozen=True)

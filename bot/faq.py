@@ -91,7 +91,7 @@ class Faq:
         self._texts = [q for e in self.entries for q in e.questions]
         self._terms = [_terms(q) for q in self._texts]
         self._defines = np.array([_defines(q) for q in self._texts], dtype=bool)
-        self._names = [_names(q) for q in self._texts]
+        self._names = [names_in(q) for q in self._texts]
         df = Counter(t for terms in self._terms for t in terms)
         n = len(self._texts)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
@@ -202,7 +202,7 @@ class Faq:
             return self._vectors
 
 
-def _names(wording: str) -> frozenset[str]:
+def names_in(wording: str) -> frozenset[str]:
     """The proper names a wording holds (WhatsApp, ChatGPT, Google), folded, "IA" aside."""
     words = re.findall(r"[\w-]+", re.sub(r"\b[LlDdQqJjSs]['’]", " ", wording))
     # the first word is a name only when written like one inside too (ChatGPT, DeepSeek)
@@ -242,6 +242,7 @@ _SAME_ASK = _synonyms(
     "prix gratuit gratuite payant payante tarif tarifs coût coûte coûtent",
     "risque risques risqué dangereux danger",
     "token tokens jeton jetons",
+    "hébergé hébergée hébergées hébergement héberger stocké stockées stockage serveurs",
     "obligatoire obligé obligée obligation obligations imposer impose",
     "droit légal légale autorisé autorisée permis",
     "salariés salarié employés employé équipe personnel collaborateurs",

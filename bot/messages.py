@@ -331,6 +331,10 @@ NO_TOOL_FOR_TRADE = (
     "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
     "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."
 )
+NOTHING_CHEAPER = "Je n'ai rien de moins cher pour ce besoin : {tools}."
+START_FREE = (
+    " Commencez par l'offre gratuite de {tools} et ne payez que si le pilote est concluant."
+)
 NO_TOOL_FOR_NEED = (
     "Mon catalogue n'a pas encore d'outil pour {label} : je préfère ne rien vous proposer au "
     "hasard. La méthode ci-dessous reste valable, avec un outil que vous connaissez déjà."

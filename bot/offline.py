@@ -16,7 +16,7 @@ from bot import answer_text as write
 from bot import messages as msg
 from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
-from bot.faq import Faq, Match
+from bot.faq import Faq, Match, names_in
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
 from bot.sentences import Embed, Passage, Sentence, best_sentences, defined_term, sections
@@ -36,6 +36,7 @@ MODELS_PER_PROVIDER = 2
 _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
+_PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
@@ -138,10 +139,14 @@ class Composer:
             table = self._model_prices(request)
             if table:
                 return table
+        match = self._faq_match(request, hits)  # on the question's topic, if it has one
+        own_card = match is not None and match.entry.fiche_id in request.tools_named
+        if match is not None and own_card and "data-protection" not in request.topics:
+            # the named tool's own card answers in full (where data goes: its fields first)
+            return self._cited(match.answer(request.fact_question), match.entry.fiche_id, cites)
         lines = self._catalogue_lines(request, tools, cites)
         if lines and request.intent == "mixed" and not request.tools_named:
             return " ".join(lines)  # where the proposed tools keep the data: the cards say it
-        match = self._faq_match(request, hits)
         if match is not None:  # a fiche's own entry asks the same thing: its answer
             answer = match.answer(request.fact_question)
             lines.append(self._cited(answer, match.entry.fiche_id, cites))
@@ -180,20 +185,35 @@ class Composer:
 
         def fits(entry: Entry, wording: str) -> bool:
             asks, says = self._tools_in(wording), self._tools_in(entry.answer)
-            if named and not named & (asks | says):
-                return False  # "Claude Team, combien ?" needs an entry about Claude
+            if named and not named & (asks | says) and not names_in(wording):
+                return False  # "Claude Team, combien ?" needs an entry about Claude (or GPT-4o)
             if asks and not asks & named:
                 return False  # "Manus, c'est combien ?" does not answer "Notion AI ?"
             if defined and not defined & defined_term(wording):
                 return False  # "c'est quoi un token ?" wants the entry that defines it
-            # "légal ? et combien ?": the card gave the price, the entry answers the rest
-            return topic is None or topic(entry.answer)
+            # "légal ? et combien ?": the card gave the price, the entry answers the rest; a
+            # tool card's entry answers the question's topic ("hébergé où ?" is not its price)
+            if topic is not None and not topic(entry.answer):
+                return False
+            return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
 
         related = self._related(request, hits)
         asked = request.fact_question
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
         return self.faq.best(asked, related=related, allowed=fits)
+
+    def _answers_topic(self, request: Request, entry: Entry) -> bool:
+        """The entry speaks of what the question is about (a price, where data goes)."""
+        if not request.topics:
+            return True
+        text = fold_words(entry.answer)
+        return any(
+            bool(_PRICE.search(entry.answer))
+            if t == "tool-price"
+            else bool(self._topic_words[t].found(text))
+            for t in request.topics[:2]
+        )
 
     def _tools_in(self, text: str) -> frozenset[str]:
         """The catalogue tools a text names (entries' texts are few: kept once read)."""
@@ -381,7 +401,10 @@ class Composer:
         elif request.follow_up == "cheaper":
             previous = [t for t in map(self.catalogue.get, request.previous_tools) if t]
             before = sum(t.price[1] for t in previous if t.price) if previous else None
-            parts = [write.cheaper_sentence(tools, before)] if tools else []
+            if tools and [t.id for t in tools] == [t.id for t in previous]:
+                parts = [write.nothing_cheaper_sentence(tools)]
+            else:
+                parts = [write.cheaper_sentence(tools, before)] if tools else []
         elif request.follow_up == "another":
             parts = [write.another_sentence(tools)]
         elif tools:

@@ -77,7 +77,10 @@ def choose_tools(
         return _resolve(request.tools_named, catalogue)
     chosen = _for_need(request, request.need or "", retrieved, catalogue, vocabulary)
     if request.follow_up == "cheaper":
-        return sorted(chosen, key=_cheapest_first)[:CHEAPER_TOOLS]
+        cheaper = sorted(chosen, key=_cheapest_first)[:CHEAPER_TOOLS]
+        previous = _resolve(request.previous_tools, catalogue)
+        # never a "cheaper" set that costs more than the one proposed before
+        return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
     for other in [n for n in request.strong_needs if n != request.need][:1]:
         extra = _for_need(request, other, retrieved, catalogue, vocabulary)
         # its best tool of a kind not proposed yet (an assistant already serves both)
@@ -144,6 +147,8 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
     budget; a tool with no published price may be shown, never counted as fitting."""
     if tool.category not in kinds:
         return False
+    if request.eu_only and not tool.european:
+        return False  # "pas les américains": a European vendor, data in the EU
     if tool.id in request.tools_named:
         return tool.price is None or tool.fits(budget=request.budget)
     if need_id not in tool.use_cases or _other_trade(tool, request.sector):
@@ -210,6 +215,11 @@ def _new_kind_that_fits(tool: CatalogueTool, chosen: Sequence[CatalogueTool]) ->
 def _cheapest_first(tool: CatalogueTool) -> tuple[float, float]:
     """Cheapest first: the lower price ceiling, then a free way in."""
     return (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
+
+
+def _ceiling(tools: Sequence[CatalogueTool]) -> float:
+    """The most the tools cost together per month (those with a published price)."""
+    return sum(t.price[1] for t in tools if t.price is not None)
 
 
 def _resolve(ids: Sequence[str], catalogue: Catalogue) -> list[CatalogueTool]:

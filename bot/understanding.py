@@ -94,6 +94,7 @@ class Request:
     asks_help: bool = False  # "que faire", "je cherche", "je voudrais"...
     smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
     asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
+    eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
 
     @property
     def fact_question(self) -> str:
@@ -202,6 +203,7 @@ class Understanding:
             asks_help=bool(scores.cues["need"]),
             smalltalk=smalltalk,
             asks_permission=bool(scores.cues.get("permission")),
+            eu_only=bool(scores.cues.get("eu_only")),
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -384,22 +386,14 @@ class Understanding:
         follow_up: FollowUp | None,
     ) -> tuple[tuple[str, ...], bool]:
         """The needs, best first, and whether the message itself states them."""
-        said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
-        named = {kind for kind, score in scores.kinds.items() if score}
-        for need_id in said:  # a need whose kind of tool the owner names weighs more
-            categories = self.vocabulary.needs[need_id].categories
-            if said[need_id] and categories[0] in named:
-                said[need_id] += KIND_BONUS
-            elif said[need_id] and set(categories) & named:
-                said[need_id] += KIND_BONUS // 2
-        stated = _ranked(said)
+        stated = self._stated_needs(scores)
         if stated:
             return stated, True
         if follow_up is not None:  # the last question of the conversation that named a need
             for turn in reversed(history):
-                previous = self._score(fold_words(turn.question))
-                if any(previous.needs.values()):
-                    return _ranked(previous.needs), True
+                previous = self._stated_needs(self._score(fold_words(turn.question)))
+                if previous:
+                    return previous, True
         fallback = []
         priority = self.vocabulary.priorities.get(profile.priority or "")
         if priority:
@@ -413,6 +407,19 @@ class Understanding:
         # a vague message from a known business: its sector's usual needs before the search's
         ordered = [*fallback, *found] if sector else [*found, *fallback]
         return tuple(dict.fromkeys(ordered)), False
+
+    def _stated_needs(self, scores: _Scores) -> tuple[str, ...]:
+        """The needs the message itself states, best first; a need whose kind of tool the
+        owner names weighs more ("transcrire mes rdv": the transcription need)."""
+        said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
+        named = {kind for kind, score in scores.kinds.items() if score}
+        for need_id in said:
+            categories = self.vocabulary.needs[need_id].categories
+            if said[need_id] and categories[0] in named:
+                said[need_id] += KIND_BONUS
+            elif said[need_id] and set(categories) & named:
+                said[need_id] += KIND_BONUS // 2
+        return _ranked(said)
 
     def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
         order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))

@@ -318,3 +318,63 @@ def test_a_channel_the_owner_names_comes_first() -> None:
     whatsapp = CatalogueTool(**{**whatsapp.__dict__, "name": "Application WhatsApp Pro"})
     req = Request(text="", folded="mon chatbot whatsapp", intent="need", needs=("messages",))
     assert choose(req, [INBOX, whatsapp], retrieved=("tool-inbox",))[0] == "tool-whatsapp-pro"
+
+
+# --- the owner's constraints: where data goes, what it costs, who runs it ------------------
+
+
+def test_an_owner_who_wants_european_tools_gets_only_those() -> None:
+    us_inbox = tool(
+        "tool-us-inbox", "messagerie", (0, 5), "messages", hosting_region="self-hostable"
+    )
+    eu_inbox = tool(
+        "tool-eu-inbox", "messagerie", (0, 9), "messages", hosting_region="eu", country="France"
+    )
+
+    assert choose(request(needs=("messages",)), [us_inbox]) == ["tool-us-inbox"]
+    assert choose(request(needs=("messages",), eu_only=True), [us_inbox]) == []
+    assert choose(request(needs=("messages",), eu_only=True), [us_inbox, eu_inbox]) == [
+        "tool-eu-inbox"
+    ]
+
+
+def test_a_cheaper_follow_up_never_costs_more_than_the_proposal() -> None:
+    # the proposal was the free inbox alone; the "cheapest" pair would cost more
+    req = request(needs=("messages",), follow_up="cheaper", previous_tools=("tool-inbox",))
+
+    assert choose(req, CATALOGUE) == ["tool-inbox"]
+
+
+def test_a_developer_kind_of_tool_only_for_a_technical_owner() -> None:
+    vocabulary = VOCABULARY.model_copy(
+        update={
+            "needs": {
+                **VOCABULARY.needs,
+                "messages": VOCABULARY.needs["messages"].model_copy(
+                    update={"categories": ("llm-api", "messagerie")}
+                ),
+            },
+            "categories": {
+                **VOCABULARY.categories,
+                "llm-api": VOCABULARY.categories["assistant"].model_copy(
+                    update={"technical": True}
+                ),
+            },
+        }
+    )
+    api = tool("tool-api", "llm-api", (0, 1), "messages")
+    tools = Catalogue([api, INBOX])
+
+    def chosen(req: Request) -> list[str]:
+        found = choose_tools(req, retrieved=(), catalogue=tools, vocabulary=vocabulary)
+        return [t.id for t in found]
+
+    assert chosen(request(needs=("messages",))) == ["tool-inbox"]
+    assert chosen(request(needs=("messages",), sector="logiciel-tech"))[0] == "tool-api"
+
+
+def test_a_self_hosted_tool_comes_after_a_hosted_one_for_a_shop() -> None:
+    server = tool("tool-server", "messagerie", (0, 0), "messages", hosting_region="self-hostable")
+    hosted = tool("tool-hosted", "messagerie", (0, 8), "messages", hosting_region="eu")
+
+    assert choose(request(needs=("messages",)), [server, hosted])[0] == "tool-hosted"
