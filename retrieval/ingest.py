@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +26,7 @@ from retrieval.embedding import (
 )
 from retrieval.errors import KnowledgeBaseError, ModelMismatchError
 from retrieval.lexical import LexicalIndex, StoredChunk
-from retrieval.loader import load_document, load_fiches, supported_files
+from retrieval.loader import iter_fiches, load_document, supported_files
 from retrieval.manifest import Manifest, ManifestEntry
 from retrieval.models import Fiche
 from retrieval.store import FINGERPRINT_KEY, ChromaStore
@@ -55,23 +58,58 @@ class IngestReport:
 
 
 @dataclass
-class _Plan:
-    """The documents read from the paths given, and what could not be read."""
+class _Scan:
+    """What reading the paths found; the chunks of changed documents wait in a spool."""
 
-    docs: list[tuple[Fiche, str | None]] = field(default_factory=list)  # (document, root)
+    changed: dict[str, ManifestEntry] = field(default_factory=dict)  # id -> its new entry
+    updated_ids: list[str] = field(default_factory=list)  # changed ids already indexed
+    loaded_ids: set[str] = field(default_factory=set)
+    skipped: int = 0
     errors: list[KnowledgeBaseError] = field(default_factory=list)
     roots: set[str] = field(default_factory=set)
     failed_paths: set[str] = field(default_factory=set)
 
+    def removed_ids(self, manifest: Manifest) -> list[str]:
+        """Indexed documents of a directory read again that are gone (not merely unreadable)."""
+        return [
+            fiche_id
+            for fiche_id, entry in manifest.entries.items()
+            if entry.root in self.roots
+            and fiche_id not in self.loaded_ids
+            and entry.path not in self.failed_paths
+        ]
 
-@dataclass(frozen=True)
-class _Changes:
-    """What an ingest writes: new or changed documents, ids to delete, their chunks."""
 
-    changed: list[tuple[Fiche, str | None]]
-    updated_ids: list[str]
-    removed_ids: list[str]
-    records: list[StoredChunk]
+class _Spool:
+    """Chunk records waiting to be embedded, in a temporary file (JSON lines) beside the
+    index: documents are read once, and only one group of texts is in memory at a time."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self._file = file
+        self.count = 0
+
+    def add(self, records: Iterable[StoredChunk]) -> int:
+        """Append records; how many."""
+        added = 0
+        for r in records:
+            item = {"id": r.id, "text": r.text, "metadata": r.metadata}
+            self._file.write(json.dumps(item, ensure_ascii=False) + "\n")
+            added += 1
+        self.count += added
+        return added
+
+    def groups(self, size: int) -> Iterator[list[StoredChunk]]:
+        """The records in the order added, `size` at a time."""
+        self._file.seek(0)
+        group: list[StoredChunk] = []
+        for line in self._file:
+            item = json.loads(line)
+            group.append(StoredChunk(item["id"], item["text"], item["metadata"]))
+            if len(group) == size:
+                yield group
+                group = []
+        if group:
+            yield group
 
 
 def bm25_dir(index_dir: Path) -> Path:
@@ -89,6 +127,20 @@ def build_lexical(store: ChromaStore, index_dir: Path, fingerprint: str) -> Lexi
     return index
 
 
+def write_lexical(
+    store: ChromaStore, index_dir: Path, fingerprint: str
+) -> tuple[int, LexicalIndex | None]:
+    """Build and save the BM25 index from the stored chunks read a page at a time: how many
+    chunks it holds, and no index (readers load the saved one when they need it) unless it
+    could not be saved, then the one built in memory."""
+    try:
+        return LexicalIndex.write(store.iter_chunks(), fingerprint, bm25_dir(index_dir)), None
+    except OSError as exc:
+        logger.warning("cannot save the BM25 index in %s: %s", bm25_dir(index_dir), exc)
+    index = LexicalIndex.build(store.iter_chunks(), fingerprint)
+    return len(index.records), index
+
+
 def _manifest_path(index_dir: Path) -> Path:
     return index_dir / "manifest.json"
 
@@ -102,7 +154,7 @@ def read_manifest(store: ChromaStore, index_dir: Path) -> Manifest:
         return manifest
     rebuilt = Manifest(path, fingerprint=expected)
     counts: Counter[str] = Counter()
-    for chunk in store.all_chunks():
+    for chunk in store.iter_chunks():
         meta = chunk.metadata
         counts[chunk.fiche_id] += 1
         root = meta.get("root")
@@ -148,45 +200,60 @@ class Indexer:
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool, progress: bool
-    ) -> tuple[IngestReport, LexicalIndex]:
-        """Index paths (unchanged skipped, changed replaced, gone removed); the new BM25 index.
+    ) -> tuple[IngestReport, LexicalIndex | None]:
+        """Index paths (unchanged skipped, changed replaced, gone removed).
 
-        Chunks are embedded and written in groups, so memory does not grow with vectors.
+        Documents are read one at a time and their chunks spooled to disk, then embedded and
+        written group by group, and BM25 is rebuilt from the store page by page: memory does
+        not grow with the number of chunks. Returns no BM25 index when it was saved (readers
+        load it on first use), else the one built in memory.
         """
         started = time.perf_counter()
         if rebuild:
             self.store.drop()
             Manifest(_manifest_path(self.index_dir)).save()
         manifest = read_manifest(self.store, self.index_dir)
-        plan = self._load(paths)
-        changes = _changes(manifest, plan)
-        records = changes.records
-        self._check_embedder(manifest, writes=bool(records))
-
-        self.store.delete_fiches(changes.updated_ids + changes.removed_ids)
-        cached = self._write(records, progress) if records else 0
-
-        counts = Counter(r.fiche_id for r in records)
-        for doc, root in changes.changed:
-            entry = ManifestEntry(doc.content_hash, doc.path, root, counts[doc.id])
-            manifest.entries[doc.id] = entry
-        for fiche_id in changes.removed_ids:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.index_dir) as file:
+            spool = _Spool(file)
+            scan = self._scan(paths, manifest, spool)
+            removed_ids = scan.removed_ids(manifest)
+            self._check_embedder(manifest, writes=bool(spool.count))
+            self.store.delete_fiches(scan.updated_ids + removed_ids)
+            cached = self._write(spool, progress) if spool.count else 0
+        manifest.entries.update(scan.changed)
+        for fiche_id in removed_ids:
             manifest.entries.pop(fiche_id, None)
-        lexical = self._commit(manifest, wrote=bool(records))
+        chunks, lexical = self._commit(manifest, wrote=bool(spool.count))
 
         report = IngestReport(
             documents=len(manifest.entries),
-            chunks=len(lexical.records),
-            added=len(changes.changed) - len(changes.updated_ids),
-            updated=len(changes.updated_ids),
-            removed=len(changes.removed_ids),
-            skipped=len(plan.docs) - len(changes.changed),
+            chunks=chunks,
+            added=len(scan.changed) - len(scan.updated_ids),
+            updated=len(scan.updated_ids),
+            removed=len(removed_ids),
+            skipped=scan.skipped,
             seconds=round(time.perf_counter() - started, 3),
-            errors=[str(e) for e in plan.errors],
-            embedded_chunks=len(records),
+            errors=[str(e) for e in scan.errors],
+            embedded_chunks=spool.count,
             cached_chunks=cached,
         )
         return report, lexical
+
+    def _scan(self, paths: Sequence[Path], manifest: Manifest, spool: _Spool) -> _Scan:
+        """Read every document once: unchanged ones are counted, changed ones spooled."""
+        scan = _Scan()
+        for doc, root in _documents(paths, self.knowledge_dir.resolve(), scan):
+            scan.loaded_ids.add(doc.id)
+            entry = manifest.entries.get(doc.id)
+            if entry and (entry.content_hash, entry.path) == (doc.content_hash, doc.path):
+                scan.skipped += 1
+                continue
+            count = spool.add(_records(doc, root))
+            scan.changed[doc.id] = ManifestEntry(doc.content_hash, doc.path, root, count)
+            if entry is not None:
+                scan.updated_ids.append(doc.id)
+        return scan
 
     def _check_embedder(self, manifest: Manifest, *, writes: bool) -> None:
         """Refuse to mix int8 vectors with exact ones in one index (before writing anything)."""
@@ -196,7 +263,7 @@ class Indexer:
         if stored != vectors_kind(self.ingest_embedder):
             raise EmbedderMismatchError(stored, self.ingest_embedder)
 
-    def _commit(self, manifest: Manifest, *, wrote: bool) -> LexicalIndex:
+    def _commit(self, manifest: Manifest, *, wrote: bool) -> tuple[int, LexicalIndex | None]:
         manifest.fingerprint = manifest.compute_fingerprint()
         if wrote:
             manifest.embedder = vectors_kind(self.ingest_embedder)
@@ -207,17 +274,18 @@ class Indexer:
             values[EMBEDDER_KEY] = manifest.embedder
         self.store.set_metadata(values)
         manifest.save()
-        return build_lexical(self.store, self.index_dir, manifest.fingerprint)
+        return write_lexical(self.store, self.index_dir, manifest.fingerprint)
 
     # -- embedding ---------------------------------------------------------------------
 
-    def _write(self, records: Sequence[StoredChunk], progress: bool) -> int:
-        """Embed and store the records group by group; how many vectors came from a cache."""
+    def _write(self, spool: _Spool, progress: bool) -> int:
+        """Embed and store the spooled records group by group; how many vectors came from a
+        cache. A group's texts are dropped once written."""
         from tqdm import tqdm
 
         cache = VectorCache(self.index_dir / _VECTOR_CACHE_FILE)
         bar = tqdm(
-            total=len(records),
+            total=spool.count,
             desc="Indexation",
             unit=" passages",
             disable=not progress,
@@ -228,8 +296,7 @@ class Indexer:
         cached = 0
         try:
             with bar:
-                for start in range(0, len(records), _WRITE_GROUP):
-                    group = records[start : start + _WRITE_GROUP]
+                for group in spool.groups(_WRITE_GROUP):
                     vectors, from_cache = self._embed(group, cache)
                     if self.store.collection() is None:
                         self.store.create(self.model_name, int(vectors.shape[1]))
@@ -276,81 +343,66 @@ class Indexer:
     def _compute(self, texts: Sequence[str]) -> NDArray[np.float32]:
         return self.embedder().encode(texts).astype(np.float32, copy=False)
 
-    # -- loading -----------------------------------------------------------------------
-
-    def _load(self, paths: Sequence[Path]) -> _Plan:
-        plan = _Plan()
-        seen: dict[str, str] = {}  # id -> path of the document that took it
-
-        def accept(doc: Fiche, root: str | None) -> None:
-            if doc.id in seen and seen[doc.id] != doc.path:
-                plan.failed_paths.add(doc.path)
-                problem = f"identifiant « {doc.id} » déjà utilisé par {seen[doc.id]}"
-                plan.errors.append(KnowledgeBaseError(doc.path, problem))
-                return
-            seen[doc.id] = doc.path
-            plan.docs.append((doc, root))
-
-        knowledge_dir = self.knowledge_dir.resolve()
-        for raw in paths:
-            path = Path(raw).expanduser().resolve()
-            if path == knowledge_dir and path.is_dir():
-                plan.roots.add(str(path))
-                fiches, errors = load_fiches(path)
-                plan.errors += errors
-                plan.failed_paths.update(e.path for e in errors)
-                for fiche in fiches:
-                    accept(fiche, str(path))
-            elif path.is_dir():
-                plan.roots.add(str(path))
-                _load_files(supported_files(path), str(path), accept, plan)
-            elif path.is_file():
-                _load_files([path], None, accept, plan)
-            else:
-                plan.errors.append(KnowledgeBaseError(str(raw), "fichier ou dossier introuvable"))
-        return plan
-
 
 def _missing(keys: Sequence[bytes], found: dict[bytes, NDArray[np.float32]]) -> list[bytes]:
     return [k for k in dict.fromkeys(keys) if k not in found]
 
 
-def _load_files(
-    files: Sequence[Path],
-    root: str | None,
-    accept: Callable[[Fiche, str | None], None],
-    plan: _Plan,
-) -> None:
-    """Read user documents; an unreadable one is an error of the plan, the others go on."""
+def _documents(
+    paths: Sequence[Path], knowledge_dir: Path, scan: _Scan
+) -> Iterator[tuple[Fiche, str | None]]:
+    """The documents of `paths` read one at a time with their root directory; what cannot
+    be read, and a second document taking an id, are errors of the scan."""
+    seen: dict[str, str] = {}  # id -> path of the document that took it
+    for doc, root in _read_paths(paths, knowledge_dir, scan):
+        if doc.id in seen:
+            if seen[doc.id] != doc.path:
+                scan.failed_paths.add(doc.path)
+                problem = f"identifiant « {doc.id} » déjà utilisé par {seen[doc.id]}"
+                scan.errors.append(KnowledgeBaseError(doc.path, problem))
+            continue  # the same file named twice is read once
+        seen[doc.id] = doc.path
+        yield doc, root
+
+
+def _read_paths(
+    paths: Sequence[Path], knowledge_dir: Path, scan: _Scan
+) -> Iterator[tuple[Fiche, str | None]]:
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path == knowledge_dir and path.is_dir():
+            scan.roots.add(str(path))
+            for item in iter_fiches(path):
+                if isinstance(item, KnowledgeBaseError):
+                    scan.errors.append(item)
+                    scan.failed_paths.add(item.path)
+                else:
+                    yield item, str(path)
+        elif path.is_dir():
+            scan.roots.add(str(path))
+            yield from _read_files(supported_files(path), str(path), scan)
+        elif path.is_file():
+            yield from _read_files([path], None, scan)
+        else:
+            scan.errors.append(KnowledgeBaseError(str(raw), "fichier ou dossier introuvable"))
+
+
+def _read_files(
+    files: Sequence[Path], root: str | None, scan: _Scan
+) -> Iterator[tuple[Fiche, str | None]]:
+    """User documents one at a time; an unreadable one is an error, the others go on."""
     for file in files:
         try:
-            accept(load_document(file), root)
+            doc = load_document(file)
         except KnowledgeBaseError as exc:
-            plan.errors.append(exc)
-            plan.failed_paths.add(str(file))
+            scan.errors.append(exc)
+            scan.failed_paths.add(str(file))
+            continue
+        yield doc, root
 
 
-def _changes(manifest: Manifest, plan: _Plan) -> _Changes:
-    """Compare the loaded documents with the manifest: what to add, replace and remove."""
-    loaded_ids = {doc.id for doc, _ in plan.docs}
-    changed = [
-        (doc, root)
-        for doc, root in plan.docs
-        if (entry := manifest.entries.get(doc.id)) is None
-        or entry.content_hash != doc.content_hash
-        or entry.path != doc.path
-    ]
-    removed_ids = [
-        fiche_id
-        for fiche_id, entry in manifest.entries.items()
-        if entry.root in plan.roots
-        and fiche_id not in loaded_ids
-        and entry.path not in plan.failed_paths
-    ]
-    records = [
-        StoredChunk(c.id, c.text, {**c.metadata, **({"root": root} if root else {})})
-        for doc, root in changed
-        for c in chunk_fiche(doc)
-    ]
-    updated_ids = [doc.id for doc, _ in changed if doc.id in manifest.entries]
-    return _Changes(changed, updated_ids, removed_ids, records)
+def _records(doc: Fiche, root: str | None) -> Iterator[StoredChunk]:
+    """The chunks of a document as stored, with the directory it was ingested from."""
+    extra = {"root": root} if root else {}
+    for chunk in chunk_fiche(doc):
+        yield StoredChunk(chunk.id, chunk.text, {**chunk.metadata, **extra})

@@ -7,7 +7,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,14 +65,31 @@ class LexicalIndex:
         self._retriever = retriever
 
     @classmethod
-    def build(cls, records: Sequence[StoredChunk], fingerprint: str) -> LexicalIndex:
-        """Index the records (an empty list gives an index that matches nothing)."""
-        retriever = None
-        if records:
-            retriever = _import_bm25s().BM25()
-            corpus = [analyze(r.indexed_text()) for r in records]
-            retriever.index(corpus, show_progress=False)
-        return cls(records, fingerprint, retriever)
+    def build(cls, records: Iterable[StoredChunk], fingerprint: str) -> LexicalIndex:
+        """Index the records (none gives an index that matches nothing)."""
+        kept: list[StoredChunk] = []
+        tokens = _TokenIds()
+        for record in records:
+            kept.append(record)
+            tokens.add(record.indexed_text())
+        return cls(kept, fingerprint, tokens.retriever())
+
+    @staticmethod
+    def write(records: Iterable[StoredChunk], fingerprint: str, directory: Path) -> int:
+        """Index records read once from an iterator and save the index to `directory`
+        atomically; how many records there were.
+
+        A record is written out as soon as it is read: only its token ids stay in memory
+        until bm25s scores them, so memory does not grow with the texts. Load the index with
+        `load`.
+        """
+        tokens = _TokenIds()
+        with _staging(directory) as staging:
+            _write_records(staging, fingerprint, _tokenised(records, tokens))
+            retriever = tokens.retriever()
+            if retriever is not None:
+                retriever.save(str(staging), show_progress=False)
+        return tokens.count
 
     def scores(self, query: str) -> NDArray[np.float32]:
         """BM25 score of every record for the query (zeros when no term is known)."""
@@ -85,29 +104,10 @@ class LexicalIndex:
 
     def save(self, directory: Path) -> None:
         """Write the index to `directory` atomically (a temporary sibling, then a rename)."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory.parent))
-        try:
+        with _staging(directory) as staging:
             if self._retriever is not None:
                 self._retriever.save(str(staging), show_progress=False)
-            payload = {
-                "format": _FORMAT,
-                "fingerprint": self.fingerprint,
-                "records": [
-                    {"id": r.id, "text": r.text, "metadata": r.metadata} for r in self.records
-                ],
-            }
-            (staging / _RECORDS_FILE).write_text(
-                json.dumps(payload, ensure_ascii=False), encoding="utf-8"
-            )
-            old = directory.with_name(directory.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if directory.exists():
-                os.replace(directory, old)
-            os.replace(staging, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            _write_records(staging, self.fingerprint, self.records)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:
@@ -130,3 +130,61 @@ class LexicalIndex:
             logger.warning("BM25 index in %s is unreadable, it will be rebuilt: %s", directory, exc)
             return None
         return cls(records, str(payload["fingerprint"]), retriever)
+
+
+class _TokenIds:
+    """Analysed texts as arrays of vocabulary ids: what bm25s needs, without the texts."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.docs: list[array[int]] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.docs)
+
+    def add(self, text: str) -> None:
+        vocab = self.vocab
+        self.docs.append(array("i", [vocab.setdefault(t, len(vocab)) for t in analyze(text)]))
+
+    def retriever(self) -> Any | None:
+        """The bm25s index of the texts added; None when there were none."""
+        if not self.docs:
+            return None
+        retriever = _import_bm25s().BM25()
+        retriever.index((self.docs, self.vocab), show_progress=False)
+        return retriever
+
+
+def _tokenised(records: Iterable[StoredChunk], tokens: _TokenIds) -> Iterator[StoredChunk]:
+    for record in records:
+        tokens.add(record.indexed_text())
+        yield record
+
+
+def _write_records(directory: Path, fingerprint: str, records: Iterable[StoredChunk]) -> None:
+    """The records file, written record by record (the same JSON as one `json.dumps`)."""
+    header = json.dumps({"format": _FORMAT, "fingerprint": fingerprint})[:-1]
+    with (directory / _RECORDS_FILE).open("w", encoding="utf-8") as out:
+        out.write(header + ', "records": [')
+        for n, r in enumerate(records):
+            item = {"id": r.id, "text": r.text, "metadata": r.metadata}
+            out.write((", " if n else "") + json.dumps(item, ensure_ascii=False))
+        out.write("]}")
+
+
+@contextmanager
+def _staging(directory: Path) -> Iterator[Path]:
+    """A temporary sibling of `directory` that replaces it when the block succeeds."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory.parent))
+    try:
+        yield staging
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(staging, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

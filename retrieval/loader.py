@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,16 @@ def load_fiches(knowledge_dir: Path) -> tuple[list[Fiche], list[KnowledgeBaseErr
     """Load every fiche under `knowledge_dir` (eval/ and README.md skipped); collect errors."""
     fiches: list[Fiche] = []
     errors: list[KnowledgeBaseError] = []
+    for item in iter_fiches(knowledge_dir):
+        if isinstance(item, KnowledgeBaseError):
+            errors.append(item)
+        else:
+            fiches.append(item)
+    return fiches, errors
+
+
+def iter_fiches(knowledge_dir: Path) -> Iterator[Fiche | KnowledgeBaseError]:
+    """The fiches of `knowledge_dir` read one at a time, each unreadable one as its error."""
     seen: dict[str, str] = {}
     for path in _fiche_paths(knowledge_dir):
         try:
@@ -39,11 +50,10 @@ def load_fiches(knowledge_dir: Path) -> tuple[list[Fiche], list[KnowledgeBaseErr
                     str(path), f"identifiant « {fiche.id} » déjà utilisé par {seen[fiche.id]}"
                 )
         except KnowledgeBaseError as exc:
-            errors.append(exc)
+            yield exc
             continue
         seen[fiche.id] = str(path)
-        fiches.append(fiche)
-    return fiches, errors
+        yield fiche
 
 
 def supported_files(directory: Path) -> list[Path]:

@@ -232,27 +232,32 @@ class ChromaStore:
             col.delete(where={"fiche_id": {"$in": list(fiche_ids)}})
 
     def all_chunks(self) -> list[StoredChunk]:
-        """Every stored chunk (text and metadata), ordered by id."""
+        """Every stored chunk (text and metadata), ordered by fiche id then chunk number."""
+        return list(self.iter_chunks())
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """Every stored chunk in the order of `all_chunks`, read a page at a time: only the ids
+        and one page of texts are in memory (an ingest of 50,000 chunks stays small)."""
         col = self.collection()
         if col is None:
-            return []
-        records: list[StoredChunk] = []
-        with self._guard("reading chunks"):
-            offset = 0
-            while True:
-                page = col.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
-                ids = page["ids"]
-                docs = page["documents"] or []
-                metas = page["metadatas"] or []
-                records += [
-                    StoredChunk(i, d or "", dict(m or {}))
-                    for i, d, m in zip(ids, docs, metas, strict=True)
-                ]
-                if len(ids) < _PAGE:
+            return
+        ids: list[str] = []
+        with self._guard("reading chunk ids"):
+            while page := col.get(include=[], limit=_PAGE, offset=len(ids))["ids"]:
+                ids += page
+                if len(page) < _PAGE:
                     break
-                offset += _PAGE
-        records.sort(key=_chunk_sort_key)
-        return records
+        ids.sort(key=_chunk_sort_key)
+        for start in range(0, len(ids), _PAGE):
+            wanted = ids[start : start + _PAGE]
+            with self._guard("reading chunks"):
+                page = col.get(ids=wanted, include=["documents", "metadatas"])
+            docs, metas = page["documents"] or [], page["metadatas"] or []
+            found = {
+                i: StoredChunk(i, d or "", dict(m or {}))
+                for i, d, m in zip(page["ids"], docs, metas, strict=True)
+            }
+            yield from (found[i] for i in wanted if i in found)
 
     def query(
         self, vector: NDArray[np.float32], n: int, where: Where | None
@@ -278,9 +283,10 @@ class ChromaStore:
         ]
 
 
-def _chunk_sort_key(chunk: StoredChunk) -> tuple[str, int]:
-    fiche, _, n = chunk.id.rpartition("#")
-    return (fiche, int(n)) if n.isdigit() else (chunk.id, 0)
+def _chunk_sort_key(chunk_id: str) -> tuple[str, int]:
+    """By fiche id, then chunk number ("guide-x#10" after "guide-x#9")."""
+    fiche, _, n = chunk_id.rpartition("#")
+    return (fiche, int(n)) if n.isdigit() else (chunk_id, 0)
 
 
 def _close_http_sessions(client: Any) -> None:
