@@ -10,6 +10,10 @@
    and peak RSS. benchmarks/run.py reports the "onnx" figure as `ingest_onnx_chunks_per_s`.
 3. With --stream-chunks: ingests of generated documents of that many chunks (ONNX fp32),
    to show that the peak RSS does not grow with the number of chunks.
+
+Each whole ingest of knowledge/ is then scored on knowledge/eval/questions.jsonl (recall@5 of
+dense and hybrid search, queries embedded as in production), so a faster int8 graph shows at
+once whether it keeps the retrieval quality. Torch keeps its own thread count (reported).
 """
 
 from __future__ import annotations
@@ -113,10 +117,11 @@ def onnx_stages(embedder: Any, texts: Sequence[str]) -> dict[str, float]:
     """Seconds spent tokenising, in ONNX Runtime, and elsewhere, for one encode of `texts`."""
     import numpy as np
 
+    from retrieval.fast_minilm import tokenize
     from retrieval.onnx_embedding import _BATCH_TOKENS, _MAX_BATCH, length_batches
 
     started = time.perf_counter()
-    encodings = embedder._tokenizer.encode_batch(list(texts))
+    encodings = tokenize(embedder._tokenizer, embedder._spec, texts)
     tokenised = time.perf_counter()
     in_runtime = 0.0
     lengths = [len(e.ids) for e in encodings]
@@ -160,7 +165,11 @@ def encode_side_by_side(rounds: int, cache_dir: Path) -> dict[str, Any]:
             speeds[name].append(len(texts) / (time.perf_counter() - started))
         log(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.1f}" for n, s in speeds.items()))
     reference = vectors["sentence-transformers"]
-    result: dict[str, Any] = {"passages": len(texts), "rounds": rounds}
+    result: dict[str, Any] = {
+        "passages": len(texts),
+        "rounds": rounds,
+        "threads": {"torch": _torch_threads(), "onnxruntime": loaded["onnx"].threads},
+    }
     for name in EMBEDDERS:
         cosines = np.sum(vectors[name] * reference, axis=1)
         result[name] = {
@@ -178,6 +187,12 @@ def encode_side_by_side(rounds: int, cache_dir: Path) -> dict[str, Any]:
             2,
         )
     return result
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 # -- 2. whole ingests, one process each ---------------------------------------------------
@@ -205,6 +220,7 @@ def child_ingest(embedder: str, source: Path, index: Path, cache_dir: Path) -> d
         report = kb.ingest([source], progress=False)
     finally:
         kb.close()
+    scores = recall_at_5(index, knowledge, embedder, cache_dir) if knowledge == source else {}
     return {
         "embedder": embedder,
         "chunks": report.embedded_chunks,
@@ -214,7 +230,31 @@ def child_ingest(embedder: str, source: Path, index: Path, cache_dir: Path) -> d
         "model_load_s": round(load_s, 2),
         "peak_rss_mb": round(peak_rss_mb()),
         "torch_loaded": "torch" in sys.modules,
+        "recall@5": scores,
     }
+
+
+def recall_at_5(index: Path, knowledge: Path, embedder: str, cache_dir: Path) -> dict[str, float]:
+    """Recall@5 of dense and hybrid search on the eval questions, for the index just built.
+
+    Reopened without the ingest embedder, so that queries are embedded as in production.
+    """
+    from retrieval import open_knowledge_base
+    from retrieval.embedding import PACKAGED_MODEL_NAME
+    from retrieval.evaluation import evaluate
+
+    kb = open_knowledge_base(
+        index_dir=index,
+        knowledge_dir=knowledge,
+        embedding_model=PACKAGED_MODEL_NAME,
+        ingest_embedder=embedder,
+        onnx_cache_dir=cache_dir,
+    )
+    try:
+        scores = evaluate(kb, knowledge / "eval" / "questions.jsonl")
+    finally:
+        kb.close()
+    return {method: scores[method]["recall@5"] for method in ("dense", "hybrid")}
 
 
 def ingest_run(embedder: str, knowledge: Path, index: Path, cache_dir: Path) -> dict[str, Any]:
@@ -276,7 +316,8 @@ def run(rounds: int, stream_chunks: Sequence[int]) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     enc = result["encode"]
     lines = [
-        f"encode, {enc['passages']} passages of knowledge/, {enc['rounds']} interleaved rounds",
+        f"encode, {enc['passages']} passages of knowledge/, {enc['rounds']} interleaved rounds, "
+        f"threads {enc['threads']}",
         f"{'embedder':24} {'median/s':>9} {'best/s':>8} {'load s':>7} {'min cos':>8}",
     ]
     for name in EMBEDDERS:
@@ -292,7 +333,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"{name:24} {r['chunks_per_s']:7.1f} chunks/s  {r['chunks']} chunks  "
             f"load {r['model_load_s']:.1f} s  peak RSS {r['peak_rss_mb']} MB  "
-            f"torch {r['torch_loaded']}"
+            f"torch {r['torch_loaded']}  recall@5 {r['recall@5']}"
         )
     for r in result["stream"]:
         lines.append(

@@ -93,7 +93,7 @@ def test_encode_keeps_input_order_and_empty_input(fp32: OnnxMiniLMEmbedder) -> N
         np.testing.assert_allclose(vectors[i], fp32.encode([text])[0], atol=2e-5)
     assert fp32.encode([]).shape == (0, 384)
     with pytest.raises(TypeError):
-        fp32.encode("pas une liste")  # type: ignore[arg-type]
+        fp32.encode("pas une liste")
 
 
 def test_length_batches_respect_token_budget_and_cover_every_text() -> None:
