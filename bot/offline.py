@@ -443,21 +443,21 @@ class Composer:
         return (need.label, [last]) if need is not None else (None, [])
 
     def _case(self, request: Request, hits: Sequence[Hit]) -> Fiche | None:
-        """A case of this need the search found (of the owner's trade first), else one of the
-        owner's trade."""
+        """A case of this need and of the owner's trade (those the search found first), else
+        a case of this need the search found."""
         found = []
         for hit in hits:
             fiche = self.lookup(hit.fiche_id) if hit.type == "case" else None
             if fiche is not None and request.need in (fiche.meta.get("use_cases") or ()):
                 found.append(fiche)
-        same_trade = [f for f in found if request.sector and request.sector in f.sectors]
-        if found:
-            return (same_trade or found)[0]
-        for case in self.cases:
-            same_need = request.need in (case.meta.get("use_cases") or ())
-            if same_need and request.sector and request.sector in case.sectors:
-                return case
-        return None
+        of_trade = [f for f in [*found, *self.cases] if self._case_of_trade(f, request)]
+        # a plumber's own case before a physiotherapist's the search found first
+        return of_trade[0] if of_trade else (found[0] if found else None)
+
+    @staticmethod
+    def _case_of_trade(case: Fiche, request: Request) -> bool:
+        same_need = request.need in (case.meta.get("use_cases") or ())
+        return same_need and request.sector is not None and request.sector in case.sectors
 
     def _why(self, tool: CatalogueTool, need_id: str | None) -> str:
         """What the tool does for the need: the need's own words for its kind, else the kind's."""
