@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic_core import from_json
@@ -34,6 +35,7 @@ from bot.offline import Composer
 from bot.prompt import PromptRequest, PromptSource
 from bot.tool_choice import choose_tools
 from bot.understanding import Request, Understanding
+from retrieval.embed_cache import PackagedVectors, packaged_path, text_key
 from retrieval.errors import InvalidQueryError
 from retrieval.models import Fiche, Hit, SearchFilters
 from retrieval.text import has_words
@@ -153,7 +155,7 @@ class Advisor:
             lookup=kb.fiche,
             cases=kb.fiches("case"),
             embed=embed,
-            faq=Faq.of(kb.fiches(), embed),
+            faq=Faq.of(kb.fiches(), embed, _shipped_vectors(kb)),
         )
         # searches run in worker threads, two at a time: the index is only read (its caches
         # lock themselves) and numpy, Chroma and the tokenizer release the GIL, but more
@@ -509,6 +511,23 @@ def _answer_streamer(on_text: OnText) -> Callable[[str], Awaitable[None]]:
             state["broken"] = True
 
     return on_delta
+
+
+def _shipped_vectors(kb: object) -> Callable[[Sequence[str]], dict[str, Any]] | None:
+    """The vectors shipped with the knowledge base (its chunks and curated questions), by
+    text, when the base has them for its model."""
+    knowledge_dir, model = getattr(kb, "knowledge_dir", None), getattr(kb, "model_name", None)
+    if not isinstance(knowledge_dir, Path) or not isinstance(model, str):
+        return None
+    shipped = PackagedVectors.load(packaged_path(knowledge_dir, model), model)
+    if shipped is None:
+        return None
+
+    def known(texts: Sequence[str]) -> dict[str, Any]:
+        by_key = {text_key(text): text for text in texts}
+        return {by_key[key]: vector for key, vector in shipped.get_many(list(by_key)).items()}
+
+    return known
 
 
 def _embedder_of(kb: object) -> Callable[[Sequence[str]], Any] | None:

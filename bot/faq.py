@@ -13,7 +13,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ from retrieval.models import Fiche
 from retrieval.text import analyze
 
 Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+Known = Callable[[Sequence[str]], Mapping[str, NDArray[np.float32]]]
 LEXICAL_WEIGHT, DENSE_WEIGHT = 1.0, 1.0
 _YES_NO = re.compile(r"^(?:Oui|Non)\b[,.:;]?\s*")
 _NEGATIONS = re.compile(r"\b(sans|pas|plus|jamais|aucun|aucune|interdit\w*|risque\w*|danger\w*)\b")
@@ -83,9 +84,12 @@ def entries_of(fiche: Fiche) -> list[Entry]:
 class Faq:
     """Every fiche's entries, matched to a question by stems and by embedding."""
 
-    def __init__(self, entries: Iterable[Entry], embed: Embed | None = None) -> None:
+    def __init__(
+        self, entries: Iterable[Entry], embed: Embed | None = None, known: Known | None = None
+    ) -> None:
         self.entries = list(entries)
         self._embed = embed
+        self._known = known  # vectors computed ahead (shipped with the base), by text
         # every wording of every entry, and the entry it belongs to
         self._owner = np.array([i for i, e in enumerate(self.entries) for _ in e.questions])
         self._texts = [q for e in self.entries for q in e.questions]
@@ -100,8 +104,10 @@ class Faq:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, fiches: Iterable[Fiche], embed: Embed | None = None) -> Faq:
-        return cls((e for fiche in fiches for e in entries_of(fiche)), embed)
+    def of(
+        cls, fiches: Iterable[Fiche], embed: Embed | None = None, known: Known | None = None
+    ) -> Faq:
+        return cls((e for fiche in fiches for e in entries_of(fiche)), embed, known)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -193,12 +199,16 @@ class Faq:
         return np.asarray(vectors @ asked, dtype=np.float64)
 
     def _entry_vectors(self) -> NDArray[np.float32]:
-        """The vectors of every wording, computed once on first use (a few hundred short
-        texts: about a second)."""
+        """The vectors of every wording, on first use: those shipped with the base, the others
+        computed once."""
         with self._lock:
             if self._vectors is None:
                 assert self._embed is not None
-                self._vectors = self._embed(self._texts)
+                found = dict(self._known(self._texts)) if self._known else {}
+                missing = [t for t in dict.fromkeys(self._texts) if t not in found]
+                if missing:
+                    found.update(zip(missing, self._embed(missing), strict=True))
+                self._vectors = np.stack([found[t] for t in self._texts]).astype(np.float32)
             return self._vectors
 
 

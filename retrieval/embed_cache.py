@@ -144,22 +144,25 @@ class PackagedVectors:
 
 
 def build_packaged(knowledge_dir: Path, model: str) -> tuple[Path, int]:
-    """Embed every chunk of the fiches in `knowledge_dir` and write the shipped vectors."""
+    """Embed every chunk and curated question of the fiches in `knowledge_dir` and write the
+    shipped vectors."""
     from retrieval.chunker import chunk_fiche
     from retrieval.embedding import SENTENCE_TRANSFORMERS, load_embedder
+    from retrieval.faq_section import parse_entries
     from retrieval.lexical import StoredChunk
     from retrieval.loader import load_fiches
 
     fiches, errors = load_fiches(knowledge_dir)
     if errors:
         raise SystemExit(f"{len(errors)} unreadable fiche(s), first: {errors[0]}")
-    texts = sorted(
-        {
-            StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
-            for fiche in fiches
-            for c in chunk_fiche(fiche)
-        }
-    )
+    chunks = {
+        StoredChunk(c.id, c.text, dict(c.metadata)).indexed_text()
+        for fiche in fiches
+        for c in chunk_fiche(fiche)
+    }
+    # the fiches' curated questions too: the advisor matches them from its first question
+    wordings = {q for f in fiches for e in parse_entries(f.id, f.body)[0] for q in e.questions}
+    texts = sorted(chunks | wordings)
     embedder = load_embedder(model, runtime=SENTENCE_TRANSFORMERS)  # the reference vectors
     vectors = embedder.encode(texts)
     path = packaged_path(knowledge_dir, embedder.model_name)

@@ -166,3 +166,20 @@ def test_thousands_are_read_alike_with_or_without_a_space() -> None:
     match = Faq([entry]).best("automatiser pour moins de 2000 € c'est sérieux")
 
     assert match is not None and match.entry is entry
+
+
+def test_shipped_vectors_spare_embedding_the_wordings() -> None:
+    calls: list[list[str]] = []
+
+    def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+        calls.append(list(texts))
+        return np.ones((len(texts), 2), np.float32) / np.sqrt(2)
+
+    shipped = {ENTRIES[0].questions[0]: np.array([1.0, 0.0], np.float32)}
+    faq = Faq(ENTRIES, embed, known=lambda texts: {t: shipped[t] for t in texts if t in shipped})
+
+    faq.scores("c'est quoi un token")
+
+    wordings = {q for e in ENTRIES for q in e.questions}
+    assert set(calls[0]) == wordings - set(shipped)  # only what was not shipped
+    assert calls[1:] == [["c'est quoi un token"]]
