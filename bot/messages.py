@@ -331,6 +331,11 @@ NO_TOOL_FOR_TRADE = (
     "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
     "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."
 )
+UNKNOWN_TOOL_PRICE = (
+    "Je n'ai pas de fiche sur {name} : je ne connais pas son prix, vérifiez-le chez l'éditeur. "
+    "Dites-moi plutôt la tâche visée (« répondre à mes mails », « mes devis ») : je vous "
+    "propose des outils dont je connais le prix."
+)
 NOTHING_CHEAPER = "Je n'ai rien de moins cher pour ce besoin : {tools}."
 START_FREE = (
     " Commencez par l'offre gratuite de {tools} et ne payez que si le pilote est concluant."

@@ -37,6 +37,18 @@ _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
 _PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
+# capitalised words that name no product ("IA", "TPE", "Europe")
+_NOT_PRODUCT = re.compile(r"^(?:ia|tpe|pme|ai act|rgpd|cnil|europe|france|je|j|l)$")
+# the words of a price question that are not the product's name ("Notion AI ça coûte combien ?")
+_PRICE_WORDS = frozenset(
+    {
+        *("combien", "cb", "coute", "coutent", "couter", "ca", "c", "est", "ce", "et"),
+        *("par", "mois", "an", "prix", "tarif", "tarifs", "abonnement", "euros", "svp"),
+        *("le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "pour", "en", "au"),
+        *("quel", "quelle", "quels"),
+    }
+)
+MAX_NAME_WORDS = 3
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
@@ -139,6 +151,9 @@ class Composer:
             table = self._model_prices(request)
             if table:
                 return table
+        unknown = self._unknown_tool(request)
+        if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
+            return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)
         match = self._faq_match(request, hits)  # on the question's topic, if it has one
         own_card = match is not None and match.entry.fiche_id in request.tools_named
         if match is not None and own_card and "data-protection" not in request.topics:
@@ -202,6 +217,15 @@ class Composer:
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
         return self.faq.best(asked, related=related, allowed=fits)
+
+    def _unknown_tool(self, request: Request) -> str:
+        """The name of a product the owner asks the price of that the catalogue lacks."""
+        if request.topics != ("tool-price",) or request.tools_named or request.stated_need:
+            return ""
+        rest = [w for w in request.text.split() if fold_words(w) not in _PRICE_WORDS]
+        name = " ".join(w.strip("?!.,;:'’") for w in rest).strip()
+        short = 0 < len(name.split()) <= MAX_NAME_WORDS
+        return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
 
     def _answers_topic(self, request: Request, entry: Entry) -> bool:
         """The entry speaks of what the question is about (a price, where data goes)."""
@@ -399,7 +423,8 @@ class Composer:
         if request.follow_up == "cost":
             parts = [write.cost_sentence(tools)] if tools else []
         elif request.follow_up == "cheaper":
-            previous = [t for t in map(self.catalogue.get, request.previous_tools) if t]
+            proposed = (self.catalogue.get(t) for t in request.previous_tools)
+            previous = [t for t in proposed if t and request.need in t.use_cases]
             before = sum(t.price[1] for t in previous if t.price) if previous else None
             if tools and [t.id for t in tools] == [t.id for t in previous]:
                 parts = [write.nothing_cheaper_sentence(tools)]

@@ -77,9 +77,12 @@ def choose_tools(
         return _resolve(request.tools_named, catalogue)
     chosen = _for_need(request, request.need or "", retrieved, catalogue, vocabulary)
     if request.follow_up == "cheaper":
-        cheaper = sorted(chosen, key=_cheapest_first)[:CHEAPER_TOOLS]
-        previous = _resolve(request.previous_tools, catalogue)
-        # never a "cheaper" set that costs more than the one proposed before
+        # never a "cheaper" set that costs more than as many tools proposed before for this
+        # need ("et pour les visuels, pas cher ?" asks about another need: nothing to compare)
+        previous = [
+            t for t in _resolve(request.previous_tools, catalogue) if request.need in t.use_cases
+        ]
+        cheaper = sorted(chosen, key=_cheapest_first)[: len(previous) or CHEAPER_TOOLS]
         return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
     for other in [n for n in request.strong_needs if n != request.need][:1]:
         extra = _for_need(request, other, retrieved, catalogue, vocabulary)

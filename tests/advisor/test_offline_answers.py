@@ -291,3 +291,11 @@ async def test_a_tool_asked_about_is_not_proposed_when_the_owner_wants_another(
 async def test_a_fine_question_gets_a_ceiling_not_the_laws_name(advisor: Advisor) -> None:
     advice = await advisor.advise("c'est combien l'amende si je respecte pas l'ai act ?")
     assert "15 M€" in advice.answer
+
+
+async def test_the_price_of_a_product_without_a_card_is_not_another_ones(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("Notion AI ça coûte combien par mois ?")
+    assert advice.answer.startswith("Je n'ai pas de fiche sur Notion AI")
+    assert advice.tools == [] and "€" not in advice.answer

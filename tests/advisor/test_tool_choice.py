@@ -378,3 +378,9 @@ def test_a_self_hosted_tool_comes_after_a_hosted_one_for_a_shop() -> None:
     hosted = tool("tool-hosted", "messagerie", (0, 8), "messages", hosting_region="eu")
 
     assert choose(request(needs=("messages",)), [server, hosted])[0] == "tool-hosted"
+
+
+def test_a_cheaper_follow_up_on_another_need_is_not_compared_with_the_last_proposal() -> None:
+    req = request(needs=("visuels",), follow_up="cheaper", previous_tools=("tool-scribe",))
+
+    assert choose(req, CATALOGUE) == ["tool-paint"]
