@@ -44,22 +44,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.corpus import HEADINGS, SECTIONS_PER_DOC, sentence_pool, titles  # noqa: E402
+from bot.config import SETTING_PREFIXES  # noqa: E402
 
 CLI = Path(sys.executable).parent / "pilote-ia"
 SEED = 20251202
 _SECTION_WORDS = 80  # title and heading included, a section stays under the chunker's 120
-_SETTING_PREFIXES = (
-    "LLM_",
-    "TELEGRAM_",
-    "CHROMA_",
-    "PILOTE_IA_",
-    "EMBEDDING_",
-    "KNOWLEDGE_",
-    "WEBHOOK_",
-    "DATABASE_",
-    "INBOX_",
-    "INGEST_",
-)
 _BAR = re.compile(r"Indexation:.*?(\d+)/(\d+)")
 _SAMPLE_S = 0.2
 WARM_UP_CHUNKS = 20
@@ -195,7 +184,7 @@ def _mb(value: float) -> int | None:
 
 def child_env(data_dir: Path) -> dict[str, str]:
     """This environment without pilote-ia settings, plus an own data dir and the onnx embedder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTING_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
     env.update(
         PILOTE_IA_DATA_DIR=str(data_dir),
         INGEST_EMBEDDER="onnx",

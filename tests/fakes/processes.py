@@ -15,23 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import SETTING_PREFIXES
+
 BIN = Path(sys.executable).parent
 CHROMA = BIN / "chroma"
-
-
-# the prefixes of pilote-ia's settings (bot/config.py): a child process gets only those given
-SETTING_PREFIXES = (
-    "LLM_",
-    "TELEGRAM_",
-    "CHROMA_",
-    "PILOTE_IA_",
-    "EMBEDDING_",
-    "KNOWLEDGE_",
-    "WEBHOOK_",
-    "DATABASE_",
-    "INBOX_",
-    "INGEST_",
-)
 
 
 def env_with(**settings: str) -> dict[str, str]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
 import retrieval.ingest as ingest_module
-from retrieval import open_knowledge_base
+from retrieval import KnowledgeBase, open_knowledge_base
 from retrieval.embedding import SENTENCE_TRANSFORMERS
 from retrieval.ingest import EMBEDDER_KEY
 from retrieval.lexical import LexicalIndex, StoredChunk
@@ -32,6 +33,16 @@ class BatchRecorder(HashEmbedder):
         return super().encode(texts)
 
 
+def _open(tmp_path: Path, knowledge_dir: Path, embedder: Any) -> KnowledgeBase:
+    """A knowledge base indexed under tmp_path/index with the given embedder at the seam."""
+    return open_knowledge_base(
+        index_dir=tmp_path / "index",
+        knowledge_dir=knowledge_dir,
+        embedding_model=embedder.model_name,
+        embedder=embedder,
+    )
+
+
 def _documents(folder: Path, count: int) -> Path:
     folder.mkdir()
     for i in range(count):
@@ -46,12 +57,7 @@ def test_chunks_are_embedded_and_written_in_groups(
     monkeypatch.setattr(ingest_module, "_WRITE_GROUP", 4)
     embedder = BatchRecorder()
     docs = _documents(tmp_path / "docs", 10)
-    kb = open_knowledge_base(
-        index_dir=tmp_path / "index",
-        knowledge_dir=knowledge_dir,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
+    kb = _open(tmp_path, knowledge_dir, embedder)
     try:
         report = kb.ingest([docs], progress=False)
         assert report.embedded_chunks == 10 and report.chunks == 10
@@ -72,12 +78,7 @@ def test_progress_bar_shows_rate_and_total(
 ) -> None:
     embedder = HashEmbedder()
     docs = _documents(tmp_path / "docs", 3)
-    kb = open_knowledge_base(
-        index_dir=tmp_path / "index",
-        knowledge_dir=knowledge_dir,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
+    kb = _open(tmp_path, knowledge_dir, embedder)
     try:
         kb.ingest([docs], progress=True)
     finally:
@@ -128,12 +129,7 @@ def test_only_one_group_of_chunks_is_in_memory_while_embedding(
     monkeypatch.setattr(ingest_module, "_WRITE_GROUP", 5)
     docs = _documents(tmp_path / "docs", 60)
     embedder = LiveObjectCounter(docs)
-    kb = open_knowledge_base(
-        index_dir=tmp_path / "index",
-        knowledge_dir=knowledge_dir,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
+    kb = _open(tmp_path, knowledge_dir, embedder)
     try:
         report = kb.ingest([docs], progress=False)
         assert (report.added, report.chunks, report.errors) == (60, 60, [])
@@ -171,12 +167,7 @@ def test_bm25_written_from_an_iterator_equals_the_one_built_in_memory(tmp_path: 
 def test_a_file_named_twice_is_ingested_once(tmp_path: Path, knowledge_dir: Path) -> None:
     embedder = HashEmbedder()
     docs = _documents(tmp_path / "docs", 2)
-    kb = open_knowledge_base(
-        index_dir=tmp_path / "index",
-        knowledge_dir=knowledge_dir,
-        embedding_model=embedder.model_name,
-        embedder=embedder,
-    )
+    kb = _open(tmp_path, knowledge_dir, embedder)
     try:
         report = kb.ingest([docs, docs / "procedure-1.txt"], progress=False)
     finally:
