@@ -16,13 +16,13 @@ from bot import answer_text as write
 from bot import messages as msg
 from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
-from bot.faq import Faq, Match, names_in
+from bot.entry_choice import EntryChoice, main_topic_test
+from bot.faq import Faq
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
-from bot.sentences import Embed, Passage, Sentence, best_sentences, defined_term, sections
+from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
 from bot.tool_choice import choose_tools
 from bot.understanding import Request
-from retrieval.faq_section import Entry
 from retrieval.models import Fiche, Hit
 from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary
@@ -36,20 +36,6 @@ MODELS_PER_PROVIDER = 2
 _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
-_PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
-# capitalised words that name no product ("IA", "TPE", "Europe")
-_NOT_PRODUCT = re.compile(r"^(?:ia|tpe|pme|ai act|rgpd|cnil|europe|france|je|j|l)$")
-# the words of a price question that are not the product's name ("Notion AI ça coûte combien ?")
-_PRICE_WORDS = frozenset(
-    {
-        *("combien", "cb", "coute", "coutent", "couter", "ca", "c", "est", "ce", "et"),
-        *("par", "mois", "an", "prix", "tarif", "tarifs", "abonnement", "euros", "svp"),
-        *("le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "pour", "en", "au"),
-        *("quel", "quelle", "quels"),
-    }
-)
-MAX_NAME_WORDS = 3
-MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 
 
@@ -85,14 +71,13 @@ class Composer:
         faq: Faq | None = None,
     ) -> None:
         self.catalogue = catalogue
-        self.faq = faq if faq is not None else Faq([])
-        self._named_cache: dict[str, frozenset[str]] = {}
+        self._topic_words = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
+        self.entries = EntryChoice(faq or Faq([]), catalogue, self._topic_words)
         self.templates = templates
         self.vocabulary = vocabulary
         self.lookup = lookup
         self.cases = list(cases)
         self.embed = embed
-        self._topic_words = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
         self._topic_names = {k: KeywordSet.of(v.names) for k, v in vocabulary.topics.items()}
 
     def compose(
@@ -151,10 +136,10 @@ class Composer:
             table = self._model_prices(request)
             if table:
                 return table
-        unknown = self._unknown_tool(request)
+        unknown = self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)
-        match = self._faq_match(request, hits)  # on the question's topic, if it has one
+        match = self.entries.match(request, self._related(request, hits))
         own_card = match is not None and match.entry.fiche_id in request.tools_named
         if match is not None and own_card and "data-protection" not in request.topics:
             # the named tool's own card answers in full (where data goes: its fields first)
@@ -187,65 +172,6 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
-
-    def _faq_match(self, request: Request, hits: Sequence[Hit]) -> Match | None:
-        """The fiche entry that asks what the owner asks; a follow-up ("et moins cher ?")
-        leans on the conversation, and a question on a tool needs an entry about that tool."""
-        if request.follow_up is not None or request.intent == "follow_up":
-            return None
-        named = set(request.tools_named)
-        defined = defined_term(request.fact_question)
-        price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
-        topic = self._topic_test(request) if price_and_more else None
-
-        def fits(entry: Entry, wording: str) -> bool:
-            asks, says = self._tools_in(wording), self._tools_in(entry.answer)
-            if named and not named & (asks | says) and not names_in(wording):
-                return False  # "Claude Team, combien ?" needs an entry about Claude (or GPT-4o)
-            if asks and not asks & named:
-                return False  # "Manus, c'est combien ?" does not answer "Notion AI ?"
-            if defined and not defined & defined_term(wording):
-                return False  # "c'est quoi un token ?" wants the entry that defines it
-            # "légal ? et combien ?": the card gave the price, the entry answers the rest; a
-            # tool card's entry answers the question's topic ("hébergé où ?" is not its price)
-            if topic is not None and not topic(entry.answer):
-                return False
-            return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
-
-        related = self._related(request, hits)
-        asked = request.fact_question
-        if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
-            asked = request.text
-        return self.faq.best(asked, related=related, allowed=fits)
-
-    def _unknown_tool(self, request: Request) -> str:
-        """The name of a product the owner asks the price of that the catalogue lacks."""
-        if request.topics != ("tool-price",) or request.tools_named or request.stated_need:
-            return ""
-        rest = [w for w in request.text.split() if fold_words(w) not in _PRICE_WORDS]
-        name = " ".join(w.strip("?!.,;:'’") for w in rest).strip()
-        short = 0 < len(name.split()) <= MAX_NAME_WORDS
-        return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
-
-    def _answers_topic(self, request: Request, entry: Entry) -> bool:
-        """The entry speaks of what the question is about (a price, where data goes)."""
-        if not request.topics:
-            return True
-        text = fold_words(entry.answer)
-        return any(
-            bool(_PRICE.search(entry.answer))
-            if t == "tool-price"
-            else bool(self._topic_words[t].found(text))
-            for t in request.topics[:2]
-        )
-
-    def _tools_in(self, text: str) -> frozenset[str]:
-        """The catalogue tools a text names (entries' texts are few: kept once read)."""
-        found = self._named_cache.get(text)
-        if found is None:
-            found = frozenset(t.id for t in self.catalogue.named_in(fold_words(text)))
-            self._named_cache[text] = found
-        return found
 
     def _related(self, request: Request, hits: Sequence[Hit]) -> set[str]:
         """The fiches the search found and those of the request's topics and tools."""
@@ -286,12 +212,7 @@ class Composer:
 
     def _topic_test(self, request: Request) -> Callable[[str], bool] | None:
         """Whether a sentence speaks of the question's main topic (its keywords)."""
-        if not request.topics:
-            return None
-        # the price comes from the catalogue: the sentences answer the other topic asked
-        main = next((t for t in request.topics if t != "tool-price"), request.topics[0])
-        words = self._topic_words[main]
-        return lambda text: bool(words.found(fold_words(text)))
+        return main_topic_test(request, self._topic_words)
 
     def _topic_named(self, request: Request) -> frozenset[str]:
         """Stems of the topic's name as the question says it ("AI Act", "RGPD"): every

@@ -109,7 +109,7 @@ async def advisor(kb_index: Any) -> Any:
 async def test_the_shipped_base_answers_a_curated_question_with_its_entry(
     advisor: Advisor,
 ) -> None:
-    faq = advisor.composer.faq
+    faq = advisor.composer.entries.faq
     entry = next(e for e in faq.entries if e.fiche_id == "guide-ai-act")
 
     advice = await advisor.advise(entry.questions[-1])
@@ -121,7 +121,7 @@ async def test_the_shipped_base_answers_a_curated_question_with_its_entry(
 
 @pytest.mark.slow
 async def test_a_follow_up_is_not_answered_from_an_entry(advisor: Advisor) -> None:
-    faq = advisor.composer.faq
+    faq = advisor.composer.entries.faq
     cheapest = next(e for e in faq.entries if "moins cher" in e.question)
 
     first = await advisor.advise("je veux un chatbot pour répondre aux messages de mes clients")

@@ -1,0 +1,119 @@
+"""Which curated entry may answer a request (bot/faq.py scores them; this module rules).
+
+An entry answers only what the owner asks about: a question naming a tool needs an entry
+about that tool, an entry naming a tool answers only an owner who names it, "c'est quoi
+X ?" needs the entry that defines X, and a tool card's entry must speak of the question's
+topic ("hébergé où ?" is not its price). A follow-up leans on the conversation, never on
+an entry. A price asked for a product without a card gets no other product's price.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+
+from bot.catalogue import Catalogue
+from bot.faq import Faq, Match, names_in
+from bot.keywords import KeywordSet, fold_words
+from bot.sentences import defined_term
+from bot.understanding import Request
+from retrieval.faq_section import Entry
+from retrieval.text import analyze
+
+TopicTest = Callable[[str], bool]
+MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
+MAX_NAME_WORDS = 3  # a product's name, in a price question
+_PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
+# words left of a price question that name no product ("IA", "TPE", "Europe")
+_NOT_PRODUCT = re.compile(r"^(?:ia|tpe|pme|ai act|rgpd|cnil|europe|france|je|j|l)$")
+# the words of a price question that are not the product's name ("Notion AI ça coûte combien ?")
+_PRICE_WORDS = frozenset(
+    {
+        *("combien", "cb", "coute", "coutent", "couter", "ca", "c", "est", "ce", "et"),
+        *("par", "mois", "an", "prix", "tarif", "tarifs", "abonnement", "euros", "svp"),
+        *("le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "pour", "en", "au"),
+        *("quel", "quelle", "quels"),
+    }
+)
+
+
+def main_topic_test(request: Request, topic_words: Mapping[str, KeywordSet]) -> TopicTest | None:
+    """Whether a text speaks of the question's main topic (its keywords); the price comes
+    from the catalogue, so the main topic is the other one asked."""
+    if not request.topics:
+        return None
+    main = next((t for t in request.topics if t != "tool-price"), request.topics[0])
+    words = topic_words[main]
+    return lambda text: bool(words.found(fold_words(text)))
+
+
+class EntryChoice:
+    """The curated entry that answers a request, within the rules above."""
+
+    def __init__(
+        self, faq: Faq, catalogue: Catalogue, topic_words: Mapping[str, KeywordSet]
+    ) -> None:
+        self.faq = faq
+        self.catalogue = catalogue
+        self._topic_words = topic_words
+        self._named: dict[str, frozenset[str]] = {}
+
+    def match(self, request: Request, related: Collection[str]) -> Match | None:
+        """The entry that asks what the owner asks (the `related` fiches, those the search
+        found, get a small lift), or None."""
+        if request.follow_up is not None or request.intent == "follow_up":
+            return None
+        asked = request.fact_question
+        if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
+            asked = request.text
+        return self.faq.best(asked, related=related, allowed=self._rules(request))
+
+    def unknown_product(self, request: Request) -> str:
+        """The name of a product the owner asks the price of that the catalogue lacks."""
+        if request.topics != ("tool-price",) or request.tools_named or request.stated_need:
+            return ""
+        rest = [w for w in request.text.split() if fold_words(w) not in _PRICE_WORDS]
+        name = " ".join(w.strip("?!.,;:'’") for w in rest).strip()
+        short = 0 < len(name.split()) <= MAX_NAME_WORDS
+        return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
+
+    def _rules(self, request: Request) -> Callable[[Entry, str], bool]:
+        named = set(request.tools_named)
+        defined = defined_term(request.fact_question)
+        price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
+        topic = main_topic_test(request, self._topic_words) if price_and_more else None
+
+        def fits(entry: Entry, wording: str) -> bool:
+            asks, says = self._tools_in(wording), self._tools_in(entry.answer)
+            if named and not named & (asks | says) and not names_in(wording):
+                return False  # "Claude Team, combien ?" needs an entry about Claude (or GPT-4o)
+            if asks and not asks & named:
+                return False  # "Manus, c'est combien ?" does not answer "Notion AI ?"
+            if defined and not defined & defined_term(wording):
+                return False  # "c'est quoi un token ?" wants the entry that defines it
+            # "légal ? et combien ?": the card gave the price, the entry answers the rest
+            if topic is not None and not topic(entry.answer):
+                return False
+            return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
+
+        return fits
+
+    def _answers_topic(self, request: Request, entry: Entry) -> bool:
+        """The entry speaks of what the question is about (a price, where data goes)."""
+        if not request.topics:
+            return True
+        text = fold_words(entry.answer)
+        return any(
+            bool(_PRICE.search(entry.answer))
+            if t == "tool-price"
+            else bool(self._topic_words[t].found(text))
+            for t in request.topics[:2]
+        )
+
+    def _tools_in(self, text: str) -> frozenset[str]:
+        """The catalogue tools a text names (entries' texts are few: kept once read)."""
+        found = self._named.get(text)
+        if found is None:
+            found = frozenset(t.id for t in self.catalogue.named_in(fold_words(text)))
+            self._named[text] = found
+        return found
