@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -108,9 +109,6 @@ class Faq:
         cls, fiches: Iterable[Fiche], embed: Embed | None = None, known: Known | None = None
     ) -> Faq:
         return cls((e for fiche in fiches for e in entries_of(fiche)), embed, known)
-
-    def __len__(self) -> int:
-        return len(self.entries)
 
     def best(
         self,
@@ -212,6 +210,7 @@ class Faq:
             return self._vectors
 
 
+@lru_cache(maxsize=4096)  # every wording is checked again for every question
 def names_in(wording: str) -> frozenset[str]:
     """The proper names a wording holds (WhatsApp, ChatGPT, Google), folded, "IA" aside."""
     words = re.findall(r"[\w-]+", re.sub(r"\b[LlDdQqJjSs]['’]", " ", wording))

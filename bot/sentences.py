@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -279,10 +280,11 @@ def asks_definition(question: str) -> bool:
     return _DEFINITION_ASKED.search(question) is not None
 
 
-def defined_term(question: str) -> set[str]:
+@lru_cache(maxsize=4096)  # the curated wordings are asked again for every question
+def defined_term(question: str) -> frozenset[str]:
     """The stems of the term a definition question asks about ("c'est quoi un token" -> token)."""
     match = _DEFINITION_ASKED.search(question)
-    return set(analyze(match.group(1))) if match else set()
+    return frozenset(analyze(match.group(1))) if match else frozenset()
 
 
 def _only_asks_definition(question: str) -> bool:
@@ -292,7 +294,7 @@ def _only_asks_definition(question: str) -> bool:
     return match is not None and not question[match.end() :].strip(" ?!.…")
 
 
-def _defines(sentence: str, term: set[str]) -> bool:
+def _defines(sentence: str, term: frozenset[str]) -> bool:
     """True when the sentence names the term and reads like its definition."""
     return bool(term & set(analyze(sentence))) and bool(_DEFINITION_MARK.search(sentence))
 

@@ -102,7 +102,8 @@ def _for_need(
 ) -> list[CatalogueTool]:
     """The best tools of the need's chosen kinds, one per kind (two to compare when the only
     kind is the one the owner names)."""
-    kinds = _kinds(request, need_id, vocabulary)
+    technical = _technical(request, vocabulary)
+    kinds = _kinds(request, need_id, vocabulary, technical)
     pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
     named_tools = [t for t in pool if t.id in request.tools_named]
     # "ChatGPT ou Claude ?": both named tools of one kind, to compare
@@ -114,14 +115,15 @@ def _for_need(
     wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
     if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
         pool = [t for t in pool if t.id not in asked_about]
-    technical = _technical(request, vocabulary)
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical))
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)
     return _by_kind(ranked, per_kind)[:limit]
 
 
-def _kinds(request: Request, need_id: str, vocabulary: DomainVocabulary) -> list[str]:
+def _kinds(
+    request: Request, need_id: str, vocabulary: DomainVocabulary, technical: bool
+) -> list[str]:
     """The kinds of tool to propose: those the owner names first, then the need's own first
     kind; with none named, the need's first kinds an owner can use without a developer (an
     API or an agent framework only for a technical owner)."""
@@ -129,7 +131,6 @@ def _kinds(request: Request, need_id: str, vocabulary: DomainVocabulary) -> list
     named = [c for c in need.categories if c in request.categories]
     if named:
         return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
-    technical = _technical(request, vocabulary)
     usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]
     return (usable or list(need.categories))[:CORE_CATEGORIES]
 
