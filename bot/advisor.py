@@ -154,6 +154,7 @@ class Advisor:
             vocabulary=self.vocabulary,
             lookup=kb.fiche,
             cases=kb.fiches("case"),
+            guides=kb.fiches("guide"),
             embed=embed,
             faq=Faq.of(kb.fiches(), embed, _shipped_vectors(kb)),
         )

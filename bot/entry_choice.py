@@ -23,6 +23,8 @@ from retrieval.text import analyze
 TopicTest = Callable[[str], bool]
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 MAX_NAME_WORDS = 3  # a product's name, in a price question
+VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
+_DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai)\b")
 _PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
 # words left of a price question that name no product ("IA", "TPE", "Europe")
 _NOT_PRODUCT = re.compile(r"^(?:ia|tpe|pme|ai act|rgpd|cnil|europe|france|je|j|l)$")
@@ -83,7 +85,11 @@ class EntryChoice:
         price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
         topic = main_topic_test(request, self._topic_words) if price_and_more else None
 
+        checks_claim = self._checks_claim(request.folded)
+
         def fits(entry: Entry, wording: str) -> bool:
+            if self._checks_claim(fold_words(wording)) and not checks_claim:
+                return False  # "c'est vrai que… ?" answers only an owner who doubts a claim
             asks, says = self._tools_in(wording), self._tools_in(entry.answer)
             if named and not named & (asks | says) and not names_in(wording):
                 return False  # "Claude Team, combien ?" needs an entry about Claude (or GPT-4o)
@@ -97,6 +103,11 @@ class EntryChoice:
             return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
 
         return fits
+
+    def _checks_claim(self, folded: str) -> bool:
+        """The text asks whether a claim heard somewhere is true ("c'est vrai que… ?")."""
+        words = self._topic_words.get(VERIFICATION_TOPIC)
+        return bool(_DOUBT.search(folded)) or (words is not None and bool(words.found(folded)))
 
     def _answers_topic(self, request: Request, entry: Entry) -> bool:
         """The entry speaks of what the question is about (a price, where data goes)."""

@@ -17,7 +17,7 @@ from bot import messages as msg
 from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
 from bot.entry_choice import EntryChoice, main_topic_test
-from bot.faq import Faq
+from bot.faq import Faq, Match
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
 from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
@@ -37,6 +37,7 @@ _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
+NEED_ENTRY_MIN = 1.1  # an entry added to a need's answer must ask what the owner asks
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Composer:
         vocabulary: DomainVocabulary,
         lookup: Lookup,
         cases: Sequence[Fiche],
+        guides: Sequence[Fiche] = (),
         embed: Embed | None = None,
         faq: Faq | None = None,
     ) -> None:
@@ -77,6 +79,7 @@ class Composer:
         self.vocabulary = vocabulary
         self.lookup = lookup
         self.cases = list(cases)
+        self.guides = list(guides)
         self.embed = embed
         self._topic_names = {k: KeywordSet.of(v.names) for k, v in vocabulary.topics.items()}
 
@@ -366,15 +369,36 @@ class Composer:
         else:
             budget = format_eur(request.budget)
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]
+        if request.follow_up is not None or request.intent != "need":
+            return " ".join(parts)
+        concern = self._need_entry(request)
+        if concern is not None:  # "…sans faire de boulette ?": the guide's own answer first
+            answer = concern.answer(request.text)
+            parts.insert(0, self._cited(answer, concern.entry.fiche_id, cites))
         case = self._case(request, hits)
-        if case is not None and request.follow_up is None and request.intent == "need":
+        if case is not None:
             kind = str(case.meta.get("source_kind") or "")
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
-            how = best_sentences(
-                request.text, [Passage(case.id, 0, _solution(case))], embed=self.embed, limit=1
-            )
-            parts += [s.text for s in how]
+            if concern is None:  # one worked detail is enough on a phone screen
+                how = best_sentences(
+                    request.text, [Passage(case.id, 0, _solution(case))], embed=self.embed, limit=1
+                )
+                parts += [s.text for s in how]
         return " ".join(parts)
+
+    def _need_entry(self, request: Request) -> Match | None:
+        """The answer of an entry of the need's own guides that asks what the message asks
+        ("un concurrent me met des faux avis, l'IA peut aider ?"), held to a higher bar than
+        an information question's: the tools already answer a need."""
+        guides = self._need_guides(request.need)
+        match = self.entries.match(request, guides)
+        if match is None or match.entry.fiche_id not in guides or match.score < NEED_ENTRY_MIN:
+            return None
+        return match
+
+    def _need_guides(self, need: str | None) -> set[str]:
+        """The guides written for this need (its pilot guide among them)."""
+        return {g.id for g in self.guides if need in (g.meta.get("use_cases") or ())}
 
     def _second_need(
         self, request: Request, tools: Sequence[CatalogueTool]

@@ -118,7 +118,21 @@ def _for_need(
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical))
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)
-    return _by_kind(ranked, per_kind)[:limit]
+    return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
+
+
+def _broad_when_trade_unknown(
+    ranked: Sequence[CatalogueTool], request: Request
+) -> list[CatalogueTool]:
+    """Tools made for one trade are left out for an owner whose trade is unknown, when a
+    broader tool of the same kind serves (Calendly, not also the restaurants' Zenchef)."""
+    narrow = {t.id for t in ranked if _sector_fit(t, request.sector) == 2}
+    broad_kinds = {t.category for t in ranked if t.id not in narrow}
+    return [
+        t
+        for t in ranked
+        if t.id not in narrow or t.category not in broad_kinds or t.id in request.tools_named
+    ]
 
 
 def _kinds(
@@ -172,8 +186,12 @@ def _channel_named(tool: CatalogueTool, folded: str) -> bool:
 
 
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
-    """0: made for the owner's trade, 1: for every trade (or the trade is unknown)."""
-    return 0 if sector is not None and sector in tool.sectors else 1
+    """0: made for the owner's trade, 1: for every trade (or several), 2: made for one trade
+    when the owner's is unknown (a restaurant's booking tool for someone who did not say)."""
+    if sector is not None and sector in tool.sectors:
+        return 0
+    one_trade = len(tool.sectors) == 1 and "tous" not in tool.sectors
+    return 2 if sector is None and one_trade else 1
 
 
 def _fit(

@@ -216,11 +216,7 @@ class Understanding:
         reads = [self.read(part, profile=profile, similarity=similarity) for part in parts]
         asking = [r for r in reads if r.intent == "information" and (r.topics or r.tools_named)]
         # "c'est pour mes visuels" only gives context: the task must be asked about
-        telling = [
-            r
-            for r in reads
-            if r.intent in ("need", "mixed") and r.stated_need and (r.asks_help or r.asks_tools)
-        ]
+        telling = [r for r in reads if _tells_task(r)]
         if not asking or not telling:
             return request
         needs = tuple(dict.fromkeys([*telling[0].needs, *request.needs]))
@@ -229,7 +225,7 @@ class Understanding:
             intent="mixed",
             needs=needs,
             stated_need=True,
-            topics=tuple(dict.fromkeys([*asking[0].topics, *request.topics])),
+            topics=asking[0].topics,  # the fact answers its own clause, not the task's
             fact_text=asking[0].text,
         )
 
@@ -469,6 +465,11 @@ _CLAUSE_END = re.compile(
 )
 
 
+_FOR_TASK = re.compile(
+    r"^(?:et |mais |sinon )?pour (?:envoyer|faire|gerer|avoir|mes|nos|les|des|le|la)\b"
+)
+
+
 def _clauses(text: str) -> list[str]:
     """The clauses of a message: its sentences, and what follows "et au passage", "sinon"..."""
     return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= 2]
@@ -490,3 +491,13 @@ def _budget(question: str, folded: str, profile: Profile) -> float | None:
     if _NO_BUDGET.search(folded):
         return 0.0
     return profile.monthly_budget_eur
+
+
+def _tells_task(clause: Request) -> bool:
+    """A clause that asks for help with a task: "je cherche un outil pour…", or "et pour
+    envoyer des rappels de rdv, ça marche ?" (a task named plainly after "et pour")."""
+    if not clause.stated_need:
+        return False
+    if clause.intent in ("need", "mixed") and (clause.asks_help or clause.asks_tools):
+        return True
+    return bool(clause.strong_needs) and _FOR_TASK.match(clause.folded) is not None

@@ -285,7 +285,7 @@ async def test_a_tool_asked_about_is_not_proposed_when_the_owner_wants_another(
     )
     assert advice.answer.startswith("Claude : données traitées hors de l'UE")
     assert "Claude (Pro et Team)" not in [t.name for t in advice.tools]
-    assert "Pour les devis et l'administratif" in advice.answer
+    assert "Pour les devis, courriers et dossiers" in advice.answer
 
 
 async def test_a_fine_question_gets_a_ceiling_not_the_laws_name(advisor: Advisor) -> None:
