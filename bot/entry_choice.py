@@ -10,7 +10,8 @@ an entry. A price asked for a product without a card gets no other product's pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 
 from bot.catalogue import Catalogue
 from bot.faq import Faq, Match, names_in
@@ -53,9 +54,14 @@ class EntryChoice:
     """The curated entry that answers a request, within the rules above."""
 
     def __init__(
-        self, faq: Faq, catalogue: Catalogue, topic_words: Mapping[str, KeywordSet]
+        self,
+        faq: Faq,
+        catalogue: Catalogue,
+        topic_words: Mapping[str, KeywordSet],
+        topic_fiches: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.faq = faq
+        self._topic_fiche_ids = dict(topic_fiches or {})
         self.catalogue = catalogue
         self._topic_words = topic_words
         self._named: dict[str, frozenset[str]] = {}
@@ -68,7 +74,11 @@ class EntryChoice:
         asked = request.fact_question
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
-        return self.faq.best(asked, related=related, allowed=self._rules(request))
+        found = self.faq.best(asked, related=related, allowed=self._rules(request))
+        if found is None and request.tools_named and self._topic_fiches(request):
+            # "ChatGPT invente des trucs ?": no entry about ChatGPT says it, the topic's does
+            found = self.faq.best(asked, related=related, allowed=self._general_rules(request))
+        return found
 
     def unknown_product(self, request: Request) -> str:
         """The name of a product the owner asks the price of that the catalogue lacks."""
@@ -103,6 +113,22 @@ class EntryChoice:
             return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
 
         return fits
+
+    def _general_rules(self, request: Request) -> Callable[[Entry, str], bool]:
+        """An entry of the question's topic that names no tool at all, for a question whose
+        tool is only an example of the topic."""
+        fiches = self._topic_fiches(request)
+        fits = self._rules(replace(request, tools_named=()))
+
+        def general(entry: Entry, wording: str) -> bool:
+            no_tool = not self._tools_in(wording) and not self._tools_in(entry.answer)
+            return entry.fiche_id in fiches and no_tool and fits(entry, wording)
+
+        return general
+
+    def _topic_fiches(self, request: Request) -> frozenset[str]:
+        """The fiches of the request's topics (a price has none: the card says it)."""
+        return frozenset(f for t in request.topics for f in self._topic_fiche_ids.get(t, ()))
 
     def _checks_claim(self, folded: str) -> bool:
         """The text asks whether a claim heard somewhere is true ("c'est vrai que… ?")."""

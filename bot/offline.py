@@ -74,7 +74,12 @@ class Composer:
     ) -> None:
         self.catalogue = catalogue
         self._topic_words = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
-        self.entries = EntryChoice(faq or Faq([]), catalogue, self._topic_words)
+        self.entries = EntryChoice(
+            faq or Faq([]),
+            catalogue,
+            self._topic_words,
+            {k: v.fiches for k, v in vocabulary.topics.items()},
+        )
         self.templates = templates
         self.vocabulary = vocabulary
         self.lookup = lookup
@@ -379,7 +384,8 @@ class Composer:
         if case is not None:
             kind = str(case.meta.get("source_kind") or "")
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
-            if concern is None:  # one worked detail is enough on a phone screen
+            # how the owner's own trade did it; another trade's detail reads as off-topic
+            if concern is None and self._case_of_trade(case, request):
                 how = best_sentences(
                     request.text, [Passage(case.id, 0, _solution(case))], embed=self.embed, limit=1
                 )

@@ -35,8 +35,44 @@ MAX_FACT_CHARS = 600  # the fact fits a phone screen
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
 # "c'est quoi un token ?", "qu'est-ce que l'article 50 ?": the term, then what defines it
 _DEFINITION_ASKED = re.compile(
-    r"(?:c['’ ]?est quoi|c quoi|qu['’]est[- ]ce que?|ça veut dire quoi|que veut dire|"
-    r"définition d[eu']?)\s*(?:un |une |le |la |les |l['’]|des |du )?([\w-]+(?: \d+)?)",
+    r"(?:c['’ ]?est (?:quoi|koi)|c (?:quoi|koi)|qu['’]est[- ]ce que?|ça veut dire quoi|"
+    r"que veut dire|définition d[eu']?)\s*(?:un |une |le |la |les |l['’]|des |du )?"
+    r"([\w-]+(?: \d+)?)",
+    re.IGNORECASE,
+)
+# words around "c'est quoi" that are not the term ("c'est quoi exactement", "je sais pas…")
+_NOT_TERMS = frozenset(
+    [
+        "exactement",
+        "vraiment",
+        "donc",
+        "alors",
+        "en",
+        "au",
+        "ça",
+        "ca",
+        "je",
+        "j",
+        "on",
+        "tu",
+        "il",
+        "elle",
+        "ok",
+        "et",
+        "mais",
+        "bon",
+    ]
+)
+# what may follow the term without asking more ("c'est quoi un RAG en IA, exactement ?")
+_DEFINITION_CONTEXT = re.compile(
+    r"\b(?:en ia|dans l['’]ia|en intelligence artificielle|d['’]un mod[eè]le(?: d['’]ia)?|"
+    r"exactement|en gros|concr[eè]tement|svp|stp|pour (?:une tpe|une pme|ma bo[iî]te|"
+    r"mon entreprise|moi))\b"
+)
+# "Qwen c'est quoi exactement ?", "les hallucinations c quoi ?": the term comes first
+_DEFINITION_AFTER = re.compile(
+    r"^\W*(?:un |une |le |la |les |l['’]|des |du )?([\w-]+(?: [\w-]+){0,2}),? "
+    r"(?:c['’ ]?est (?:quoi|koi)|c (?:quoi|koi)|ça veut dire quoi)\b",
     re.IGNORECASE,
 )
 _DEFINITION_MARK = re.compile(
@@ -49,6 +85,10 @@ _DEFINITION_MARK = re.compile(
 _PROBLEM_SECTION = re.compile(r"^(?:contexte|probl[eè]mes?|les pi[eè]ges)\b", re.IGNORECASE)
 # the fiche's own questions and answers are matched whole (bot/faq.py), never cut in sentences
 _FAQ_SECTION = re.compile(r"^questions fr[ée]quentes\b", re.IGNORECASE)
+# a list of things not to do: an item read alone says the opposite of the advice
+_AVOID_SECTION = re.compile(r"\b(?:[àa] [ée]viter|ne pas faire|erreurs fr[ée]quentes)\b", re.I)
+# "(voir fact-cout-tokens)": a pointer to another fiche, for curators, not for owners
+_FICHE_POINTER = re.compile(r"\s*\(voir (?:case|guide|tool|fact)-[a-z0-9-]+\)")
 _GIST_SECTION = re.compile(r"^(?:en bref|l['’]essentiel)\b", re.IGNORECASE)
 GIST_BONUS = 0.3
 _PRICE_SECTION = re.compile(r"^(?:prix|tarifs?|accès et prix|co[uû]ts?)\b", re.IGNORECASE)
@@ -83,7 +123,7 @@ _ASKS_COST = re.compile(
 # sentences about the source article or the fiche itself, not about the business
 _META = re.compile(
     r"^(?:corrections?\b|nuance\b|l'article\b|selon l'article\b|cette fiche\b|voir\b|"
-    r"sources?\b|hypoth[eè]ses?\b)",
+    r"sources?\b|hypoth[eè]ses?\b|les deux articles\b|cette base\b)",
     re.IGNORECASE,
 )
 
@@ -132,7 +172,7 @@ def split_sentences(text: str) -> list[str]:
     text = _LIST_INTRO.sub(" : ", text)  # "…n'a pas reportée :" reads with its first item
     text = re.sub(r"^\s*#+\s.*$", "", text, flags=re.MULTILINE)
     text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "", text, flags=re.MULTILINE)
-    text = text.replace("`", "").replace("**", "")
+    text = _FICHE_POINTER.sub("", text.replace("`", "").replace("**", ""))
     parts = (" ".join(p.split()) for p in _SENTENCE_END.split(text))
     return [
         _cap(p)
@@ -167,7 +207,7 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     for passage in passages:
         position = 0
         for heading, body in sections(passage.text):
-            if _FAQ_SECTION.match(heading):
+            if _FAQ_SECTION.match(heading) or _AVOID_SECTION.search(heading):
                 continue
             for rank, text in enumerate(split_sentences(body)):
                 if text not in seen:
@@ -277,21 +317,37 @@ def _answers_only(pool: list[Sentence]) -> list[Sentence]:
 
 def asks_definition(question: str) -> bool:
     """ "c'est quoi l'AI Act ?", "qu'est-ce qu'un token ?": the question asks what a term is."""
-    return _DEFINITION_ASKED.search(question) is not None
+    return _asked_term(question) is not None
+
+
+def _asked_term(question: str) -> str | None:
+    """The term a definition question asks about, before or after "c'est quoi"."""
+    before = _DEFINITION_ASKED.search(question)
+    if before and before.group(1).lower() not in _NOT_TERMS:
+        return before.group(1)
+    after = _DEFINITION_AFTER.search(question)
+    if after and after.group(1).split()[0].lower() not in _NOT_TERMS:
+        return after.group(1)
+    return before.group(1) if before else None
 
 
 @lru_cache(maxsize=4096)  # the curated wordings are asked again for every question
 def defined_term(question: str) -> frozenset[str]:
     """The stems of the term a definition question asks about ("c'est quoi un token" -> token)."""
-    match = _DEFINITION_ASKED.search(question)
-    return frozenset(analyze(match.group(1))) if match else frozenset()
+    term = _asked_term(question)
+    return frozenset(analyze(term)) if term else frozenset()
 
 
 def _only_asks_definition(question: str) -> bool:
     """ "c'est quoi un LLM ?": the term ends the question (not "c'est quoi la différence de
     prix ?", whose term is only the start of what is asked)."""
     match = _DEFINITION_ASKED.search(question)
-    return match is not None and not question[match.end() :].strip(" ?!.…")
+    if match is None or match.group(1).lower() in _NOT_TERMS:
+        match = _DEFINITION_AFTER.search(question)
+    if match is None:
+        return False
+    rest = _DEFINITION_CONTEXT.sub(" ", question[match.end() :].lower())
+    return not rest.strip(" ?!.…,")
 
 
 def _defines(sentence: str, term: frozenset[str]) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bot.advice import Intent, Profile, Turn
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, CatalogueTool
 from bot.keywords import KeywordSet, fold_words
 from retrieval.models import Fiche
 from retrieval.vocabulary import DomainVocabulary
@@ -34,6 +34,7 @@ KIND_BONUS = 3
 PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
+API_CATEGORY = "llm-api"  # a model called from code: "Qwen par API" is this card, not the app
 _BUDGET = re.compile(
     r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*"
     r"(?:€|euros?\b|eur\b|e(?![\w-]))",
@@ -171,7 +172,7 @@ class Understanding:
         folded = fold_words(question)
         said = self._score(folded)
         scores = self._with_retrieved(said, retrieved)
-        tools = tuple(t.id for t in self.catalogue.named_in(folded))
+        tools = self._named_tools(folded, said)
         follow_up = self._follow_up(folded, scores, tools, bool(history))
         said_sector = self._sector(folded)
         sector = profile.sector or said_sector or self._sector_of(history)
@@ -206,6 +207,22 @@ class Understanding:
             eu_only=bool(scores.cues.get("eu_only")),
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
+
+    def _named_tools(self, folded: str, said: _Scores) -> tuple[str, ...]:
+        """The catalogue tools the message names; "Qwen par API" is the vendor's API card, not
+        its chat app."""
+        named = self.catalogue.named_in(folded)
+        if said.kinds.get(API_CATEGORY):
+            named = [self._api_card(tool) or tool for tool in named]
+        return tuple(dict.fromkeys(t.id for t in named))
+
+    def _api_card(self, tool: CatalogueTool) -> CatalogueTool | None:
+        """The API card of the tool's vendor (same first word of the vendor's name)."""
+        vendor = fold_words(tool.vendor).split()[:1]
+        for card in self.catalogue:
+            if card.category == API_CATEGORY and fold_words(card.vendor).split()[:1] == vendor:
+                return card
+        return None
 
     def _by_clause(self, request: Request, profile: Profile, similarity: float | None) -> Request:
         """A message of several clauses where one asks a fact and another states a task ("c'est

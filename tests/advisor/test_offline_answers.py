@@ -241,7 +241,7 @@ async def test_a_permission_question_from_a_trade_gets_its_cases_rule(advisor: A
 
 
 async def test_an_unknown_term_is_not_defined_by_chance(advisor: Advisor) -> None:
-    advice = await advisor.advise("c'est quoi un LLM ?")
+    advice = await advisor.advise("c'est quoi un RAG en IA ?")
     assert advice.answer.startswith("Je n'ai pas cette information")
 
 
