@@ -340,6 +340,10 @@ NOTHING_CHEAPER = "Je n'ai rien de moins cher pour ce besoin : {tools}."
 START_FREE = (
     " Commencez par l'offre gratuite de {tools} et ne payez que si le pilote est concluant."
 )
+PLAN_STILL_HOLDS = (
+    "Le plan de test de deux semaines ci-dessous reste valable, avec un outil que vous "
+    "connaissez déjà."
+)
 NO_TOOL_FOR_NEED = (
     "Mon catalogue n'a pas encore d'outil pour {label} : je préfère ne rien vous proposer au "
     "hasard. La méthode ci-dessous reste valable, avec un outil que vous connaissez déjà."

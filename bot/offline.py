@@ -38,6 +38,7 @@ _ASKS_WHERE = re.compile(
 )
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 NEED_ENTRY_MIN = 1.1  # an entry added to a need's answer must ask what the owner asks
+SAME_QUESTION_SCORE = 1.5  # ...any guide's entry, when it asks nearly the same question
 
 
 @dataclass
@@ -376,10 +377,13 @@ class Composer:
             parts = [msg.NO_TOOL_FITS.format(label=need.label, budget=budget)]
         if request.follow_up is not None or request.intent != "need":
             return " ".join(parts)
-        concern = self._need_entry(request)
+        concern = self._need_entry(request, served=bool(tools))
         if concern is not None:  # "…sans faire de boulette ?": the guide's own answer first
             answer = concern.answer(request.text)
-            parts.insert(0, self._cited(answer, concern.entry.fiche_id, cites))
+            # with no tool to offer, the entry already said so: only the plan remains
+            parts = [self._cited(answer, concern.entry.fiche_id, cites)] + (
+                parts if tools else [msg.PLAN_STILL_HOLDS]
+            )
         case = self._case(request, hits)
         if case is not None:
             kind = str(case.meta.get("source_kind") or "")
@@ -392,15 +396,19 @@ class Composer:
                 parts += [s.text for s in how]
         return " ".join(parts)
 
-    def _need_entry(self, request: Request) -> Match | None:
+    def _need_entry(self, request: Request, *, served: bool) -> Match | None:
         """The answer of an entry of the need's own guides that asks what the message asks
         ("un concurrent me met des faux avis, l'IA peut aider ?"), held to a higher bar than
         an information question's: the tools already answer a need."""
         guides = self._need_guides(request.need)
         match = self.entries.match(request, guides)
-        if match is None or match.entry.fiche_id not in guides or match.score < NEED_ENTRY_MIN:
-            return None
-        return match
+        if match is None or match.entry.fiche_id.startswith("tool-"):
+            return None  # a tool card's entry is about that tool, not about the task
+        if match.score >= SAME_QUESTION_SCORE or (not served and match.score >= NEED_ENTRY_MIN):
+            # the owner asks nearly that very question ("trier 200 mails ?"), or no tool
+            # serves the task and a guide says what to do instead ("la jurisprudence ?")
+            return match
+        return match if match.entry.fiche_id in guides and match.score >= NEED_ENTRY_MIN else None
 
     def _need_guides(self, need: str | None) -> set[str]:
         """The guides written for this need (its pilot guide among them)."""

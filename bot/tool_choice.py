@@ -25,6 +25,7 @@ CHEAPER_TOOLS = 2
 CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
+AUTOMATION = "automatisation"  # the category a bot's tool must work with
 
 
 CHANNEL_WORD_LETTERS = 5
@@ -84,7 +85,8 @@ def choose_tools(
         ]
         cheaper = sorted(chosen, key=_cheapest_first)[: len(previous) or CHEAPER_TOOLS]
         return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
-    for other in [n for n in request.strong_needs if n != request.need][:1]:
+    others = [n for n in request.strong_needs if n != request.need] if chosen else []
+    for other in others[:1]:  # (no tool for the main task: its answer says so, nothing else)
         extra = _for_need(request, other, retrieved, catalogue, vocabulary)
         # its best tool of a kind not proposed yet (an assistant already serves both)
         chosen += [t for t in extra if _new_kind_that_fits(t, chosen)][:1]
@@ -169,8 +171,10 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
         return False  # "pas les américains": a European vendor, data in the EU
     if tool.id in request.tools_named:
         return tool.price is None or tool.fits(budget=request.budget)
-    if need_id not in tool.use_cases or _other_trade(tool, request.sector):
+    if need_id not in tool.use_cases:
         return False
+    if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded):
+        return False  # a restaurant's booking tool for a physiotherapist (WhatsApp is for all)
     return tool.price is None or tool.fits(budget=request.budget)
 
 
@@ -208,6 +212,8 @@ def _fit(
     return (
         0 if named_first else 1,
         0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
+        # a bot needs a tool automation can drive: the WhatsApp Platform, not the free app
+        1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
         kinds.index(tool.category),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         # a server to install and run is for those who have someone to run it

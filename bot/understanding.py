@@ -34,6 +34,10 @@ KIND_BONUS = 3
 PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
+AUTOMATION_CATEGORY = "automatisation"
+_ASKS_BOT = re.compile(
+    r"\b(?:chat ?bot\w*|bot|robot|repond\w* (?:tout seul|automatiquement)|reponses? auto\w*)\b"
+)
 API_CATEGORY = "llm-api"  # a model called from code: "Qwen par API" is this card, not the app
 _BUDGET = re.compile(
     r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*"
@@ -96,6 +100,7 @@ class Request:
     smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
     asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
     eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
+    asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
 
     @property
     def fact_question(self) -> str:
@@ -205,6 +210,7 @@ class Understanding:
             smalltalk=smalltalk,
             asks_permission=bool(scores.cues.get("permission")),
             eu_only=bool(scores.cues.get("eu_only")),
+            asks_bot=bool(_ASKS_BOT.search(folded)),
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -214,7 +220,21 @@ class Understanding:
         named = self.catalogue.named_in(folded)
         if said.kinds.get(API_CATEGORY):
             named = [self._api_card(tool) or tool for tool in named]
+        if _ASKS_BOT.search(folded):
+            named = [self._automatable(tool) or tool for tool in named]
         return tuple(dict.fromkeys(t.id for t in named))
+
+    def _automatable(self, tool: CatalogueTool) -> CatalogueTool | None:
+        """For a bot, the vendor's card of the same kind that automation can drive ("un
+        chatbot WhatsApp" is the WhatsApp Business Platform, not the free app)."""
+        if AUTOMATION_CATEGORY not in tool.not_with:
+            return None
+        vendor = fold_words(tool.vendor).split()[:1]
+        for card in self.catalogue:
+            same = card.category == tool.category and fold_words(card.vendor).split()[:1] == vendor
+            if same and AUTOMATION_CATEGORY not in card.not_with:
+                return card
+        return None
 
     def _api_card(self, tool: CatalogueTool) -> CatalogueTool | None:
         """The API card of the tool's vendor (same first word of the vendor's name)."""

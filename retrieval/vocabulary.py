@@ -27,6 +27,7 @@ SECTORS = (
     "beaute-bien-etre",
     "automobile",
     "logiciel-tech",
+    "hebergement-tourisme",
 )
 
 TYPE_PREFIXES = {"case": "case-", "tool": "tool-", "guide": "guide-", "fact": "fact-"}

@@ -299,3 +299,41 @@ async def test_the_price_of_a_product_without_a_card_is_not_another_ones(
     advice = await advisor.advise("Notion AI ça coûte combien par mois ?")
     assert advice.answer.startswith("Je n'ai pas de fiche sur Notion AI")
     assert advice.tools == [] and "€" not in advice.answer
+
+
+async def test_a_need_with_a_worry_opens_with_its_guides_answer(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "un concurrent me met des faux avis 1 étoile depuis 2 semaines, l'ia peut m'aider ?"
+    )
+    assert advice.intent == "need" and advice.pilot is not None
+    assert advice.answer.startswith("Signalez") and "[1]" in advice.answer
+    assert advice.sources[0].id == "guide-pilote-avis-clients"
+
+
+async def test_a_task_no_tool_serves_says_so_and_proposes_nothing(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "cabinet d'avocats, on passe des heures sur la recherche de jurisprudence, une ia ?"
+    )
+    assert advice.tools == [] and advice.pilot is not None
+    assert advice.answer.startswith("Notre catalogue n'a pas d'outil de recherche juridique")
+    assert "Dext" not in advice.answer and "Pennylane" not in advice.answer
+
+
+async def test_a_whatsapp_chatbot_gets_the_platform_not_the_free_app(advisor: Advisor) -> None:
+    advice = await advisor.advise("hôtel 12 chambres, je veux un chatbot sur whatsapp")
+    assert advice.tools[0].name == "WhatsApp Business Platform (API)"
+
+
+async def test_a_term_before_cest_quoi_is_defined(advisor: Advisor) -> None:
+    advice = await advisor.advise("Qwen c'est quoi exactement ?")
+    assert advice.intent == "information" and advice.pilot is None
+    assert advice.answer.startswith("Qwen") and "Alibaba" in advice.answer
+
+
+async def test_a_task_after_et_pour_makes_the_message_mixed(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "whatsapp business c gratuit ? et pour envoyer des rappels de rdv automatiques ?"
+    )
+    assert advice.intent == "mixed" and advice.pilot is not None
+    assert "gratuit" in advice.answer.split("\n\n")[0]
+    assert "Zenchef" not in advice.answer  # a restaurants' tool, and the trade is unknown

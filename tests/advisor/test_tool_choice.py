@@ -384,3 +384,29 @@ def test_a_cheaper_follow_up_on_another_need_is_not_compared_with_the_last_propo
     req = request(needs=("visuels",), follow_up="cheaper", previous_tools=("tool-scribe",))
 
     assert choose(req, CATALOGUE) == ["tool-paint"]
+
+
+def test_a_one_trade_tool_stays_out_when_the_trade_is_unknown_and_a_broad_one_serves() -> None:
+    broad = tool("tool-agenda", "messagerie", (0, 10), "messages", sectors=("sante", "commerce"))
+    narrow = tool("tool-resto", "messagerie", (0, 5), "messages", sectors=("restauration",))
+    assert choose(request(needs=("messages",), categories=("messagerie",)), [broad, narrow]) == [
+        "tool-agenda"
+    ]
+    # a restaurant owner gets the restaurant's tool first
+    owner = request(needs=("messages",), categories=("messagerie",), sector="restauration")
+    assert choose(owner, [broad, narrow])[0] == "tool-resto"
+
+
+def test_a_bot_gets_the_card_automation_can_drive() -> None:
+    app = tool("tool-app", "messagerie", (0, 0), "messages", not_with=("automatisation",))
+    platform = tool("tool-platform", "messagerie", (0, 17), "messages")
+    assert choose(request(needs=("messages",)), [app, platform])[0] == "tool-app"
+    assert choose(request(needs=("messages",), asks_bot=True), [app, platform])[0] == (
+        "tool-platform"
+    )
+
+
+def test_no_second_need_tool_stands_in_for_a_task_nothing_serves() -> None:
+    image = tool("tool-image", "image", (0, 10), "visuels")
+    req = request(needs=("messages", "visuels"), strong_needs=("messages", "visuels"))
+    assert choose(req, [image]) == []
