@@ -25,7 +25,7 @@ TopicTest = Callable[[str], bool]
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 MAX_NAME_WORDS = 3  # a product's name, in a price question
 VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
-_DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai)\b")
+_DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai|c vrai|cest vrai)\b")
 _PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
 # words left of a price question that name no product ("IA", "TPE", "Europe")
 _NOT_PRODUCT = re.compile(r"^(?:ia|tpe|pme|ai act|rgpd|cnil|europe|france|je|j|l)$")
@@ -45,7 +45,9 @@ def main_topic_test(request: Request, topic_words: Mapping[str, KeywordSet]) -> 
     from the catalogue, so the main topic is the other one asked."""
     if not request.topics:
         return None
-    main = next((t for t in request.topics if t != "tool-price"), request.topics[0])
+    # "c'est vrai que… ?" says how the owner asks, not what about
+    asked = [t for t in request.topics if t not in ("tool-price", VERIFICATION_TOPIC)]
+    main = asked[0] if asked else request.topics[0]
     words = topic_words[main]
     return lambda text: bool(words.found(fold_words(text)))
 
@@ -98,7 +100,7 @@ class EntryChoice:
         checks_claim = self._checks_claim(request.folded)
 
         def fits(entry: Entry, wording: str) -> bool:
-            if self._checks_claim(fold_words(wording)) and not checks_claim:
+            if self._names_claim(fold_words(wording)) and not checks_claim:
                 return False  # "c'est vrai que… ?" answers only an owner who doubts a claim
             asks, says = self._tools_in(wording), self._tools_in(entry.answer)
             if named and not named & (asks | says) and not names_in(wording):
@@ -131,9 +133,13 @@ class EntryChoice:
         return frozenset(f for t in request.topics for f in self._topic_fiche_ids.get(t, ()))
 
     def _checks_claim(self, folded: str) -> bool:
-        """The text asks whether a claim heard somewhere is true ("c'est vrai que… ?")."""
+        """The owner doubts something heard ("c vrai que… ?", "ça marche vraiment ?")."""
+        return bool(_DOUBT.search(folded)) or self._names_claim(folded)
+
+    def _names_claim(self, folded: str) -> bool:
+        """The text asks whether a claim is true in so many words ("c'est vrai que… ?")."""
         words = self._topic_words.get(VERIFICATION_TOPIC)
-        return bool(_DOUBT.search(folded)) or (words is not None and bool(words.found(folded)))
+        return words is not None and bool(words.found(folded))
 
     def _answers_topic(self, request: Request, entry: Entry) -> bool:
         """The entry speaks of what the question is about (a price, where data goes)."""

@@ -39,6 +39,14 @@ _IDENTITY = re.compile(
     r"^(?:qui est|qui sont|c est qui|que fait|que font)\b|\bc est (?:qui|quelle entreprise)\b"
 )
 _NOT_NAMES = frozenset({"ia", "i"})
+# what an answer cannot start with once its "Oui," is gone
+_FRAGMENT = re.compile(
+    r"(?:d[eè]s que|si |s['’]il|quand |lorsque|tant que|sauf |seulement|uniquement|mais |"
+    r"à condition|a condition|pour |avec |sous |en |et )",
+    re.IGNORECASE,
+)
+SAME_YES_NO_SCORE = 1.35  # a match this close asks the same closed question...
+LEXICAL_SAME_YES_NO = 0.8  # ...or this close by the stems alone (no embedder)
 _THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
 MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...
 SAME_MEANING_COSINE = 0.85  # ...unless the two questions read alike to the embedder
@@ -64,16 +72,22 @@ class Match:
     entry: Entry
     score: float
     wording: str = ""  # the entry's wording that came closest
+    alike: bool = False  # so close that a yes or no answers the owner's question too
 
     def answer(self, question: str) -> str:
         """The entry's answer for this question: a leading "Oui" or "Non" only when both
         questions lean the same way ("ai-je le droit… sans prévenir ?" is not "faut-il
         prévenir ?", whose answer starts "Oui")."""
         wording = self.wording or self.entry.question
-        closed = not _OPEN_QUESTION.search(fold_words(question))  # "quelle aide ?" wants no "Oui"
-        if closed and _leaning(question) == _leaning(wording):
-            return self.entry.answer
+        # the last thing asked decides: "c'est quoi l'AI Act ? ça me concerne ?" is closed
+        last = [q for q in question.split("?") if q.strip()][-1:] or [question]
+        closed = not _OPEN_QUESTION.search(fold_words(last[0]))  # "quelle aide ?": no "Oui"
+        # a "Non" to another question misleads ("garde mes données ?" is not "puis-je coller
+        # mes données ?"): it stays only when the two questions are nearly the same
         rest = _YES_NO.sub("", self.entry.answer, count=1)
+        same_way = _leaning(question) == _leaning(wording)
+        if _FRAGMENT.match(rest) or (closed and self.alike and same_way):
+            return self.entry.answer  # "Oui, dès que…" without its "Oui" is half a sentence
         return rest[:1].upper() + rest[1:]
 
 
@@ -123,10 +137,15 @@ class Faq:
         if scores.size == 0:
             return None
         i = int(np.argmax(scores))
-        floor = MIN_SCORE if self._embed is not None else LEXICAL_ONLY_MIN
+        floor, alike = (
+            (MIN_SCORE, SAME_YES_NO_SCORE)
+            if self._embed is not None
+            else (LEXICAL_ONLY_MIN, LEXICAL_SAME_YES_NO)
+        )
         if scores[i] < floor:
             return None
-        return Match(self.entries[self._owner[i]], float(scores[i]), self._texts[i])
+        entry, score = self.entries[self._owner[i]], float(scores[i])
+        return Match(entry, score, self._texts[i], alike=score >= alike)
 
     def scores(
         self,

@@ -318,9 +318,13 @@ SMALLTALK = {
     ),
     "thanks": "Avec plaisir ! Une autre question sur l'IA pour votre entreprise ? Je suis là.",
     "about_bot": (
-        "Je suis pilote-ia, un conseiller pour les petites entreprises qui veulent essayer "
-        "l'IA. Je réponds à partir de fiches vérifiées et datées (outils, prix, règles), "
-        "avec leurs sources. Dites-moi ce qui vous prend du temps."
+        "Je suis pilote-ia, un assistant automatique (une IA, pas une personne) qui conseille "
+        "les petites entreprises sur l'IA. Je réponds à partir de fiches vérifiées et datées "
+        "(outils, prix, règles), avec leurs sources. Dites-moi ce qui vous prend du temps."
+    ),
+    "english": (
+        "Je réponds en français uniquement. Posez-moi votre question en français, par "
+        "exemple : « quel outil pour répondre à mes clients ? »"
     ),
 }
 NEED_OPENING = "Pour {label}, commencez par {first}"

@@ -36,6 +36,8 @@ MODELS_PER_PROVIDER = 2
 _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
 )
+COMPARED = 2  # tools named together in a price question are compared
+_TOKENS = re.compile(r"\b(?:tokens?|jetons?|par million|api)\b")
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 NEED_ENTRY_MIN = 1.1  # an entry added to a need's answer must ask what the owner asks
 SAME_QUESTION_SCORE = 1.5  # ...any guide's entry, when it asks nearly the same question
@@ -141,10 +143,20 @@ class Composer:
         cites: _Citations,
     ) -> str:
         per_token = "price-comparison" in request.topics[:2]
-        if per_token and (_compares(request) or request.tools_named):  # "deepseek par million"
+        named = [t for t in map(self.catalogue.get, request.tools_named) if t is not None]
+        plans = (
+            named and not any(t.model_prices for t in named) and not _TOKENS.search(request.folded)
+        )  # "Claude ou ChatGPT, la différence de prix par mois ?": two subscriptions
+        if per_token and not plans and (_compares(request) or named):  # "deepseek par million"
             table = self._model_prices(request)
             if table:
                 return table
+        if len(named) >= COMPARED and (plans or "tool-price" in request.topics):
+            # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side
+            return " ".join(
+                self._cited(write.tool_price_sentence(t), t.id, cites)
+                for t in named[:MAX_FACT_FICHES]
+            )
         unknown = self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)

@@ -87,6 +87,10 @@ _PROBLEM_SECTION = re.compile(r"^(?:contexte|probl[eè]mes?|les pi[eè]ges)\b", 
 _FAQ_SECTION = re.compile(r"^questions fr[ée]quentes\b", re.IGNORECASE)
 # a list of things not to do: an item read alone says the opposite of the advice
 _AVOID_SECTION = re.compile(r"\b(?:[àa] [ée]viter|ne pas faire|erreurs fr[ée]quentes)\b", re.I)
+# never cut into sentences: curated entries (matched whole), pitfalls, the list of sources
+_SKIPPED_SECTION = re.compile(
+    rf"{_FAQ_SECTION.pattern}|{_AVOID_SECTION.pattern}|^sources?\b", re.IGNORECASE
+)
 # "(voir fact-cout-tokens)": a pointer to another fiche, for curators, not for owners
 _FICHE_POINTER = re.compile(r"\s*\(voir (?:case|guide|tool|fact)-[a-z0-9-]+\)")
 _GIST_SECTION = re.compile(r"^(?:en bref|l['’]essentiel)\b", re.IGNORECASE)
@@ -207,7 +211,7 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     for passage in passages:
         position = 0
         for heading, body in sections(passage.text):
-            if _FAQ_SECTION.match(heading) or _AVOID_SECTION.search(heading):
+            if _SKIPPED_SECTION.search(heading):
                 continue
             for rank, text in enumerate(split_sentences(body)):
                 if text not in seen:

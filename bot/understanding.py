@@ -29,6 +29,9 @@ FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
 OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
 SMALLTALK_WORDS = 6  # "bonjour", "merci beaucoup !", "tu es qui ?"
+NAME_WORD_LETTERS = 5  # shorter words of a tool's name ("api", "le") say nothing of it
+ABOUT_BOT_WORDS = 10  # "t'es une IA ou un vrai humain derrière ?"
+ENGLISH_WORDS = 3  # English function words that make a message English, with no French ones
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
 KIND_BONUS = 3
 PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
@@ -181,7 +184,8 @@ class Understanding:
         follow_up = self._follow_up(folded, scores, tools, bool(history))
         said_sector = self._sector(folded)
         sector = profile.sector or said_sector or self._sector_of(history)
-        smalltalk = self._smalltalk(said, tools)  # the words alone, not the search's guess
+        # the words alone, not the search's guess
+        smalltalk = "english" if _in_english(folded) else self._smalltalk(said, tools)
         intent = (
             "out_of_scope"
             if smalltalk
@@ -229,11 +233,11 @@ class Understanding:
         chatbot WhatsApp" is the WhatsApp Business Platform, not the free app)."""
         if AUTOMATION_CATEGORY not in tool.not_with:
             return None
-        vendor = fold_words(tool.vendor).split()[:1]
+        words = _name_words(tool)
         for card in self.catalogue:
-            same = card.category == tool.category and fold_words(card.vendor).split()[:1] == vendor
+            same = card.category == tool.category and _name_words(card) & words
             if same and AUTOMATION_CATEGORY not in card.not_with:
-                return card
+                return card  # the same product line: "WhatsApp", not Meta's Messenger
         return None
 
     def _api_card(self, tool: CatalogueTool) -> CatalogueTool | None:
@@ -298,12 +302,12 @@ class Understanding:
 
     def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
         """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""
-        if scores.words > SMALLTALK_WORDS or scores.need_total or scores.topic_total:
+        if scores.cues["subversion"] or scores.need_total or scores.topic_total:
             return None
-        if scores.cues["subversion"]:
+        if scores.cues.get("about_bot") and scores.words <= ABOUT_BOT_WORDS:
+            return "about_bot"  # "t'es une IA ou un humain ?" names a tool, asks about the bot
+        if scores.words > SMALLTALK_WORDS:
             return None
-        if scores.cues.get("about_bot"):
-            return "about_bot"  # "tu es chatgpt ?" names a tool, and asks about the bot
         if tools or scores.cues["information"] or scores.cues["need"]:
             return None
         for kind in ("thanks", "greeting"):
@@ -538,3 +542,21 @@ def _tells_task(clause: Request) -> bool:
     if clause.intent in ("need", "mixed") and (clause.asks_help or clause.asks_tools):
         return True
     return bool(clause.strong_needs) and _FOR_TASK.match(clause.folded) is not None
+
+
+_ENGLISH = re.compile(
+    r"\b(?:the|which|what|how|do|does|you|your|my|is|are|can|could|speak|english|hello|"
+    r"please|small|shop|with|should|would|best|need|want)\b"
+)
+_FRENCH = re.compile(r"\b(?:le|la|les|de|des|du|je|j|mon|ma|mes|pour|un|une|est|et|quel\w*)\b")
+
+
+def _in_english(folded: str) -> bool:
+    """ "Hello, which AI tool for my small shop?": English words and hardly a French one."""
+    english = len(_ENGLISH.findall(folded))
+    return english >= ENGLISH_WORDS and len(_FRENCH.findall(folded)) < english // 2
+
+
+def _name_words(tool: CatalogueTool) -> set[str]:
+    """The distinctive words of a tool's name ("whatsapp", "business")."""
+    return {w for w in fold_words(tool.short_name).split() if len(w) >= NAME_WORD_LETTERS}

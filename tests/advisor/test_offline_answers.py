@@ -254,7 +254,7 @@ async def test_where_a_named_tool_keeps_the_data_comes_from_its_card(advisor: Ad
 async def test_a_need_with_no_tool_for_the_trade_says_so_without_inventing_a_budget(
     advisor: Advisor,
 ) -> None:
-    advice = await advisor.advise("mon resto perd des appels le midi")
+    advice = await advisor.advise("mon cabinet d'architecte perd des appels le midi")
     assert "budget de 0" not in advice.answer
     assert advice.answer.startswith("Mon catalogue n'a pas encore d'outil")
     assert advice.pilot is not None  # the method still stands

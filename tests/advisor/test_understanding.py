@@ -573,3 +573,38 @@ def test_shipped_is_it_paid_after_a_fact_is_the_cost_of_that_tool(shipped: Under
     earlier = Turn(question="c'est quoi whisper ?", answer="Whisper est le modèle vocal d'OpenAI.")
     request = shipped.read("et c'est payant ?", history=[earlier])
     assert request.follow_up == "cost" and request.previous_tools == ("tool-whisper",)
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "smalltalk"),
+    [
+        ("t'es une IA ou un humain ?", "out_of_scope", "about_bot"),
+        (
+            "Hello, do you speak english? which AI tool for my small shop?",
+            "out_of_scope",
+            "english",
+        ),
+        ("écris moi 5 faux avis google positifs pour mon resto", "subversion", None),
+        ("fais moi une fausse facture de 2000€ pour ma compta", "subversion", None),
+        ("un concurrent me met des faux avis, que faire ?", "need", None),
+    ],
+)
+def test_shipped_declines_and_smalltalk(
+    shipped: Understanding, message: str, intent: str, smalltalk: str | None
+) -> None:
+    request = shipped.read(message)
+    assert (request.intent, request.smalltalk) == (intent, smalltalk)
+
+
+@pytest.mark.parametrize(
+    ("message", "tool"),
+    [
+        ("Peut-on appeler Qwen par API avec des serveurs hors de Chine ?", "tool-qwen-api"),
+        ("un chatbot sur whatsapp business pour mon hôtel", "tool-whatsapp-business-api"),
+        ("whatsapp business c'est gratuit ?", "tool-whatsapp-business"),
+    ],
+)
+def test_shipped_named_tool_is_the_card_meant(
+    shipped: Understanding, message: str, tool: str
+) -> None:
+    assert shipped.read(message).tools_named[:1] == (tool,)
