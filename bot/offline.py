@@ -380,6 +380,8 @@ class Composer:
             parts = [write.need_sentence(need.label, main)]
             if second is not None:
                 parts.append(write.second_need_sentence(second, for_second))
+            else:
+                parts += self._unserved_second_need(request)
         elif request.budget is None:
             served = any(request.need in tool.use_cases for tool in self.catalogue)
             text = msg.NO_TOOL_FOR_TRADE if served else msg.NO_TOOL_FOR_NEED
@@ -397,7 +399,9 @@ class Composer:
                 parts if tools else [msg.PLAN_STILL_HOLDS]
             )
         case = self._case(request, hits)
-        if case is not None:
+        leading = list(dict.fromkeys(h.fiche_id for h in hits))[:LEAD_FICHES]
+        # another trade's case only when the search put it first: it matches the task itself
+        if case is not None and (self._case_of_trade(case, request) or case.id in leading):
             kind = str(case.meta.get("source_kind") or "")
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
             # how the owner's own trade did it; another trade's detail reads as off-topic
@@ -437,6 +441,14 @@ class Composer:
             return None, []
         need = self.vocabulary.needs.get(others[0])
         return (need.label, [last]) if need is not None else (None, [])
+
+    def _unserved_second_need(self, request: Request) -> list[str]:
+        """ "…et les plannings ?": a second task no catalogue tool serves is said, not dropped."""
+        for other in request.needs[1:]:  # only a need the owner named can lack every tool
+            need = self.vocabulary.needs.get(other)
+            if need is not None and not any(other in t.use_cases for t in self.catalogue):
+                return [msg.SECOND_NEED_NO_TOOL.format(label=need.label)]
+        return []
 
     def _case(self, request: Request, hits: Sequence[Hit]) -> Fiche | None:
         """A case of this need and of the owner's trade (those the search found first), else
