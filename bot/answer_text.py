@@ -54,6 +54,15 @@ def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -
     return text + msg.CHEAPER_CLOSING
 
 
+def fits_budget_sentence(tools: Sequence[CatalogueTool], budget: float) -> str:
+    """The proposal already fits the budget the owner gives."""
+    text = msg.FITS_BUDGET.format(
+        budget=format_eur(budget), tools=", ".join(with_price(t) for t in tools)
+    )
+    free = [t.short_name for t in tools if t.free_start]
+    return text + (msg.START_FREE.format(tools=" et ".join(free)) if free else "")
+
+
 def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
     """The proposal is already the cheapest the catalogue offers for this need."""
     free = [t.short_name for t in tools if t.free_start]

@@ -22,6 +22,7 @@ from retrieval.faq_section import Entry
 from retrieval.text import analyze
 
 TopicTest = Callable[[str], bool]
+FOLLOW_UP_ENTRY_MIN = 1.3  # a follow-up leans on the conversation: its entry must fit well
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 MAX_NAME_WORDS = 3  # a product's name, in a price question
 VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
@@ -72,7 +73,7 @@ class EntryChoice:
         """The entry that asks what the owner asks (the `related` fiches, those the search
         found, get a small lift), or None."""
         if request.follow_up is not None or request.intent == "follow_up":
-            return None
+            return self._follow_up_match(request, related)
         asked = request.fact_question
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
@@ -81,6 +82,25 @@ class EntryChoice:
             # "ChatGPT invente des trucs ?": no entry about ChatGPT says it, the topic's does
             found = self.faq.best(asked, related=related, allowed=self._general_rules(request))
         return found
+
+    def _follow_up_match(self, request: Request, related: Collection[str]) -> Match | None:
+        """A question after an answer ("et les données, elles vont où ?", "faut être doué en
+        informatique ?"): an entry that asks nearly the same, about the tool just proposed
+        when the owner names none."""
+        if request.follow_up != "fact":
+            return None
+        before = request.previous_subject or request.previous_tools[:1]
+        # "c mieux que ChatGPT ?" after Le Chat: both; "c'est sécurisé ?" after Make: Make
+        subject = tuple(dict.fromkeys([*before[:1], *request.tools_named]))
+        cards = [t for t in map(self.catalogue.get, subject) if t is not None]
+        asked = " ".join([request.text, *(t.short_name for t in cards)])
+        for tools in (subject, ()):  # about the tool, else a general entry asking the same
+            about = replace(request, tools_named=tools, text=asked, fact_text="")
+            text = asked if tools else request.text
+            found = self.faq.best(text, related=related, allowed=self._rules(about))
+            if found is not None and found.score >= FOLLOW_UP_ENTRY_MIN:
+                return found
+        return None
 
     def unknown_product(self, request: Request) -> str:
         """The name of a product the owner asks the price of that the catalogue lacks."""

@@ -151,7 +151,7 @@ class Composer:
             table = self._model_prices(request)
             if table:
                 return table
-        if len(named) >= COMPARED and (plans or "tool-price" in request.topics):
+        if len(named) >= COMPARED and ((plans and per_token) or "tool-price" in request.topics):
             # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side
             return " ".join(
                 self._cited(write.tool_price_sentence(t), t.id, cites)
@@ -368,7 +368,10 @@ class Composer:
             proposed = (self.catalogue.get(t) for t in request.previous_tools)
             previous = [t for t in proposed if t and request.need in t.use_cases]
             before = sum(t.price[1] for t in previous if t.price) if previous else None
-            if tools and [t.id for t in tools] == [t.id for t in previous]:
+            same = tools and [t.id for t in tools] == [t.id for t in previous]
+            if same and request.budget is not None and before is not None:
+                parts = [write.fits_budget_sentence(tools, request.budget)]
+            elif same:
                 parts = [write.nothing_cheaper_sentence(tools)]
             else:
                 parts = [write.cheaper_sentence(tools, before)] if tools else []
@@ -406,8 +409,9 @@ class Composer:
             parts.append(write.case_sentence(case.title, kind, cites.number(case)))
             # how the owner's own trade did it; another trade's detail reads as off-topic
             if concern is None and self._case_of_trade(case, request):
+                solution = [Passage(case.id, 0, _solution(case))]
                 how = best_sentences(
-                    request.text, [Passage(case.id, 0, _solution(case))], embed=self.embed, limit=1
+                    request.text, solution, embed=self.embed, limit=1, strict=False
                 )
                 parts += [s.text for s in how]
         return " ".join(parts)

@@ -101,6 +101,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IGNORECASE)
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 DENSE_CANDIDATES = 16
+UNRELATED_COSINE = 0.6  # a best sentence sharing no word of the question must read this alike
+UNRELATED_TOP = 3  # ...unless one of the best few shares one
 POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.15
 # a sentence that leans on the previous one ("Cette obligation…") reads badly alone
 _ANAPHORA = re.compile(
@@ -232,8 +234,10 @@ def best_sentences(
     topic: Callable[[str], bool] | None = None,
     topical: frozenset[str] = frozenset(),
     background: frozenset[str] = frozenset(),
+    strict: bool = True,
 ) -> list[Sentence]:
-    """The sentences that best answer the question (at most `limit`), in reading order.
+    """The sentences that best answer the question (at most `limit`), in reading order;
+    none when, `strict`, nothing speaks of what is asked.
 
     `topic` tells whether a sentence speaks of the question's topic (data hosting, the AI
     Act...); such sentences get a lift, as do those of the `topical` fiches (the ones written
@@ -276,6 +280,9 @@ def best_sentences(
         pool = [pool[i] for i in shortlist]
         scores = scores[shortlist] + _dense(question, pool, embed) * DENSE_WEIGHT
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
+    top = [pool[int(i)] for i in np.argsort(-scores, kind="stable")[:UNRELATED_TOP]]
+    if strict and _unrelated(question, top, subject, embed):
+        return []  # nothing in the passages speaks of what is asked: say we do not know
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
     content = set(analyze(question)) - _GENERIC_TERMS
@@ -352,6 +359,16 @@ def _only_asks_definition(question: str) -> bool:
         return False
     rest = _DEFINITION_CONTEXT.sub(" ", question[match.end() :].lower())
     return not rest.strip(" ?!.…,")
+
+
+def _unrelated(
+    question: str, top: Sequence[Sentence], subject: set[str], embed: Embed | None
+) -> bool:
+    """None of the best sentences shares a word of the question's own, and the best does
+    not read alike ("ça prend combien de temps à installer ?" -> "Le temps libéré…")."""
+    if not subject or any(subject & set(analyze(s.text)) for s in top):
+        return False
+    return embed is None or float(_dense(question, top[:1], embed)[0]) < UNRELATED_COSINE
 
 
 def _defines(sentence: str, term: frozenset[str]) -> bool:

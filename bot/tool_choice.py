@@ -83,6 +83,8 @@ def choose_tools(
         previous = [
             t for t in _resolve(request.previous_tools, catalogue) if request.need in t.use_cases
         ]
+        if previous and request.budget is not None and _ceiling(previous) <= request.budget:
+            return previous  # "et si j'ai que 20 € ?": the proposal already fits
         cheaper = sorted(chosen, key=_cheapest_first)[: len(previous) or CHEAPER_TOOLS]
         return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
     others = [n for n in request.strong_needs if n != request.need] if chosen else []

@@ -96,6 +96,7 @@ class Request:
     asks_tools: bool = False
     follow_up: FollowUp | None = None
     previous_tools: tuple[str, ...] = ()  # tools of the previous answer (follow-ups)
+    previous_subject: tuple[str, ...] = ()  # tools the previous question named (follow-ups)
     stated_need: bool = False  # the need comes from the message, not the profile or sector
     strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
     fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
@@ -209,6 +210,7 @@ class Understanding:
             asks_tools=bool(self._asks_tools.found(folded)),
             follow_up=follow_up,
             previous_tools=previous,
+            previous_subject=self._previous_subject(history) if follow_up else (),
             stated_need=stated,
             asks_help=bool(scores.cues["need"]),
             smalltalk=smalltalk,
@@ -476,6 +478,10 @@ class Understanding:
             if sector is not None:
                 return sector
         return None
+
+    def _previous_subject(self, history: Sequence[Turn]) -> tuple[str, ...]:
+        """The tools the owner's previous question named ("c'est quoi Make ?")."""
+        return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].question)))
 
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
         """The tools the previous answer proposed (not those its example case mentions)."""

@@ -337,3 +337,33 @@ async def test_a_task_after_et_pour_makes_the_message_mixed(advisor: Advisor) ->
     assert advice.intent == "mixed" and advice.pilot is not None
     assert "gratuit" in advice.answer.split("\n\n")[0]
     assert "Zenchef" not in advice.answer  # a restaurants' tool, and the trade is unknown
+
+
+async def test_a_follow_up_question_gets_the_entry_about_the_tool_just_discussed(
+    advisor: Advisor,
+) -> None:
+    first = "combien coûte le chat pro ?"
+    before = await advisor.advise(first)
+    advice = await advisor.advise(
+        "et les données elles vont où ?", history=[Turn(question=first, answer=before.answer)]
+    )
+    assert advice.answer.startswith("Le Chat est fourni par Mistral AI")
+
+
+async def test_a_question_nothing_in_the_base_speaks_of_is_not_answered_by_chance(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("ça prend combien de temps à installer ?")
+    assert advice.answer.startswith("Je n'ai pas cette information")
+
+
+async def test_a_budget_the_proposal_already_fits_is_said_so(advisor: Advisor) -> None:
+    first = "je suis boulanger, je perds du temps à répondre aux messages des clients"
+    before = await advisor.advise(first)
+    ceiling = sum(t.monthly_cost_eur.max for t in before.tools if t.monthly_cost_eur)
+    advice = await advisor.advise(
+        f"et si j'ai que {int(ceiling) + 5}€ par mois ?",
+        history=[Turn(question=first, answer=before.answer)],
+    )
+    assert advice.answer.startswith(f"Avec {int(ceiling) + 5} € par mois, la proposition tient")
+    assert [t.name for t in advice.tools] == [t.name for t in before.tools]
