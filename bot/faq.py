@@ -274,4 +274,7 @@ _SAME_ASK = _synonyms(
     "obligatoire obligé obligée obligation obligations imposer impose",
     "droit légal légale autorisé autorisée permis",
     "salariés salarié employés employé équipe personnel collaborateurs",
+    "aide aides subvention subventions financement financements financer",
+    "état public publique publiques publics gouvernement",
+    "appli applis application applications app",
 )

@@ -281,7 +281,8 @@ def best_sentences(
         scores = scores[shortlist] + _dense(question, pool, embed) * DENSE_WEIGHT
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
     top = [pool[int(i)] for i in np.argsort(-scores, kind="stable")[:UNRELATED_TOP]]
-    if strict and _unrelated(question, top, subject, embed):
+    asked = _asked_terms(question) - _GENERIC_TERMS  # the topic's own name counts here
+    if strict and _unrelated(question, top, asked, embed):
         return []  # nothing in the passages speaks of what is asked: say we do not know
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
