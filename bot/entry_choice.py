@@ -22,6 +22,7 @@ from retrieval.faq_section import Entry
 from retrieval.text import analyze
 
 TopicTest = Callable[[str], bool]
+SAME_QUESTION_SCORE = 1.55  # an entry this close asks the owner's very question
 FOLLOW_UP_ENTRY_MIN = 1.3  # a follow-up leans on the conversation: its entry must fit well
 MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 MAX_NAME_WORDS = 3  # a product's name, in a price question
@@ -78,6 +79,11 @@ class EntryChoice:
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
         found = self.faq.best(asked, related=related, allowed=self._rules(request))
+        # a card entry asking nearly the very question answers it, whatever topic the
+        # words suggested ("je peux utiliser ChatGPT pour mes fiches de paie ?")
+        same = self.faq.best(asked, related=related, allowed=self._rules(request, topics=False))
+        if same is not None and same.score >= SAME_QUESTION_SCORE:
+            found = same if found is None or same.score > found.score else found
         if found is None and request.tools_named and self._topic_fiches(request):
             # "ChatGPT invente des trucs ?": no entry about ChatGPT says it, the topic's does
             found = self.faq.best(asked, related=related, allowed=self._general_rules(request))
@@ -111,7 +117,9 @@ class EntryChoice:
         short = 0 < len(name.split()) <= MAX_NAME_WORDS
         return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
 
-    def _rules(self, request: Request) -> Callable[[Entry, str], bool]:
+    def _rules(self, request: Request, *, topics: bool = True) -> Callable[[Entry, str], bool]:
+        """Which (entry, wording) pairs may answer; `topics`: a tool card's entry must also
+        speak of the question's topic."""
         named = set(request.tools_named)
         defined = defined_term(request.fact_question)
         price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
@@ -132,7 +140,8 @@ class EntryChoice:
             # "légal ? et combien ?": the card gave the price, the entry answers the rest
             if topic is not None and not topic(entry.answer):
                 return False
-            return not entry.fiche_id.startswith("tool-") or self._answers_topic(request, entry)
+            on_card = entry.fiche_id.startswith("tool-")
+            return not (topics and on_card) or self._answers_topic(request, entry)
 
         return fits
 
