@@ -47,6 +47,12 @@ _FRAGMENT = re.compile(
 )
 SAME_YES_NO_SCORE = 1.35  # a match this close asks the same closed question...
 LEXICAL_SAME_YES_NO = 0.8  # ...or this close by the stems alone (no embedder)
+# words the analyzer reads wrong for our questions: "compta" stems like "comptes (rendus)",
+# and "dire" is a stop word, though "dois-je le dire à mes clients ?" asks to signal
+_OWN_WORDS = [
+    (re.compile(r"\bcompta\b", re.IGNORECASE), "comptabilité"),
+    (re.compile(r"\bdire\b", re.IGNORECASE), "signaler"),
+]
 _THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
 MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...
 SAME_MEANING_COSINE = 0.85  # ...unless the two questions read alike to the embedder
@@ -60,7 +66,8 @@ _GENERIC = frozenset(
         "boîte société business utiliser client clients petit mon ma mes je on nous faut "
         "peut peux est-ce quoi comment combien pourquoi quel quelle quels quelles vraiment "
         "svp stp merci bonjour exactement concrètement mettre faire aller pouvoir vouloir "
-        "devoir prendre veux voudrais aimerais besoin savoir possible vrai truc chose"
+        "devoir prendre veux voudrais aimerais besoin savoir possible vrai truc chose fait faite "
+        "faites"
     )
 )
 
@@ -193,6 +200,9 @@ class Faq:
         kept = (covered >= MIN_COVERED) | alike
         # "c'est quoi l'AI Act ?" answers a definition question only
         kept &= self._defines <= asks_definition(question)
+        # "combien coûte une photo produit ?" answers only an owner who asks a price
+        if _PRICE_TERM not in asked:
+            kept &= np.array([_PRICE_TERM not in terms for terms in self._terms], dtype=bool)
         # "…sur WhatsApp ?" answers only an owner who names WhatsApp
         words = set(fold_words(question).split())
         kept &= np.array([names <= words for names in self._names], dtype=bool)
@@ -252,7 +262,10 @@ def _leaning(question: str) -> frozenset[str]:
 def _terms(text: str) -> set[str]:
     """The question's stems that say what it asks ("2 000" and "2000" alike, "payant" and
     "gratuit" alike: owners ask one thing in many words)."""
-    stems = analyze(_THOUSANDS.sub(r"\1\2", text))
+    text = _THOUSANDS.sub(r"\1\2", text)
+    for word, same in _OWN_WORDS:
+        text = word.sub(same, text)
+    stems = analyze(text)
     return {_SAME_ASK.get(stem, stem) for stem in stems} - _GENERIC
 
 
@@ -277,4 +290,9 @@ _SAME_ASK = _synonyms(
     "aide aides subvention subventions financement financements financer",
     "état public publique publiques publics gouvernement",
     "appli applis application applications app",
+    "photo photos image images visuel visuels",
+    "dire signaler indiquer préciser mentionner prévenir informer annoncer",
+    "comptabilité comptable comptables",
 )
+
+_PRICE_TERM = _SAME_ASK[analyze("prix")[0]]  # every word of a price question stems to this

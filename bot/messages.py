@@ -322,6 +322,10 @@ SMALLTALK = {
         "les petites entreprises sur l'IA. Je réponds à partir de fiches vérifiées et datées "
         "(outils, prix, règles), avec leurs sources. Dites-moi ce qui vous prend du temps."
     ),
+    "send_copy": (
+        "Je ne peux rien envoyer par e-mail ou SMS : tout reste ici, dans notre conversation. "
+        "Sous une réponse avec un pilote, le bouton « 📋 Checklist » donne le plan à copier."
+    ),
     "english": (
         "Je réponds en français uniquement. Posez-moi votre question en français, par "
         "exemple : « quel outil pour répondre à mes clients ? »"

@@ -69,6 +69,10 @@ _DEFINITION_CONTEXT = re.compile(
     r"exactement|en gros|concr[eè]tement|svp|stp|pour (?:une tpe|une pme|ma bo[iî]te|"
     r"mon entreprise|moi))\b"
 )
+# a proper name right before "c'est quoi", anywhere in the message
+_NAME_BEFORE_DEFINITION = re.compile(
+    r"\b([A-Z][\w-]+),? (?:c['’ ]?est (?:quoi|koi)|c (?:quoi|koi)|ça veut dire quoi)\b"
+)
 # "Qwen c'est quoi exactement ?", "les hallucinations c quoi ?": the term comes first
 _DEFINITION_AFTER = re.compile(
     r"^\W*(?:un |une |le |la |les |l['’]|des |du )?([\w-]+(?: [\w-]+){0,2}),? "
@@ -340,6 +344,9 @@ def _asked_term(question: str) -> str | None:
     after = _DEFINITION_AFTER.search(question)
     if after and after.group(1).split()[0].lower() not in _NOT_TERMS:
         return after.group(1)
+    named = _NAME_BEFORE_DEFINITION.search(question)  # "mon comptable utilise Dext, c'est quoi ?"
+    if named:
+        return named.group(1)
     return before.group(1) if before else None
 
 

@@ -304,7 +304,11 @@ class Understanding:
 
     def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
         """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""
-        if scores.cues["subversion"] or scores.need_total or scores.topic_total:
+        if scores.cues["subversion"]:
+            return None
+        if scores.cues.get("send_copy") and scores.words <= ABOUT_BOT_WORDS:
+            return "send_copy"  # "vous pouvez m'envoyer un récap par mail ?"
+        if scores.need_total or scores.topic_total:
             return None
         if scores.cues.get("about_bot") and scores.words <= ABOUT_BOT_WORDS:
             return "about_bot"  # "t'es une IA ou un humain ?" names a tool, asks about the bot

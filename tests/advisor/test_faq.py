@@ -183,3 +183,20 @@ def test_shipped_vectors_spare_embedding_the_wordings() -> None:
     wordings = {q for e in ENTRIES for q in e.questions}
     assert set(calls[0]) == wordings - set(shipped)  # only what was not shipped
     assert calls[1:] == [["c'est quoi un token"]]
+
+
+def test_a_price_entry_answers_only_a_price_question() -> None:
+    price = Entry("guide-visuels", "Combien coûte une photo produit faite par IA ?", "0,03 $.")
+    rule = Entry("guide-visuels", "Dois-je signaler qu'une photo a été faite par IA ?", "Oui.")
+    faq = Faq([price, rule])
+    found = faq.best("je dois le dire à mes clients, pour mes photos produits faites par IA ?")
+    assert found is not None and found.entry is rule
+    found = faq.best("une photo produit faite par IA, ça coûte combien ?")
+    assert found is not None and found.entry is price
+
+
+def test_compta_is_the_accounts_not_a_report() -> None:
+    report = Entry("guide-notes", "Combien de temps je gagne sur mes comptes rendus ?", "1 h.")
+    books = Entry("guide-compta", "Combien de temps je gagne sur ma comptabilité ?", "2 h.")
+    found = Faq([report, books]).best("combien de temps je gagne sur ma compta ?")
+    assert found is not None and found.entry is books

@@ -608,3 +608,8 @@ def test_shipped_named_tool_is_the_card_meant(
     shipped: Understanding, message: str, tool: str
 ) -> None:
     assert shipped.read(message).tools_named[:1] == (tool,)
+
+
+def test_shipped_a_request_to_mail_a_recap_gets_a_plain_no(shipped: Understanding) -> None:
+    request = shipped.read("vous pouvez m'envoyer un récap par mail ?")
+    assert (request.intent, request.smalltalk) == ("out_of_scope", "send_copy")
