@@ -39,7 +39,7 @@ _ASKS_WHERE = re.compile(
 COMPARED = 2  # tools named together in a price question are compared
 _TOKENS = re.compile(r"\b(?:tokens?|jetons?|par million|api)\b")
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
-NEED_ENTRY_MIN = 1.1  # an entry added to a need's answer must ask what the owner asks
+NEED_ENTRY_MIN = 1.05  # an entry added to a need's answer must ask what the owner asks
 SAME_QUESTION_SCORE = 1.5  # ...any guide's entry, when it asks nearly the same question
 
 
@@ -424,6 +424,9 @@ class Composer:
         match = self.entries.match(request, guides)
         if match is None or match.entry.fiche_id.startswith("tool-"):
             return None  # a tool card's entry is about that tool, not about the task
+        topics = {t for t, v in self.vocabulary.topics.items() if match.entry.fiche_id in v.fiches}
+        if served and topics and not topics & set(request.topics):
+            return None  # the e-invoicing guide answers a relance question only if asked
         if match.score >= SAME_QUESTION_SCORE or (not served and match.score >= NEED_ENTRY_MIN):
             # the owner asks nearly that very question ("trier 200 mails ?"), or no tool
             # serves the task and a guide says what to do instead ("la jurisprudence ?")
