@@ -95,15 +95,17 @@ class EntryChoice:
         when the owner names none."""
         if request.follow_up != "fact":
             return None
-        before = request.previous_subject or request.previous_tools[:1]
-        # "c mieux que ChatGPT ?" after Le Chat: both; "c'est sécurisé ?" after Make: Make
-        subject = tuple(dict.fromkeys([*before[:1], *request.tools_named]))
-        cards = [t for t in map(self.catalogue.get, subject) if t is not None]
-        asked = " ".join([request.text, *(t.short_name for t in cards)])
-        for tools in (subject, ()):  # about the tool, else a general entry asking the same
+        before = (request.previous_subject or request.previous_tools)[:1]
+        named = request.tools_named
+        # "et ChatGPT Team ?" is about ChatGPT; "c mieux que ChatGPT ?" after Le Chat, both;
+        # "c'est sécurisé ?" after Make, Make; else a general entry asking the same
+        both = tuple(dict.fromkeys([*named, *before]))
+        subjects = dict.fromkeys([*([named] if named else []), both, ()])
+        for tools in subjects:
+            cards = [t for t in map(self.catalogue.get, tools) if t is not None]
+            asked = " ".join([request.text, *(t.short_name for t in cards)])
             about = replace(request, tools_named=tools, text=asked, fact_text="")
-            text = asked if tools else request.text
-            found = self.faq.best(text, related=related, allowed=self._rules(about))
+            found = self.faq.best(asked, related=related, allowed=self._rules(about))
             if found is not None and found.score >= FOLLOW_UP_ENTRY_MIN:
                 return found
         return None
@@ -112,7 +114,8 @@ class EntryChoice:
         """The name of a product the owner asks the price of that the catalogue lacks."""
         if request.topics != ("tool-price",) or request.tools_named or request.stated_need:
             return ""
-        rest = [w for w in request.text.split() if fold_words(w) not in _PRICE_WORDS]
+        # "c'est combien ?": every folded part of a word is a price word ("c", "est")
+        rest = [w for w in request.text.split() if not set(fold_words(w).split()) <= _PRICE_WORDS]
         name = " ".join(w.strip("?!.,;:'’") for w in rest).strip()
         short = 0 < len(name.split()) <= MAX_NAME_WORDS
         return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""

@@ -29,7 +29,7 @@ from retrieval.text import analyze
 Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 Known = Callable[[Sequence[str]], Mapping[str, NDArray[np.float32]]]
 LEXICAL_WEIGHT, DENSE_WEIGHT = 1.0, 1.0
-_YES_NO = re.compile(r"^(?:Oui|Non)\b[,.:;]?\s*")
+_YES_NO = re.compile(r"^(?:Oui|Non)\b\s*[,.:;]?\s*")
 _NEGATIONS = re.compile(r"\b(sans|pas|plus|jamais|aucun|aucune|interdit\w*|risque\w*|danger\w*)\b")
 _OPEN_QUESTION = re.compile(
     r"\b(quel|quels|quelle|quelles|combien|cb|comment|pourquoi|ou|quand|qui|quoi|lequel|"

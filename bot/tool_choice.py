@@ -29,6 +29,12 @@ AUTOMATION = "automatisation"  # the category a bot's tool must work with
 
 
 CHANNEL_WORD_LETTERS = 5
+_CHANNEL_NICKNAMES = {
+    "insta": "instagram",
+    "fb": "facebook",
+    "whatsap": "whatsapp",
+    "wa": "whatsapp",
+}
 _OTHERWISE = re.compile(r"\b(sinon|a part|autre chose que|plutot que|a la place)\b")
 _GENERIC_NAME_WORDS = frozenset(
     {
@@ -188,7 +194,8 @@ def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
 def _channel_named(tool: CatalogueTool, folded: str) -> bool:
     """The message names a distinctive word of the tool's name: WhatsApp, Instagram, Google."""
     words = set(fold_words(tool.short_name).split()) - _GENERIC_NAME_WORDS
-    return bool({w for w in words if len(w) >= CHANNEL_WORD_LETTERS} & set(folded.split()))
+    said = {_CHANNEL_NICKNAMES.get(w, w) for w in folded.split()}  # "insta" is Instagram
+    return bool({w for w in words if len(w) >= CHANNEL_WORD_LETTERS} & said)
 
 
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:

@@ -142,6 +142,7 @@ class _Scores:
     kinds: dict[str, int] = field(default_factory=dict)  # tool categories named
     words: int = 0  # length of the message in words
     retrieved_needs: tuple[str, ...] = ()  # needs known from the search only, not the words
+    off_topic_phrase: int = 0  # words of the longest off-topic cue ("lettre de motivation": 3)
 
     @property
     def need_total(self) -> int:
@@ -285,6 +286,9 @@ class Understanding:
             cues={k: s.score(folded) for k, s in self._cues.items()},
             kinds={k: s.score(folded) for k, s in self._categories.items()},
             words=len(folded.split()),
+            off_topic_phrase=max(
+                (len(k.split()) for k in self._cues["out_of_scope"].found(folded)), default=0
+            ),
         )
 
     def _need_scores(self, folded: str) -> dict[str, int]:
@@ -316,6 +320,8 @@ class Understanding:
             return None
         if tools or scores.cues["information"] or scores.cues["need"]:
             return None
+        if scores.cues["follow_up"]:
+            return None  # "ok et perplexity ?" goes on, it does not thank
         for kind in ("thanks", "greeting"):
             if scores.cues.get(kind):
                 return kind
@@ -351,6 +357,7 @@ class Understanding:
             kinds=scores.kinds,
             words=scores.words,
             retrieved_needs=from_search,
+            off_topic_phrase=scores.off_topic_phrase,
         )
 
     def _follow_up(
@@ -384,7 +391,8 @@ class Understanding:
         cues = scores.cues
         if cues["subversion"]:
             return "subversion"
-        strong_cue = cues["out_of_scope"] >= STRONG_CUE_WORDS and not cues["need"]
+        # one long off-topic phrase ("lettre de motivation"), not two family words
+        strong_cue = scores.off_topic_phrase >= STRONG_CUE_WORDS and not cues["need"]
         said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
         if cues["out_of_scope"] and (strong_cue or not (said_needs or tools)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"

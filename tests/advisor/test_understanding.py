@@ -613,3 +613,13 @@ def test_shipped_named_tool_is_the_card_meant(
 def test_shipped_a_request_to_mail_a_recap_gets_a_plain_no(shipped: Understanding) -> None:
     request = shipped.read("vous pouvez m'envoyer un récap par mail ?")
     assert (request.intent, request.smalltalk) == ("out_of_scope", "send_copy")
+
+
+def test_shipped_two_family_words_do_not_make_a_business_question_off_topic(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read(
+        "maraîcher avec ma femme, mon fils me dit de me mettre à l'IA, ça vaut le coup ?"
+    )
+    assert request.intent != "out_of_scope"
+    assert shipped.read("ok et perplexity ?", history=[SHIPPED_PREVIOUS]).smalltalk is None
