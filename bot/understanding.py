@@ -394,7 +394,8 @@ class Understanding:
         # one long off-topic phrase ("lettre de motivation"), not two family words
         strong_cue = scores.off_topic_phrase >= STRONG_CUE_WORDS and not cues["need"]
         said_needs = sum(v for k, v in scores.needs.items() if k not in scores.retrieved_needs)
-        if cues["out_of_scope"] and (strong_cue or not (said_needs or tools)):
+        asked_topic = scores.topic_total - scores.topics.get("tool-price", 0)  # "ça vaut le coup ?"
+        if cues["out_of_scope"] and (strong_cue or not (said_needs or tools or asked_topic)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
         if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector):
             return "out_of_scope"  # "mon ado passe 6 h sur TikTok": private life, not a business
