@@ -73,6 +73,13 @@ _DEFINITION_CONTEXT = re.compile(
 _NAME_BEFORE_DEFINITION = re.compile(
     r"\b([A-Z][\w-]+),? (?:c['’ ]?est (?:quoi|koi)|c (?:quoi|koi)|ça veut dire quoi)\b"
 )
+# "c'est quoi le mieux / le prix / le risque ?": a choice, a price, a risk, not a definition
+_NOT_DEFINED = frozenset(
+    {
+        *("mieux", "meilleur", "meilleure", "plus", "moins", "prix", "tarif", "risque"),
+        *("probleme", "problème", "solution", "outil", "différence", "difference", "diff"),
+    }
+)
 # "Qwen c'est quoi exactement ?", "les hallucinations c quoi ?": the term comes first
 _DEFINITION_AFTER = re.compile(
     r"^\W*(?:un |une |le |la |les |l['’]|des |du )?([\w-]+(?: [\w-]+){0,2}),? "
@@ -339,6 +346,8 @@ def asks_definition(question: str) -> bool:
 def _asked_term(question: str) -> str | None:
     """The term a definition question asks about, before or after "c'est quoi"."""
     before = _DEFINITION_ASKED.search(question)
+    if before and before.group(1).lower() in _NOT_DEFINED:
+        return None  # "c'est quoi le mieux pour mes devis ?" asks for a choice
     if before and before.group(1).lower() not in _NOT_TERMS:
         return before.group(1)
     after = _DEFINITION_AFTER.search(question)
