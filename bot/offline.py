@@ -117,6 +117,18 @@ class Composer:
         )
         cites = _Citations()
         parts = []
+        if request.follow_up == "cost" and tools and not request.needs:
+            # "et le prix ?" after "c'est quoi Claude ?": that tool's price, nothing else
+            return Advice(
+                answer=" ".join(
+                    self._cited(write.tool_price_sentence(t), t.id, cites) for t in tools
+                ),
+                intent=request.intent,
+                tools=[tool.to_pick(self._why(tool, None)) for tool in tools],
+                pilot=None,
+                sources=self._sources(cites, hits, request, tools),
+                mode=mode,
+            )
         if request.asks_fact or not request.needs:
             parts.append(self._fact(request, hits, tools, cites))
         if request.wants_pilot:

@@ -72,8 +72,8 @@ def choose_tools(
     """The tools to recommend for this request, best first (empty when none fits)."""
     if request.declines:
         return []
-    if request.follow_up == "cost":
-        return _resolve(request.previous_tools, catalogue)
+    if request.follow_up == "cost":  # "et le prix ?" after "c'est quoi Claude ?": Claude's
+        return _resolve(request.previous_tools or request.previous_subject, catalogue)
     if request.asks_fact and request.intent != "mixed":
         if "price-comparison" in request.topics:
             return []  # the answer is the table of token prices

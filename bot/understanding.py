@@ -30,6 +30,7 @@ OFF_TOPIC_SIMILARITY = 0.56
 SHORT_MESSAGE_WORDS = 6
 SMALLTALK_WORDS = 6  # "bonjour", "merci beaucoup !", "tu es qui ?"
 NAME_WORD_LETTERS = 5  # shorter words of a tool's name ("api", "le") say nothing of it
+VAGUE_WORDS = 2  # "IA ?", "l'IA ???": a word of our domain and nothing else
 ABOUT_BOT_WORDS = 10  # "t'es une IA ou un vrai humain derrière ?"
 ENGLISH_WORDS = 3  # English function words that make a message English, with no French ones
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
@@ -325,6 +326,8 @@ class Understanding:
         for kind in ("thanks", "greeting"):
             if scores.cues.get(kind):
                 return kind
+        if scores.words <= VAGUE_WORDS and scores.cues["domain"]:
+            return "greeting"  # "IA ????": the welcome asks what takes their time
         return None
 
     def _asks_rather_than_tells(self, scores: _Scores) -> bool:

@@ -367,3 +367,18 @@ async def test_a_budget_the_proposal_already_fits_is_said_so(advisor: Advisor) -
     )
     assert advice.answer.startswith(f"Avec {int(ceiling) + 5} € par mois, la proposition tient")
     assert [t.name for t in advice.tools] == [t.name for t in before.tools]
+
+
+async def test_the_price_asked_after_a_tool_question_is_that_tools(advisor: Advisor) -> None:
+    first = "c'est quoi claude ?"
+    before = await advisor.advise(first)
+    advice = await advisor.advise(
+        "et le prix ?", history=[Turn(question=first, answer=before.answer)]
+    )
+    assert advice.answer.startswith("Claude (Pro et Team) : ") and "€/mois" in advice.answer
+    assert advice.pilot is None and [t.source for t in advice.tools] == ["tool-claude"]
+
+
+async def test_a_vague_message_gets_the_welcome(advisor: Advisor) -> None:
+    advice = await advisor.advise("IA ????")
+    assert advice.answer == SMALLTALK["greeting"] and advice.pilot is None
