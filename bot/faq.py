@@ -293,6 +293,14 @@ _SAME_ASK = _synonyms(
     "photo photos image images visuel visuels",
     "dire signaler indiquer préciser mentionner prévenir informer annoncer",
     "comptabilité comptable comptables",
+    # one trade, several words: the shop, the person, the trade
+    "pharmacie pharmacien pharmacienne pharmacies pharmaciens officine",
+    "boulangerie boulanger boulangère boulangers boulangeries",
+    "coiffure coiffeur coiffeuse coiffeurs coiffeuses",
+    "restaurant restaurants restaurateur restauratrice resto restos",
+    "kiné kinés kinésithérapeute kinésithérapeutes",
+    "plombier plombiers plomberie",
+    "notaire notaires notarial notariale",
 )
 
 _PRICE_TERM = _SAME_ASK[analyze("prix")[0]]  # every word of a price question stems to this

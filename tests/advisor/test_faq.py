@@ -200,3 +200,10 @@ def test_compta_is_the_accounts_not_a_report() -> None:
     books = Entry("guide-compta", "Combien de temps je gagne sur ma comptabilité ?", "2 h.")
     found = Faq([report, books]).best("combien de temps je gagne sur ma compta ?")
     assert found is not None and found.entry is books
+
+
+def test_a_trade_asks_alike_as_a_shop_or_as_a_person() -> None:
+    entry = Entry("guide-rgpd", "Je suis pharmacien, l'IA peut conseiller mes clients ?", "Non.")
+    other = Entry("guide-rgpd", "Je suis kiné, l'IA peut écrire mes comptes rendus ?", "Oui.")
+    found = Faq([entry, other]).best("pharmacie : une IA peut conseiller les clients ?")
+    assert found is not None and found.entry is entry
