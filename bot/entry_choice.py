@@ -78,15 +78,20 @@ class EntryChoice:
         asked = request.fact_question
         if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
             asked = request.text
-        found = self.faq.best(asked, related=related, allowed=self._rules(request))
+        scored = self.faq.wording_scores(asked) if self.faq.entries else None  # once: 3 rules
+
+        def best(allowed: Callable[[Entry, str], bool]) -> Match | None:
+            return self.faq.best(asked, related=related, allowed=allowed, scored=scored)
+
+        found = best(self._rules(request))
         # a card entry asking nearly the very question answers it, whatever topic the
         # words suggested ("je peux utiliser ChatGPT pour mes fiches de paie ?")
-        same = self.faq.best(asked, related=related, allowed=self._rules(request, topics=False))
+        same = best(self._rules(request, topics=False))
         if same is not None and same.score >= SAME_QUESTION_SCORE:
             found = same if found is None or same.score > found.score else found
         if found is None and request.tools_named and self._topic_fiches(request):
             # "ChatGPT invente des trucs ?": no entry about ChatGPT says it, the topic's does
-            found = self.faq.best(asked, related=related, allowed=self._general_rules(request))
+            found = best(self._general_rules(request))
         return found
 
     def _follow_up_match(self, request: Request, related: Collection[str]) -> Match | None:

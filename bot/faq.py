@@ -136,11 +136,13 @@ class Faq:
         question: str,
         related: Collection[str] = (),
         allowed: Callable[[Entry, str], bool] | None = None,
+        scored: NDArray[np.float64] | None = None,
     ) -> Match | None:
         """The entry that asks the same thing as `question`, if one comes close enough;
         entries of the `related` fiches (those the search found) get a small lift, and only
-        the `allowed` (entry, wording) pairs may answer."""
-        scores = self._scored_wordings(question, related, allowed)
+        the `allowed` (entry, wording) pairs may answer. `scored`: the question's
+        `wording_scores`, when the caller matches it under several rules."""
+        scores = self._scored_wordings(question, related, allowed, scored)
         if scores.size == 0:
             return None
         i = int(np.argmax(scores))
@@ -171,10 +173,11 @@ class Faq:
         question: str,
         related: Collection[str],
         allowed: Callable[[Entry, str], bool] | None,
+        scored: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         if not self.entries:
             return np.zeros(0)
-        per_wording = self.wording_scores(question)
+        per_wording = self.wording_scores(question) if scored is None else scored
         if allowed is not None:
             pairs = zip(self._owner, self._texts, strict=True)
             keep = [allowed(self.entries[i], text) for i, text in pairs]

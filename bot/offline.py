@@ -9,7 +9,7 @@ LLM is configured and whenever the LLM fails.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot import answer_text as write
@@ -40,7 +40,7 @@ COMPARED = 2  # tools named together in a price question are compared
 _TOKENS = re.compile(r"\b(?:tokens?|jetons?|par million|api)\b")
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 NEED_ENTRY_MIN = 1.05  # an entry added to a need's answer must ask what the owner asks
-SAME_QUESTION_SCORE = 1.5  # ...any guide's entry, when it asks nearly the same question
+ANY_GUIDE_ENTRY_MIN = 1.5  # ...any guide's entry, when it asks nearly the same question
 
 
 @dataclass
@@ -87,7 +87,9 @@ class Composer:
         self.vocabulary = vocabulary
         self.lookup = lookup
         self.cases = list(cases)
-        self.guides = list(guides)
+        # the guides written for each need, and the topics each fiche is written on
+        self._guides_of = _by_key((n, g.id) for g in guides for n in g.meta.get("use_cases") or ())
+        self._topics_of = _by_key((f, t) for t, v in vocabulary.topics.items() for f in v.fiches)
         self.embed = embed
         self._topic_names = {k: KeywordSet.of(v.names) for k, v in vocabulary.topics.items()}
 
@@ -436,18 +438,18 @@ class Composer:
         match = self.entries.match(request, guides)
         if match is None or match.entry.fiche_id.startswith("tool-"):
             return None  # a tool card's entry is about that tool, not about the task
-        topics = {t for t, v in self.vocabulary.topics.items() if match.entry.fiche_id in v.fiches}
+        topics = self._topics_of.get(match.entry.fiche_id, frozenset())
         if served and topics and not topics & set(request.topics):
             return None  # the e-invoicing guide answers a relance question only if asked
-        if match.score >= SAME_QUESTION_SCORE or (not served and match.score >= NEED_ENTRY_MIN):
+        if match.score >= ANY_GUIDE_ENTRY_MIN or (not served and match.score >= NEED_ENTRY_MIN):
             # the owner asks nearly that very question ("trier 200 mails ?"), or no tool
             # serves the task and a guide says what to do instead ("la jurisprudence ?")
             return match
         return match if match.entry.fiche_id in guides and match.score >= NEED_ENTRY_MIN else None
 
-    def _need_guides(self, need: str | None) -> set[str]:
+    def _need_guides(self, need: str | None) -> frozenset[str]:
         """The guides written for this need (its pilot guide among them)."""
-        return {g.id for g in self.guides if need in (g.meta.get("use_cases") or ())}
+        return self._guides_of.get(need or "", frozenset())
 
     def _second_need(
         self, request: Request, tools: Sequence[CatalogueTool]
@@ -533,6 +535,14 @@ class Composer:
             if fiche is not None and all(ref.id != fiche.id for ref in refs):
                 refs.append(SourceRef(id=fiche.id, title=fiche.title))
         return refs[: max(MAX_SOURCES, len(cites.refs))]
+
+
+def _by_key(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """(key, value) pairs grouped: each key's values."""
+    grouped: dict[str, set[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, set()).add(value)
+    return {key: frozenset(values) for key, values in grouped.items()}
 
 
 def _neighbour_need(request: Request) -> bool:

@@ -286,14 +286,18 @@ def best_sentences(
         ]
     )  # the search's order, gist first
     everything = pool
+    cosines = None
     if embed is not None:  # embedding every sentence costs ~10 ms each: the best few only
         shortlist = [int(i) for i in np.argsort(-scores, kind="stable")[:DENSE_CANDIDATES]]
         pool = [pool[i] for i in shortlist]
-        scores = scores[shortlist] + _dense(question, pool, embed) * DENSE_WEIGHT
-    order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit]]
-    top = [pool[int(i)] for i in np.argsort(-scores, kind="stable")[:UNRELATED_TOP]]
+        cosines = _dense(question, pool, embed)
+        scores = scores[shortlist] + cosines * DENSE_WEIGHT
+    ranked = [int(i) for i in np.argsort(-scores, kind="stable")]
+    order = ranked[:limit]
+    top = [pool[i] for i in ranked[:UNRELATED_TOP]]
     asked = _asked_terms(question) - _GENERIC_TERMS  # the topic's own name counts here
-    if strict and _unrelated(question, top, asked, embed):
+    best_cosine = None if cosines is None else float(cosines[order[0]])
+    if strict and _unrelated(top, asked, best_cosine):
         return []  # nothing in the passages speaks of what is asked: say we do not know
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
@@ -378,14 +382,13 @@ def _only_asks_definition(question: str) -> bool:
     return not rest.strip(" ?!.…,")
 
 
-def _unrelated(
-    question: str, top: Sequence[Sentence], subject: set[str], embed: Embed | None
-) -> bool:
+def _unrelated(top: Sequence[Sentence], subject: set[str], best_cosine: float | None) -> bool:
     """None of the best sentences shares a word of the question's own, and the best does
-    not read alike ("ça prend combien de temps à installer ?" -> "Le temps libéré…")."""
+    not read alike (its cosine, None with no embedder): "ça prend combien de temps à
+    installer ?" -> "Le temps libéré…"."""
     if not subject or any(subject & set(analyze(s.text)) for s in top):
         return False
-    return embed is None or float(_dense(question, top[:1], embed)[0]) < UNRELATED_COSINE
+    return best_cosine is None or best_cosine < UNRELATED_COSINE
 
 
 def _defines(sentence: str, term: frozenset[str]) -> bool:
