@@ -411,9 +411,11 @@ class Composer:
         concern = self._need_entry(request, served=bool(tools))
         if concern is not None:  # "…sans faire de boulette ?": the guide's own answer first
             answer = concern.answer(request.text)
-            # with no tool to offer, the entry already said so: only the plan remains
+            # a task no catalogue tool serves: its guide's entry already said so, only the
+            # plan remains; a tool for other trades only: say so too
+            unserved = not tools and not any(request.need in t.use_cases for t in self.catalogue)
             parts = [self._cited(answer, concern.entry.fiche_id, cites)] + (
-                parts if tools else [msg.PLAN_STILL_HOLDS]
+                [msg.PLAN_STILL_HOLDS] if unserved else parts
             )
         case = self._case(request, hits)
         leading = list(dict.fromkeys(h.fiche_id for h in hits))[:LEAD_FICHES]
