@@ -39,7 +39,7 @@ from retrieval.embed_cache import PackagedVectors, packaged_path, text_key
 from retrieval.errors import InvalidQueryError
 from retrieval.models import Fiche, Hit, SearchFilters
 from retrieval.text import has_words
-from retrieval.vocabulary import SECTORS, DomainVocabulary, load_domain_vocabulary
+from retrieval.vocabulary import DomainVocabulary, load_domain_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class Advisor:
         return hits, float(closest[0].score) if closest else None
 
     def _search(self, query: str, profile: Profile) -> list[Hit]:
-        sector = profile.sector if profile.sector in SECTORS else None
+        sector = profile.sector if profile.sector in self.vocabulary.sector_codes else None
         general = self.kb.search(query, k=self.k, filters=SearchFilters(sector=sector))
         if len(general) < 2 and sector is not None:
             general = self.kb.search(query, k=self.k)

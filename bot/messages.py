@@ -174,6 +174,7 @@ PROFILE_CARD = (
     "Votre profil\nSecteur : {sector}\nTaille : {size}\nBudget : {budget}\nPriorité : {priority}"
 )
 PROFILE_UNSET = "non renseigné"
+PROFILE_SECTOR_OTHER = "Autre"  # the last sector button: every trade
 PROFILE_BUDGET_EUR = "{amount} € par mois"
 BUTTON_PROFILE_EDIT = "✏️ Modifier"
 MY_DATA_FILE = "mes-donnees-pilote-ia.json"

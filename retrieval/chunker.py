@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 
 from retrieval.models import Chunk, Fiche
-from retrieval.vocabulary import SECTORS
 
 MAX_WORDS = 120
+_SECTOR_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _MIN_BODY_WORDS = 40
 _SECTION = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _H1_LINE = re.compile(r"^#[ \t]+.*$", re.MULTILINE)
@@ -125,8 +125,8 @@ def chunk_metadata(fiche: Fiche) -> Metadata:
         "doc_hash": fiche.content_hash,
         "path": fiche.path,
     }
-    for sector in SECTORS:
-        if sector in sectors:
+    for sector in sectors:
+        if _SECTOR_CODE.fullmatch(sector):  # a key of its own, for Chroma's `where`
             data[f"sector_{sector}"] = True
     for key in ("category", "as_of"):
         if meta.get(key) is not None:

@@ -18,6 +18,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,7 +26,7 @@ from pydantic import (
 from retrieval.errors import KnowledgeBaseError
 from retrieval.knowledge_base import PLAIN_FUSION, TUNED_FUSION, KnowledgeBase
 from retrieval.models import Hit
-from retrieval.vocabulary import SECTORS
+from retrieval.vocabulary import load_domain_vocabulary
 
 CUTOFFS = (1, 3, 5)
 METHODS = ("dense", "bm25", "hybrid_untuned", "hybrid")  # "hybrid": the search as shipped
@@ -63,9 +64,10 @@ class EvalProfile(BaseModel):
 
     @field_validator("sector")
     @classmethod
-    def _known_sector(cls, value: str | None) -> str | None:
-        if value is not None and value not in SECTORS:
-            raise ValueError(f"secteur « {value} » inconnu ({', '.join(SECTORS)})")
+    def _known_sector(cls, value: str | None, info: ValidationInfo) -> str | None:
+        sectors = (info.context or {}).get("sectors", ())
+        if value is not None and value not in sectors:
+            raise ValueError(f"secteur « {value} » inconnu ({', '.join(sectors)})")
         return value
 
 
@@ -123,18 +125,24 @@ class EvalQuestion(BaseModel):
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
-    """Every question of a questions.jsonl file; KnowledgeBaseError lists each bad line."""
+    """Every question of a questions.jsonl file; KnowledgeBaseError lists each bad line.
+
+    Profiles name the sectors of the vocabulary of the base holding the file (knowledge/eval/).
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
+        sectors = load_domain_vocabulary(path.parent.parent).sector_codes
     except OSError as exc:
         raise KnowledgeBaseError(str(path), f"lecture impossible ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise KnowledgeBaseError(str(path), str(exc)) from exc
     questions: list[EvalQuestion] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        parsed = _parse_line(line, n)
+        parsed = _parse_line(line, n, sectors)
         if isinstance(parsed, list):
             problems += parsed
         elif parsed.id in first_line:
@@ -159,7 +167,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
-def _parse_line(line: str, n: int) -> EvalQuestion | list[str]:
+def _parse_line(line: str, n: int, sectors: tuple[str, ...]) -> EvalQuestion | list[str]:
     """The question on one line, or the French description of what is wrong with it."""
     try:
         raw = json.loads(line)
@@ -173,7 +181,7 @@ def _parse_line(line: str, n: int) -> EvalQuestion | list[str]:
             "intent, needs, must_have, tool_categories, must_not et decline"
         ]
     try:
-        return EvalQuestion.model_validate_json(line)
+        return EvalQuestion.model_validate_json(line, context={"sectors": sectors})
     except ValidationError as exc:
         return [f"ligne {n}{_french_error(error)}" for error in exc.errors()]
 

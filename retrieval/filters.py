@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from retrieval.chunker import Metadata
 from retrieval.errors import InvalidQueryError
 from retrieval.models import SearchFilters
-from retrieval.vocabulary import ALL_SECTORS, ALL_TYPES, SECTORS
+from retrieval.vocabulary import ALL_SECTORS, ALL_TYPES
 
 
-def validate(filters: SearchFilters | None) -> SearchFilters | None:
-    """Return the filters, or raise InvalidQueryError naming the unknown value."""
+def validate(filters: SearchFilters | None, sectors: Collection[str]) -> SearchFilters | None:
+    """Return the filters, or raise InvalidQueryError naming the unknown value.
+
+    `sectors` are those the knowledge base's vocabulary declares.
+    """
     if filters is None:
         return None
     if filters.types is not None:
@@ -24,8 +27,8 @@ def validate(filters: SearchFilters | None) -> SearchFilters | None:
                 f"unknown fiche type: {', '.join(map(str, unknown))} "
                 f"(known: {', '.join(ALL_TYPES)})"
             )
-    if filters.sector is not None and filters.sector not in SECTORS:
-        raise InvalidQueryError(f"unknown sector: {filters.sector} (known: {', '.join(SECTORS)})")
+    if filters.sector is not None and filters.sector not in sectors:
+        raise InvalidQueryError(f"unknown sector: {filters.sector} (known: {', '.join(sectors)})")
     cost = filters.max_monthly_cost_eur
     if cost is not None and (isinstance(cost, bool) or not cost >= 0):
         raise InvalidQueryError(f"max monthly cost must be a positive number, got {cost!r}")

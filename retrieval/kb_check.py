@@ -31,7 +31,13 @@ from retrieval.fiche_schema import (
     read_yaml_file,
 )
 from retrieval.text import fold
-from retrieval.vocabulary import SECTORS, TYPE_PREFIXES, VOCABULARY_FILE, DomainVocabulary
+from retrieval.vocabulary import (
+    ALL_SECTORS,
+    TYPE_PREFIXES,
+    VOCABULARY_FILE,
+    DomainVocabulary,
+    load_domain_vocabulary,
+)
 
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_AGE_DAYS = 180
@@ -172,6 +178,7 @@ class _Vocab:
     needs: frozenset[str]
     tool_categories: frozenset[str]
     origin: str
+    sectors: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -229,7 +236,9 @@ def _load_vocabulary(
 ) -> tuple[_Vocab, DomainVocabulary | None]:
     """Validate vocabulary.yaml with the advisor's own model; fall back to README lists."""
     path = knowledge_dir / VOCABULARY_FILE
-    fallback = _Vocab(README_NEEDS, README_TOOL_CATEGORIES, "knowledge/README.md")
+    # without a file of its own, a base's fiches name the shipped vocabulary's sectors
+    shipped_sectors = frozenset(load_domain_vocabulary().sector_codes)
+    fallback = _Vocab(README_NEEDS, README_TOOL_CATEGORIES, "knowledge/README.md", shipped_sectors)
     if not path.is_file():
         return fallback, None
     try:
@@ -243,14 +252,19 @@ def _load_vocabulary(
         problems += _schema_problems(VOCABULARY_FILE, exc, vocabulary_file=True)
         # Keep checking fiches against whatever names the file declares.
         needs, categories = raw.get("needs"), raw.get("categories")
+        sectors = raw.get("sectors")
         declared = _Vocab(
             frozenset(needs) if isinstance(needs, dict) else fallback.needs,
             frozenset(categories) if isinstance(categories, dict) else fallback.tool_categories,
             VOCABULARY_FILE,
+            frozenset([*sectors, ALL_SECTORS]) if isinstance(sectors, dict) else shipped_sectors,
         )
         return declared, None
     return _Vocab(
-        frozenset(vocabulary.needs), frozenset(vocabulary.categories), VOCABULARY_FILE
+        frozenset(vocabulary.needs),
+        frozenset(vocabulary.categories),
+        VOCABULARY_FILE,
+        frozenset(vocabulary.sector_codes),
     ), vocabulary
 
 
@@ -530,7 +544,7 @@ def _vocabulary_terms(rel: str, fiche: FicheBase, vocab: _Vocab) -> list[Problem
     categories = vocab.tool_categories if is_tool else OTHER_CATEGORIES
     origin = vocab.origin if is_tool else "knowledge/README.md"
     checks = [
-        ("sectors", fiche.sectors, SECTORS, "retrieval/vocabulary.py", "secteur"),
+        ("sectors", fiche.sectors, vocab.sectors, VOCABULARY_FILE, "secteur"),
         ("category", [fiche.category], categories, origin, "catégorie"),
         ("use_cases", fiche.use_cases, vocab.needs, vocab.origin, "besoin"),
     ]

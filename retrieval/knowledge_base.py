@@ -9,7 +9,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -33,6 +33,7 @@ from retrieval.manifest import Manifest
 from retrieval.models import Fiche, Hit, SearchFilters
 from retrieval.store import ChromaStore
 from retrieval.text import has_words
+from retrieval.vocabulary import VOCABULARY_FILE, load_domain_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,14 @@ class KnowledgeBase:
     def knowledge_dir(self) -> Path:
         """The directory of the knowledge fiches (and of knowledge/vocabulary.yaml)."""
         return self._knowledge_dir
+
+    @cached_property
+    def sectors(self) -> tuple[str, ...]:
+        """The sectors a search may filter on: those of the base's vocabulary, and "tous"."""
+        try:
+            return load_domain_vocabulary(self._knowledge_dir).sector_codes
+        except ValueError as exc:
+            raise KnowledgeBaseError(str(self._knowledge_dir / VOCABULARY_FILE), str(exc)) from exc
 
     # -- embedders ---------------------------------------------------------------------
 
@@ -279,7 +288,7 @@ class KnowledgeBase:
             raise InvalidQueryError(f"k must be at least 1, got {k}")
         if max_per_fiche is not None and max_per_fiche < 1:
             raise InvalidQueryError(f"max_per_fiche must be at least 1, got {max_per_fiche}")
-        checked = filtering.validate(filters)
+        checked = filtering.validate(filters, self.sectors)
         self.check_model()
         if self.is_empty():
             raise IndexNotReadyError("the knowledge base is empty: run `pilote-ia ingest`")

@@ -15,7 +15,13 @@ import yaml
 from retrieval.errors import KnowledgeBaseError
 from retrieval.models import Fiche
 from retrieval.text import fold
-from retrieval.vocabulary import FICHE_TYPES, SECTORS, TYPE_PREFIXES, USER_DOC_TYPE
+from retrieval.vocabulary import (
+    FICHE_TYPES,
+    TYPE_PREFIXES,
+    USER_DOC_TYPE,
+    VOCABULARY_FILE,
+    load_domain_vocabulary,
+)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 _SKIPPED_DIRS = ("eval",)
@@ -39,12 +45,18 @@ def load_fiches(knowledge_dir: Path) -> tuple[list[Fiche], list[KnowledgeBaseErr
 
 def iter_fiches(knowledge_dir: Path) -> Iterator[Fiche | KnowledgeBaseError]:
     """The fiches of `knowledge_dir` read one at a time, each unreadable one as its error."""
+    try:
+        sectors = load_domain_vocabulary(knowledge_dir).sector_codes
+    except ValueError as exc:
+        yield KnowledgeBaseError(str(knowledge_dir / VOCABULARY_FILE), str(exc))
+        return
     seen: dict[str, str] = {}
     for path in _fiche_paths(knowledge_dir):
         try:
             fiche = load_document(path)
             if fiche.type == USER_DOC_TYPE:
                 raise KnowledgeBaseError(str(path), "en-tête YAML absent (--- ... ---)")
+            _check_sectors(fiche, sectors)
             if fiche.id in seen:
                 raise KnowledgeBaseError(
                     str(path), f"identifiant « {fiche.id} » déjà utilisé par {seen[fiche.id]}"
@@ -54,6 +66,15 @@ def iter_fiches(knowledge_dir: Path) -> Iterator[Fiche | KnowledgeBaseError]:
             continue
         seen[fiche.id] = str(path)
         yield fiche
+
+
+def _check_sectors(fiche: Fiche, known: tuple[str, ...]) -> None:
+    """A fiche names only the sectors its base's vocabulary declares."""
+    unknown = [str(s) for s in fiche.meta.get("sectors") or [] if s not in known]
+    if unknown:
+        raise KnowledgeBaseError(
+            fiche.path, f"secteur inconnu : {', '.join(unknown)} ({VOCABULARY_FILE}, sectors)"
+        )
 
 
 def supported_files(directory: Path) -> list[Path]:
@@ -193,9 +214,6 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     sectors = meta.get("sectors") or []
     if not isinstance(sectors, list):
         raise KnowledgeBaseError(name, "« sectors » doit être une liste")
-    unknown = [str(s) for s in sectors if s not in SECTORS]
-    if unknown:
-        raise KnowledgeBaseError(name, f"secteur inconnu : {', '.join(unknown)}")
     if fiche_type == "tool":
         price = meta.get("price_eur_month")
         if price is None and isinstance(meta.get("price_unknown"), str):

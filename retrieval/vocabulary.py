@@ -11,24 +11,8 @@ FICHE_TYPES = ("case", "tool", "guide", "fact")
 USER_DOC_TYPE = "doc"
 ALL_TYPES = (*FICHE_TYPES, USER_DOC_TYPE)
 
+# the sector of fiches that fit every trade; the trades themselves are data (vocabulary.yaml)
 ALL_SECTORS = "tous"
-SECTORS = (
-    ALL_SECTORS,
-    "restauration",
-    "commerce",
-    "artisanat-btp",
-    "immobilier",
-    "comptabilite-juridique",
-    "sante",
-    "architecture",
-    "communication-creation",
-    "conseil-services",
-    "e-commerce",
-    "beaute-bien-etre",
-    "automobile",
-    "logiciel-tech",
-    "hebergement-tourisme",
-)
 
 TYPE_PREFIXES = {"case": "case-", "tool": "tool-", "guide": "guide-", "fact": "fact-"}
 
@@ -62,10 +46,11 @@ class CategoryWords(BaseModel):
 
 
 class SectorWords(BaseModel):
-    """A sector: the words that reveal it and the needs its owners usually start with."""
+    """A sector: its menu label, the words that reveal it and the needs owners start with."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    label: str = Field(min_length=1, max_length=40)  # a button of the Telegram profile menu
     keywords: tuple[str, ...] = Field(min_length=1)
     needs: tuple[str, ...] = ()
 
@@ -116,6 +101,11 @@ class DomainVocabulary(BaseModel):
     topics: dict[str, TopicWords] = Field(default_factory=dict)
     generic_pilot: tuple[PlanStep, ...] = Field(min_length=2)
 
+    @property
+    def sector_codes(self) -> tuple[str, ...]:
+        """Every sector a fiche or a profile may name: the trades, then "tous"."""
+        return (*self.sectors, ALL_SECTORS)
+
     @model_validator(mode="after")
     def _consistent(self) -> DomainVocabulary:
         missing = [cue for cue in INTENT_CUES if cue not in self.intents]
@@ -125,9 +115,8 @@ class DomainVocabulary(BaseModel):
             unknown = [c for c in need.categories if c not in self.categories]
             if unknown:
                 raise ValueError(f"needs.{need_id}.categories: unknown {', '.join(unknown)}")
-        unknown_sectors = [s for s in self.sectors if s not in SECTORS]
-        if unknown_sectors:
-            raise ValueError(f"sectors: unknown {', '.join(unknown_sectors)}")
+        if ALL_SECTORS in self.sectors:
+            raise ValueError(f"sectors: « {ALL_SECTORS} » is implied, do not declare it")
         named = [*self.priorities.values(), *(n for s in self.sectors.values() for n in s.needs)]
         unknown_needs = sorted({need for need in named if need not in self.needs})
         if unknown_needs:

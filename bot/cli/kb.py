@@ -26,7 +26,7 @@ from retrieval.errors import (
 )
 from retrieval.evaluation import load_questions, select_split
 from retrieval.ingest import EmbedderMismatchError
-from retrieval.vocabulary import ALL_TYPES, SECTORS
+from retrieval.vocabulary import ALL_TYPES, load_domain_vocabulary
 
 # French wording of these commands (user-facing).
 INGEST_DONE = (
@@ -200,13 +200,13 @@ def _summary(report: IngestReport) -> str:
     )
 
 
-def _filters(args: argparse.Namespace) -> SearchFilters | str:
+def _filters(args: argparse.Namespace, sectors: tuple[str, ...]) -> SearchFilters | str:
     """Validated filters, or the French message naming the faulty option."""
     for value in args.types or ():
         if value not in ALL_TYPES:
             return BAD_TYPE.format(value=value, choices=", ".join(ALL_TYPES))
-    if args.sector is not None and args.sector not in SECTORS:
-        return BAD_SECTOR.format(value=args.sector, choices=", ".join(SECTORS))
+    if args.sector is not None and args.sector not in sectors:
+        return BAD_SECTOR.format(value=args.sector, choices=", ".join(sectors))
     if args.max_cost is not None and not args.max_cost >= 0:
         return BAD_COST.format(value=args.max_cost)
     return SearchFilters(
@@ -218,7 +218,11 @@ def _filters(args: argparse.Namespace) -> SearchFilters | str:
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
     """Hybrid search from the terminal."""
-    filters = _filters(args)
+    try:
+        sectors = load_domain_vocabulary(settings.knowledge_dir).sector_codes
+    except ValueError as exc:
+        return _fail(str(exc))
+    filters = _filters(args, sectors)
     if isinstance(filters, str):
         return _fail(filters)
     if not args.query.strip():

@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.storage import Store
 from bot.stt import Transcriber
+from bot.telegram import keyboards as kb
 from bot.telegram.answering import Answering
 from bot.telegram.handlers import QUESTION_FILTER, BotHandlers
 from bot.telegram.inbox import INBOX_KEY, Inbox
@@ -31,6 +32,7 @@ from bot.telegram.reminders import Reminders
 from bot.telegram.resume import PENDING_SWEEP_S, Resumer
 from bot.telegram.retry import RetryingRateLimiter
 from bot.telegram.voice import VOICE_FILTER, VoiceNotes
+from retrieval.vocabulary import load_domain_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ def build_application(
         admin_ids=settings.admin_ids,
     )
     answering = Answering(settings, advisor, store, limits, offline_advisor)
-    handlers = BotHandlers(answering, Reminders(store))
+    sectors = kb.sector_choices(load_domain_vocabulary(settings.knowledge_dir))
+    handlers = BotHandlers(answering, Reminders(store), sectors)
     resumer = Resumer(answering, owner=handlers.owner)
 
     async def purge_job(_context: object) -> None:

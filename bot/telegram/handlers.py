@@ -57,6 +57,7 @@ class BotHandlers:
 
     answering: Answering
     reminders: Reminders
+    sectors: kb.Choices  # the profile menu's sectors (knowledge/vocabulary.yaml) and labels
     owner: str = field(default_factory=process_token)  # names this process's pending questions
     voice: bool = False  # voice notes are transcribed (a transcription provider is configured)
 
@@ -78,7 +79,7 @@ class BotHandlers:
     @property
     def owner_data(self) -> OwnerData:
         """The profile card of `/profil` and the copy of `/mesdonnees`."""
-        return OwnerData(self.store)
+        return OwnerData(self.store, self.sectors)
 
     # -- gates (handler groups -2 and -1) -------------------------------------
 
@@ -133,10 +134,10 @@ class BotHandlers:
         if not await self.owner_data.show_profile(update, context):
             await self._ask_profile(context.bot, chat.id)
 
-    @staticmethod
-    async def _ask_profile(bot: Bot, chat_id: int) -> None:
+    async def _ask_profile(self, bot: Bot, chat_id: int) -> None:
         """Start (again) the four-tap profile."""
-        await bot.send_message(chat_id, msg.PROFILE_SECTOR, reply_markup=kb.profile_step("s"))
+        menu = kb.profile_step("s", self.sectors)
+        await bot.send_message(chat_id, msg.PROFILE_SECTOR, reply_markup=menu)
 
     async def help(self, update: Update, context: Ctx) -> None:
         """What the bot can do."""
@@ -337,7 +338,7 @@ class BotHandlers:
         assert query is not None and query.data is not None
         await query.answer()
         if query.data == kb.PROFILE_EDIT:  # « Modifier » under the profile card
-            await self._edit_query(query, msg.PROFILE_SECTOR, kb.profile_step("s"))
+            await self._edit_query(query, msg.PROFILE_SECTOR, kb.profile_step("s", self.sectors))
             return
         _, step, code = (query.data.split(":", 2) + ["", ""])[:3]
         user_id = query.from_user.id
@@ -350,11 +351,12 @@ class BotHandlers:
         if next_step is None:
             await self._edit_query(query, prompt)
         else:
-            await self._edit_query(query, prompt, kb.profile_step(next_step))
+            await self._edit_query(query, prompt, kb.profile_step(next_step, self.sectors))
 
-    @staticmethod
-    def _apply_step(p: Profile, step: str, code: str) -> tuple[Profile | None, str | None, str]:
-        sectors, sizes, priorities = dict(kb.SECTORS), dict(kb.SIZES), dict(kb.PRIORITIES)
+    def _apply_step(
+        self, p: Profile, step: str, code: str
+    ) -> tuple[Profile | None, str | None, str]:
+        sectors, sizes, priorities = dict(self.sectors), dict(kb.SIZES), dict(kb.PRIORITIES)
         if step == "s" and code in sectors:
             return p.model_copy(update={"sector": code}), "z", msg.PROFILE_SIZE
         if step == "z" and code in sizes:

@@ -6,24 +6,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import messages as msg
 from bot.storage import Checklist
+from retrieval.vocabulary import ALL_SECTORS, DomainVocabulary
 
-# (code stored in the profile, label shown); sector codes are the knowledge vocabulary
-SECTORS: tuple[tuple[str, str], ...] = (
-    ("restauration", "Boulangerie / restauration"),
-    ("commerce", "Commerce"),
-    ("artisanat-btp", "Artisanat / BTP"),
-    ("beaute-bien-etre", "Beauté / bien-être"),
-    ("sante", "Santé"),
-    ("immobilier", "Immobilier"),
-    ("comptabilite-juridique", "Comptable / juridique"),
-    ("conseil-services", "Conseil / services"),
-    ("communication-creation", "Communication / création"),
-    ("e-commerce", "E-commerce"),
-    ("architecture", "Architecture"),
-    ("automobile", "Automobile"),
-    ("logiciel-tech", "Logiciel / tech"),
-    ("tous", "Autre"),
-)
+# (code stored in the profile, label shown)
+Choices = tuple[tuple[str, str], ...]
 SIZES: tuple[tuple[str, str], ...] = (
     ("seul", "Seul(e)"),
     ("2-9", "2 à 9"),
@@ -69,10 +55,16 @@ def _grid(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMark
     return InlineKeyboardMarkup([buttons[i : i + width] for i in range(0, len(buttons), width)])
 
 
-def profile_step(step: str) -> InlineKeyboardMarkup:
+def sector_choices(vocabulary: DomainVocabulary) -> Choices:
+    """The sectors of the knowledge vocabulary with their labels, then « Autre »."""
+    declared = tuple((code, sector.label) for code, sector in vocabulary.sectors.items())
+    return (*declared, (ALL_SECTORS, msg.PROFILE_SECTOR_OTHER))
+
+
+def profile_step(step: str, sectors: Choices) -> InlineKeyboardMarkup:
     """Keyboard of one profile step: s(ector), z(size), b(udget), p(riority)."""
     choices: list[tuple[str, str]] = {
-        "s": list(SECTORS),
+        "s": list(sectors),
         "z": list(SIZES),
         "b": [(code, label) for code, (label, _) in BUDGETS.items()],
         "p": list(PRIORITIES),

@@ -34,9 +34,9 @@ def budget_label(budget: float | None) -> str:
     return msg.PROFILE_BUDGET_EUR.format(amount=_euros(budget))
 
 
-def profile_card(profile: Profile) -> str:
+def profile_card(profile: Profile, sector_labels: kb.Choices) -> str:
     """The saved profile in four short French lines."""
-    sectors, sizes = dict(kb.SECTORS), dict(kb.SIZES)
+    sectors, sizes = dict(sector_labels), dict(kb.SIZES)
     unset = msg.PROFILE_UNSET
     priority = profile.priority
     return msg.PROFILE_CARD.format(
@@ -57,6 +57,7 @@ class OwnerData:
     """`/profil` when a profile exists, and `/mesdonnees`."""
 
     store: Store
+    sectors: kb.Choices  # the profile menu's sectors and their labels
 
     async def show_profile(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """Send the saved profile with a « Modifier » button; False when there is none."""
@@ -66,7 +67,7 @@ class OwnerData:
         if profile is None or not has_answers(profile):
             return False
         await context.bot.send_message(
-            chat.id, profile_card(profile), reply_markup=kb.profile_edit()
+            chat.id, profile_card(profile, self.sectors), reply_markup=kb.profile_edit()
         )
         return True
 

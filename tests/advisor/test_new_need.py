@@ -1,14 +1,16 @@
-"""Issue 11 §2: a new need is a change of data only.
+"""Issue 11 §2: a new need, and a new sector, are a change of data only.
 
-A copy of the shipped knowledge base gets a new need and tool category in vocabulary.yaml,
-a tool fiche and a pilot guide; the unchanged advisor then answers an owner's message on
-that need with the new tool and the new guide's pilot, and `pilote-ia kb check` accepts
-the new files.
+A copy of the shipped knowledge base gets a new need, tool category and sector in
+vocabulary.yaml, a tool fiche and a pilot guide; the unchanged advisor then answers an
+owner's message on that need with the new tool and the new guide's pilot, reads the new
+sector from a message, filters on it from a profile, shows it in the Telegram profile menu,
+and `pilote-ia kb check` accepts the new files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.advice import Advice
+from bot.advice import Advice, Profile
 from bot.advisor import Advisor
 from bot.cli import main
+from bot.telegram.keyboards import sector_choices
 from retrieval import KnowledgeBase
+from retrieval.evaluation import load_questions
 from retrieval.kb_check import count_fiches
+from retrieval.loader import load_fiches
+from retrieval.vocabulary import load_domain_vocabulary
 from tests.fakes.embedder import hash_indexed_kb
 
 pytestmark = pytest.mark.slow  # indexes the whole shipped base (~100 fiches)
@@ -32,6 +38,12 @@ NEW_NEED = {
     "keywords": ["stock", "inventaire", "rupture"],
     "categories": ["stock"],
 }
+NEW_SECTOR = {
+    "label": "Agriculture / viticulture",
+    "keywords": ["viticulteur", "vigneron", "maraicher", "agriculteur"],
+    "needs": ["gestion-stock"],
+}
+SECTOR_QUESTION = "Je suis vigneron et j'ai 15 € par mois, par où commencer avec l'IA ?"
 STOCK_WHY = "Suit les niveaux de stock et prévient avant la rupture."
 NEW_CATEGORY = {
     "why": STOCK_WHY,
@@ -42,7 +54,7 @@ TOOL_FICHE = """---
 id: tool-stock-malin
 title: Stock Malin (suivi des stocks)
 type: tool
-sectors: [commerce, restauration]
+sectors: [commerce, restauration, agriculture]
 category: stock
 use_cases: [gestion-stock]
 as_of: 2026-11-30
@@ -124,6 +136,7 @@ def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     vocabulary["needs"].pop("stocks", None)
     vocabulary["needs"]["gestion-stock"] = NEW_NEED
     vocabulary["categories"]["stock"] = NEW_CATEGORY
+    vocabulary["sectors"]["agriculture"] = NEW_SECTOR
     vocabulary_file.write_text(yaml.safe_dump(vocabulary, allow_unicode=True), encoding="utf-8")
     (root / "tools" / "tool-stock-malin.md").write_text(TOOL_FICHE, encoding="utf-8")
     (root / "guides" / "guide-pilote-gestion-stock.md").write_text(GUIDE_FICHE, encoding="utf-8")
@@ -197,3 +210,52 @@ def test_kb_check_passes_on_the_base_with_the_new_need(
 ) -> None:
     code = main(["--env-file", str(tmp_path / "absent.env"), "kb", "check", str(knowledge_dir)])
     assert code == 0, capsys.readouterr().out
+
+
+async def test_the_new_sector_is_read_from_a_message(kb: KnowledgeBase) -> None:
+    advisor = Advisor(kb, None)
+    try:
+        request = advisor.understanding.read(SECTOR_QUESTION)
+        advice = await advisor.advise(SECTOR_QUESTION)
+    finally:
+        await advisor.aclose()
+    assert request.sector == "agriculture"
+    assert advice.tools and advice.tools[0].source == "tool-stock-malin"  # the sector's need
+
+
+async def test_a_profile_in_the_new_sector_filters_the_search(kb: KnowledgeBase) -> None:
+    advisor = Advisor(kb, None)
+    try:
+        advice = await advisor.advise(QUESTION, profile=Profile(sector="agriculture"))
+    finally:
+        await advisor.aclose()
+    assert [tool.source for tool in advice.tools] == ["tool-stock-malin"]
+
+
+def test_the_new_sector_is_a_button_of_the_profile_menu(knowledge_dir: Path) -> None:
+    choices = sector_choices(load_domain_vocabulary(knowledge_dir))
+    assert ("agriculture", "Agriculture / viticulture") in choices
+    assert choices[-1] == ("tous", "Autre")
+
+
+def test_fiches_and_eval_profiles_may_name_the_new_sector(knowledge_dir: Path) -> None:
+    fiches, errors = load_fiches(knowledge_dir)
+    assert errors == [] and "tool-stock-malin" in {fiche.id for fiche in fiches}
+    shipped = knowledge_dir / "eval" / "questions.jsonl"
+    first = json.loads(shipped.read_text(encoding="utf-8").splitlines()[0])
+    first["profile"] = {"sector": "agriculture"}
+    questions = shipped.with_name("one-question.jsonl")  # beside it: same base, same vocabulary
+    questions.write_text(json.dumps(first) + "\n", encoding="utf-8")
+    profile = load_questions(questions)[0].profile
+    assert profile is not None and profile.sector == "agriculture"
+
+
+def test_a_sector_the_vocabulary_does_not_declare_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "knowledge"
+    (root / "tools").mkdir(parents=True)
+    (root / "tools" / "tool-stock-malin.md").write_text(
+        TOOL_FICHE.replace("agriculture]", "pisciculture]"), encoding="utf-8"
+    )
+    fiches, errors = load_fiches(root)  # no vocabulary.yaml: the shipped one applies
+    assert fiches == []
+    assert "secteur inconnu : pisciculture" in errors[0].problem

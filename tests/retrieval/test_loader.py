@@ -46,7 +46,7 @@ def test_broken_front_matter_names_the_file_and_the_rest_loads(knowledge_dir: Pa
         ("id: tool-x\ntitle: X\ntype: robot\n", "type « robot » inconnu"),
         ("title: X\ntype: tool\n", "champ « id »"),
         ("id: guide-x\ntitle: X\ntype: tool\n", "préfixe « tool- »"),
-        ("id: guide-x\ntitle: X\ntype: guide\nsectors: [boulangerie]\n", "secteur inconnu"),
+        ("id: guide-x\ntitle: X\ntype: guide\nsectors: boulangerie\n", "« sectors » doit"),
         ("id: tool-x\ntitle: X\ntype: tool\nprice_eur_month: gratuit\n", "price_eur_month"),
         ("- une\n- liste\n", "clé: valeur"),
     ],
