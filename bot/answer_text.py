@@ -73,9 +73,11 @@ def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
 def cost_sentence(tools: Sequence[CatalogueTool]) -> str:
     """The monthly cost of each tool of the previous proposal and the total."""
     priced = [t.price for t in tools if t.price is not None]
+    listed = ", ".join(with_price(t) for t in tools)
+    if not priced:  # no total to add up: "soit gratuit" would be false
+        return msg.COST_UNPUBLISHED.format(tools=listed) + "."
     total = format_monthly(sum(p[0] for p in priced), sum(p[1] for p in priced))
     unknown = msg.COST_TOTAL_UNKNOWN if len(priced) < len(tools) else ""
-    listed = ", ".join(with_price(t) for t in tools)
     return msg.COST_OF_PROPOSAL.format(tools=listed, total=total) + unknown + "."
 
 

@@ -63,8 +63,12 @@ class EntryChoice:
         catalogue: Catalogue,
         topic_words: Mapping[str, KeywordSet],
         topic_fiches: Mapping[str, Sequence[str]] | None = None,
+        topic_names: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.faq = faq
+        self._topic_names = {
+            k: (v[0], KeywordSet.of(v)) for k, v in (topic_names or {}).items() if v
+        }
         self._topic_fiche_ids = dict(topic_fiches or {})
         self.catalogue = catalogue
         self._topic_words = topic_words
@@ -108,12 +112,18 @@ class EntryChoice:
         subjects = dict.fromkeys([*([named] if named else []), both, ()])
         for tools in subjects:
             cards = [t for t in map(self.catalogue.get, tools) if t is not None]
-            asked = " ".join([request.text, *(t.short_name for t in cards)])
+            asked = " ".join([request.text, *(t.short_name for t in cards), self._unsaid(request)])
             about = replace(request, tools_named=tools, text=asked, fact_text="")
             found = self.faq.best(asked, related=related, allowed=self._rules(about))
             if found is not None and found.score >= FOLLOW_UP_ENTRY_MIN:
                 return found
         return None
+
+    def _unsaid(self, request: Request) -> str:
+        """The name of the conversation's topic when the follow-up does not say it: "et pour
+        les amendes ?" after an answer on the AI Act asks about the AI Act's fines."""
+        name = self._topic_names.get(request.topics[0]) if request.topics else None
+        return name[0] if name is not None and not name[1].found(request.folded) else ""
 
     def unknown_product(self, request: Request) -> str:
         """The name of a product the owner asks the price of that the catalogue lacks."""

@@ -373,6 +373,10 @@ CHEAPER = "Version la moins chère : {tools}, soit {total} au total"
 CHEAPER_BEFORE = ", contre {before} au plus pour la proposition précédente"
 CHEAPER_CLOSING = ". Commencez par les offres gratuites et ne payez que si le pilote est concluant."
 COST_OF_PROPOSAL = "Coût par mois de la proposition : {tools}, soit {total} au total"
+COST_UNPUBLISHED = (
+    "Coût par mois de la proposition : {tools}. Aucun de ces prix n'est publié : "
+    "demandez un devis aux éditeurs avant de vous engager"
+)
 ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
 NO_OTHER = "Je n'ai pas d'autre outil au catalogue pour ce besoin que ceux déjà proposés."
 TOOL_PRICE = "{name} : {price}"

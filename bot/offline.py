@@ -41,6 +41,7 @@ _TOKENS = re.compile(r"\b(?:tokens?|jetons?|par million|api)\b")
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 NEED_ENTRY_MIN = 1.05  # an entry added to a need's answer must ask what the owner asks
 ANY_GUIDE_ENTRY_MIN = 1.5  # ...any guide's entry, when it asks nearly the same question
+VALUE_TOPICS = frozenset({"roi", "getting-started"})  # "ça vaut le coup ?", "c'est utile ?"
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Composer:
             catalogue,
             self._topic_words,
             {k: v.fiches for k, v in vocabulary.topics.items()},
+            {k: v.names for k, v in vocabulary.topics.items()},
         )
         self.templates = templates
         self.vocabulary = vocabulary
@@ -183,6 +185,9 @@ class Composer:
         if lines and request.intent == "mixed" and not request.tools_named:
             return " ".join(lines)  # where the proposed tools keep the data: the cards say it
         if match is not None:  # a fiche's own entry asks the same thing: its answer
+            if _weighs_one_tool(request, named) and "tool-price" not in request.topics:
+                # "Pennylane, ça vaut le coup ?": its price, then how to judge the value
+                lines.append(self._cited(write.tool_price_sentence(named[0]), named[0].id, cites))
             answer = match.answer(request.fact_question)
             lines.append(self._cited(answer, match.entry.fiche_id, cites))
             return " ".join(lines)
@@ -551,6 +556,11 @@ def _neighbour_need(request: Request) -> bool:
     """A plan for a need neither the message nor the owner's trade gave (the search's guess,
     or none): the base may lack what was asked, a gap for the curators."""
     return request.wants_pilot and not request.stated_need and request.sector is None
+
+
+def _weighs_one_tool(request: Request, named: Sequence[CatalogueTool]) -> bool:
+    """The owner asks whether one named tool is worth it ("Pennylane, ça vaut le coup ?")."""
+    return len(named) == 1 and bool(VALUE_TOPICS & set(request.topics[:2]))
 
 
 def _compares(request: Request) -> bool:

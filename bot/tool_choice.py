@@ -26,6 +26,7 @@ CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names no
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
 AUTOMATION = "automatisation"  # the category a bot's tool must work with
+ONE_OTHER_TRADE = 3  # _sector_fit of a tool made for one trade, the owner's being unknown
 
 
 CHANNEL_WORD_LETTERS = 5
@@ -126,8 +127,8 @@ def _for_need(
     if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
         pool = [t for t in pool if t.id not in asked_about]
     ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical))
-    if request.follow_up == "cheaper":
-        ranked.sort(key=_cheapest_first)
+    if request.follow_up == "cheaper" or request.wants_cheap:
+        ranked.sort(key=_cheapest_first)  # "le moins cher pour mes visuels ?"
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
 
 
@@ -136,7 +137,7 @@ def _broad_when_trade_unknown(
 ) -> list[CatalogueTool]:
     """Tools made for one trade are left out for an owner whose trade is unknown, when a
     broader tool of the same kind serves (Calendly, not also the restaurants' Zenchef)."""
-    narrow = {t.id for t in ranked if _sector_fit(t, request.sector) == 2}
+    narrow = {t.id for t in ranked if _sector_fit(t, request.sector) == ONE_OTHER_TRADE}
     broad_kinds = {t.category for t in ranked if t.id not in narrow}
     return [
         t
@@ -199,12 +200,13 @@ def _channel_named(tool: CatalogueTool, folded: str) -> bool:
 
 
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
-    """0: made for the owner's trade, 1: for every trade (or several), 2: made for one trade
-    when the owner's is unknown (a restaurant's booking tool for someone who did not say)."""
-    if sector is not None and sector in tool.sectors:
-        return 0
+    """0: made for the owner's trade alone (a salon's Planity), 1: for it among others,
+    2: for every trade, 3: made for one trade when the owner's is unknown (a restaurant's
+    booking tool for someone who did not say)."""
     one_trade = len(tool.sectors) == 1 and "tous" not in tool.sectors
-    return 2 if sector is None and one_trade else 1
+    if sector is not None and sector in tool.sectors:
+        return 0 if one_trade else 1
+    return ONE_OTHER_TRADE if sector is None and one_trade else 2
 
 
 def _fit(

@@ -42,6 +42,7 @@ AUTOMATION_CATEGORY = "automatisation"
 _ASKS_BOT = re.compile(
     r"\b(?:chat ?bot\w*|bot|robot|repond\w* (?:tout seul|automatiquement)|reponses? auto\w*)\b"
 )
+CHOICE_TOPIC = "choose-provider"  # "quelle IA choisir ?" alone; with a task, a need
 API_CATEGORY = "llm-api"  # a model called from code: "Qwen par API" is this card, not the app
 _BUDGET = re.compile(
     r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*"
@@ -50,7 +51,8 @@ _BUDGET = re.compile(
 )
 _NO_BUDGET = re.compile(
     r"\b(?:pas de|sans|aucun|zero|0) budget\b|\bbudget (?:0|zero|nul)\b"
-    r"|\b(?:outil|appli|application|logiciel|solution)s? gratuite?s?\b"
+    r"|\b(?:ia|outil|appli|application|logiciel|solution|truc)s? gratuite?s?\b"
+    r"|\bgratuite?s? si possible\b|\b(?:que du|en) gratuit\b"
 )
 _ASKS_COST = (
     "combien",
@@ -106,6 +108,7 @@ class Request:
     asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
     eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
     asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
+    wants_cheap: bool = False  # "le moins cher", "pas cher": the cheapest tools first
 
     @property
     def fact_question(self) -> str:
@@ -180,22 +183,27 @@ class Understanding:
         """The Request of one message; `similarity` is the best dense score of its search and
         `retrieved` the fiches it found, best first (they speak when the words are silent)."""
         profile = profile or Profile()
+        question = self._rank_named(question, history)  # "le premier ?" -> "Planity ?"
         folded = fold_words(question)
         said = self._score(folded)
         scores = self._with_retrieved(said, retrieved)
         tools = self._named_tools(folded, said)
         follow_up = self._follow_up(folded, scores, tools, bool(history))
+        carried = self._carried_topics(said, tools, history) if follow_up else ()
+        if carried:  # "et en Occitanie ?" after a question on public aid: still public aid
+            follow_up = "fact"
         said_sector = self._sector(folded)
         sector = profile.sector or said_sector or self._sector_of(history)
         # the words alone, not the search's guess
         smalltalk = "english" if _in_english(folded) else self._smalltalk(said, tools)
+        asks_tool = self._asks_tool_for_task(folded, said)
         intent = (
             "out_of_scope"
             if smalltalk
-            else self._intent(scores, tools, follow_up, similarity, sector, said_sector)
+            else self._intent(scores, tools, follow_up, similarity, sector, said_sector, asks_tool)
         )
         if intent == "need" and _is_question(question, folded):
-            intent = "information" if self._asks_rather_than_tells(scores) else intent
+            intent = "information" if self._asks_rather_than_tells(scores, asks_tool) else intent
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         previous = self._previous_tools(history) if follow_up else ()
         request = Request(
@@ -203,7 +211,7 @@ class Understanding:
             folded=folded,
             intent=intent,
             needs=needs,
-            topics=_ranked(scores.topics),
+            topics=carried or _ranked(scores.topics),
             tools_named=tools,
             categories=_ranked(scores.kinds),
             strong_needs=tuple(k for k in _ranked(scores.needs) if scores.needs[k] >= 2),
@@ -219,6 +227,7 @@ class Understanding:
             asks_permission=bool(scores.cues.get("permission")),
             eu_only=bool(scores.cues.get("eu_only")),
             asks_bot=bool(_ASKS_BOT.search(folded)),
+            wants_cheap=bool(said.cues["cheaper"]),
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -330,9 +339,24 @@ class Understanding:
             return "greeting"  # "IA ????": the welcome asks what takes their time
         return None
 
-    def _asks_rather_than_tells(self, scores: _Scores) -> bool:
+    def _asks_tool_for_task(self, folded: str, said: _Scores) -> bool:
+        """ "le moins cher pour faire des visuels ?", "la meilleure IA pour les devis ?": a
+        tool for a task the message names. A model or an API asked for ("le LLM le moins cher
+        pour un chatbot") is a price comparison instead."""
+        if said.kinds.get(API_CATEGORY) or _CHOOSES_BETWEEN.search(folded):
+            return False  # "Jasper ou Copy.ai, lequel ?" compares what the owner names
+        task = any(said.needs.values()) or any(said.kinds.values())
+        wants = (
+            said.cues["cheaper"] or said.topics.get(CHOICE_TOPIC) or self._asks_tools.found(folded)
+        )
+        return task and bool(wants)
+
+    def _asks_rather_than_tells(self, scores: _Scores, asks_tool: bool) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
-        owner asks about something rather than describing a task to improve."""
+        owner asks about something rather than describing a task to improve, unless they
+        ask for a tool for a task."""
+        if asks_tool:
+            return False
         cost_of_a_task = bool(scores.topics.get("tool-price")) and scores.need_total > 0
         cost_of_a_task = cost_of_a_task and not scores.cues["cheaper"]  # "lequel, moins cher ?"
         return scores.cues["need"] == 0 and scores.cues["information"] > 0 and not cost_of_a_task
@@ -390,6 +414,7 @@ class Understanding:
         similarity: float | None,
         sector: str | None,
         said_sector: str | None,
+        asks_tool: bool,
     ) -> Intent:
         cues = scores.cues
         if cues["subversion"]:
@@ -413,6 +438,8 @@ class Understanding:
             return "out_of_scope"  # nothing of our domain: neither our words nor our passages
         if (sector or said_needs) and topics == scores.topics.get("getting-started", 0):
             topics = 0  # "l'IA peut m'aider ?" from a known business or for a task: a need
+        if said_needs and topics == scores.topics.get(CHOICE_TOPIC, 0):
+            topics = 0  # "la meilleure IA pour mes devis ?": a tool for that task
         about_tool = bool(tools) and bool(scores.topics.get("tool-price") or cues["information"])
         if (topics or about_tool) and task and cues["need"]:
             return "mixed"  # a fact and what to do: "c'est légal ? et quel outil ?"
@@ -422,6 +449,8 @@ class Understanding:
             return "need"  # "combien coûte un chatbot ?": the tools for it, with their prices
         if said_sector and not topics and not task:
             return "need"  # "j'ai un resto, l'IA peut faire quoi pour moi ?"
+        if asks_tool and not topics and not tools:
+            return "need"  # "la meilleure IA pour mes devis ?"
         info = cues["information"] + 2 * topics
         need = cues["need"] + task
         if topics and not task:
@@ -495,18 +524,62 @@ class Understanding:
                 return sector
         return None
 
+    def _carried_topics(
+        self, said: _Scores, tools: tuple[str, ...], history: Sequence[Turn]
+    ) -> tuple[str, ...]:
+        """The topics of the previous question when it asked a fact (topics, no task) and the
+        follow-up names no topic, tool or task of its own."""
+        if tools or said.topic_total or said.need_total or sum(said.kinds.values()):
+            return ()
+        before = self._score(fold_words(history[-1].question))
+        real = before.topic_total - before.topics.get("tool-price", 0)
+        return _ranked(before.topics) if real and not before.need_total else ()
+
     def _previous_subject(self, history: Sequence[Turn]) -> tuple[str, ...]:
         """The tools the owner's previous question named ("c'est quoi Make ?")."""
         return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].question)))
 
     def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
-        """The tools the previous answer proposed (not those its example case mentions)."""
-        proposal = _CASE_START.split(history[-1].answer, maxsplit=1)[0]
-        return tuple(t.id for t in self.catalogue.named_in(fold_words(proposal)))
+        """The tools the last answer that proposed some named (not those its example case
+        mentions): "combien en tout ?" after a question on the law is about those tools."""
+        for turn in reversed(history):
+            proposal = _CASE_START.split(turn.answer, maxsplit=1)[0]
+            tools = tuple(t.id for t in self.catalogue.named_in(fold_words(proposal)))
+            if tools:
+                return tools
+        return ()
+
+    def _rank_named(self, question: str, history: Sequence[Turn]) -> str:
+        """ "le premier c'est quoi ?", "et le 2e outil ?": the message with the name of that
+        tool of the last proposal in place of its rank, read as if the owner had named it."""
+        match = _BY_RANK.search(question) if history else None
+        if match is None:
+            return question
+        proposed = self._previous_tools(history)
+        rank = _RANKS[fold_words(match.group(1))]
+        if not -len(proposed) <= rank < len(proposed):
+            return question
+        tool = self.catalogue.get(proposed[rank])
+        name = tool.short_name if tool is not None else match.group(0)
+        return question[: match.start()] + name + question[match.end() :]
 
 
 # where an answer's example case starts (bot/messages.py CASE_REAL, CASE_ILLUSTRATIVE)
 _CASE_START = re.compile(r"\bExemple(?: illustratif \(pas une preuve de résultat\))? : «")
+
+
+_RANKS = {
+    **dict.fromkeys(("premier", "premiere", "1er", "1ere"), 0),
+    **dict.fromkeys(("deuxieme", "2eme", "2e", "2nd", "second", "seconde"), 1),
+    **dict.fromkeys(("troisieme", "3eme", "3e"), 2),
+    **dict.fromkeys(("dernier", "derniere"), -1),
+}
+_BY_RANK = re.compile(
+    r"\b(?:le|la) (premi[eè]re?|1(?:er|[eè]re)|deuxi[eè]me|2(?:[eè]me|e|nd)|seconde?"
+    r"|troisi[eè]me|3(?:[eè]me|e)|derni[eè]re?)\b(?: (?:outil|logiciel|appli|application|truc))?"
+    r"(?! (?:mois|jour|semaine|trimestre|fois|pas|temps))",
+    re.IGNORECASE,
+)
 
 
 def _is_question(question: str, folded: str) -> bool:
@@ -527,6 +600,8 @@ _CLAUSE_END = re.compile(
     re.IGNORECASE,
 )
 
+
+_CHOOSES_BETWEEN = re.compile(r"\b(?:lequel|laquelle|lesquels|lesquelles|vs|versus)\b")
 
 _FOR_TASK = re.compile(
     r"^(?:et |mais |sinon )?pour (?:envoyer|faire|gerer|avoir|mes|nos|les|des|le|la)\b"

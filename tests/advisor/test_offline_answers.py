@@ -382,3 +382,36 @@ async def test_the_price_asked_after_a_tool_question_is_that_tools(advisor: Advi
 async def test_a_vague_message_gets_the_welcome(advisor: Advisor) -> None:
     advice = await advisor.advise("IA ????")
     assert advice.answer == SMALLTALK["greeting"] and advice.pilot is None
+
+
+async def _conversation(advisor: Advisor, *messages: str) -> list[Advice]:
+    """Each message asked with the conversation so far."""
+    history: list[Turn] = []
+    answers = []
+    for message in messages:
+        advice = await advisor.advise(message, history=history)
+        history.append(Turn(question=message, answer=advice.answer))
+        answers.append(advice)
+    return answers
+
+
+async def test_the_first_tool_asked_about_by_its_rank_is_described(advisor: Advisor) -> None:
+    first, what = await _conversation(
+        advisor, "je suis coiffeuse, les clientes oublient leurs rdv", "le premier c'est quoi ?"
+    )
+    proposed = first.tools[0].name.split(" (")[0]
+    assert what.answer.startswith(proposed) and what.pilot is None
+
+
+async def test_a_follow_up_on_the_fines_answers_about_the_ai_acts_fines(advisor: Advisor) -> None:
+    _, fines = await _conversation(
+        advisor, "mon chatbot doit il dire que c'est une IA ?", "et pour les amendes ?"
+    )
+    assert "15 M€" in fines.answer and "article 99" in fines.answer
+
+
+async def test_whether_one_named_tool_is_worth_it_starts_with_its_price(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("Pennylane ça vaut le coup pour un artisan ?")
+    assert advice.answer.startswith("Pennylane : ") and advice.intent == "information"

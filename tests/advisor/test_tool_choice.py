@@ -410,3 +410,19 @@ def test_no_second_need_tool_stands_in_for_a_task_nothing_serves() -> None:
     image = tool("tool-image", "image", (0, 10), "visuels")
     req = request(needs=("messages", "visuels"), strong_needs=("messages", "visuels"))
     assert choose(req, [image]) == []
+
+
+def test_an_owner_asking_for_the_cheapest_gets_the_cheapest_first() -> None:
+    dear = tool("tool-dear", "image", (9, 28), "visuels")
+    cheap = tool("tool-cheap", "image", (0, 12), "visuels")
+    retrieved = ("tool-dear", "tool-cheap")  # the search ranks the dearer one higher
+    assert choose(request(needs=("visuels",)), [dear, cheap], retrieved)[0] == "tool-dear"
+    cheapest = request(needs=("visuels",), wants_cheap=True)
+    assert choose(cheapest, [dear, cheap], retrieved) == ["tool-cheap"]
+
+
+def test_a_tool_made_for_the_owners_trade_alone_comes_before_a_many_trades_one() -> None:
+    salons = tool("tool-salons", "messagerie", None, "messages", sectors=("beaute",))
+    agenda = tool("tool-agenda", "messagerie", (0, 10), "messages", sectors=("beaute", "sante"))
+    owner = request(needs=("messages",), categories=("messagerie",), sector="beaute")
+    assert choose(owner, [agenda, salons])[0] == "tool-salons"  # even with no published price

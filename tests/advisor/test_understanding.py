@@ -63,10 +63,12 @@ SMALL_VOCABULARY: dict[str, Any] = {
     },
     "sectors": {
         "restauration": {
+            "label": "Restauration",
             "keywords": ["resto", "restaurant", "boulang"],
             "needs": ["messages", "visuels"],
         },
         "beaute-bien-etre": {
+            "label": "Beauté",
             "keywords": ["coiffeu", "salon de coiffure"],
             "needs": ["rappels-rdv"],
         },
@@ -623,3 +625,72 @@ def test_shipped_two_family_words_do_not_make_a_business_question_off_topic(
     )
     assert request.intent != "out_of_scope"
     assert shipped.read("ok et perplexity ?", history=[SHIPPED_PREVIOUS]).smalltalk is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "quel est l'outil le moins cher pour faire des visuels insta ?",
+        "c quoi la meilleure IA pour écrire des devis ?",
+    ],
+)
+def test_shipped_a_tool_asked_for_a_task_is_a_need(shipped: Understanding, message: str) -> None:
+    assert shipped.read(message).intent == "need"
+
+
+def test_shipped_the_cheapest_model_or_a_choice_between_named_products_stays_a_question(
+    shipped: Understanding,
+) -> None:
+    assert shipped.read("le llm le moins cher pour faire un chatbot ?").intent == "information"
+    assert shipped.read(
+        "jasper ou copy.ai pour mes pubs avec l IA, lequel est le moins cher ?"
+    ).intent == ("information")
+
+
+def test_shipped_a_free_wish_is_a_zero_budget_and_cheap_first(shipped: Understanding) -> None:
+    request = shipped.read("la meilleure IA pour mes devis, gratuite si possible ?")
+    assert request.budget == 0.0 and request.wants_cheap
+
+
+PROPOSAL = Turn(
+    question="les clientes oublient leurs rdv",
+    answer="Pour les rendez-vous, commencez par Calendly (0 à 14,7 €/mois), puis Brevo si besoin.",
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "tool"),
+    [
+        ("le premier c'est quoi ?", "tool-calendly"),
+        ("et le 2ème outil, il sert à quoi ?", "tool-brevo"),
+        ("le dernier est hébergé où ?", "tool-brevo"),
+    ],
+)
+def test_shipped_a_tool_named_by_its_rank_in_the_proposal(
+    shipped: Understanding, message: str, tool: str
+) -> None:
+    request = shipped.read(message, history=[PROPOSAL])
+    assert request.tools_named == (tool,) and request.follow_up == "fact"
+
+
+def test_shipped_a_rank_that_is_not_a_tool_is_left_alone(shipped: Understanding) -> None:
+    request = shipped.read("le premier mois c'est gratuit ?", history=[PROPOSAL])
+    assert request.tools_named == ()
+    lone = Turn(question="c'est quoi calendly ?", answer="Calendly est un agenda en ligne.")
+    assert shipped.read("et le troisième ?", history=[lone]).tools_named == ()
+
+
+def test_shipped_the_tools_of_the_last_proposal_outlive_a_question_on_the_law(
+    shipped: Understanding,
+) -> None:
+    law = Turn(question="c'est légal ?", answer="Oui, si vous prévenez vos clients.")
+    request = shipped.read("combien ça coûte en tout ?", history=[PROPOSAL, law])
+    assert request.previous_tools == ("tool-calendly", "tool-brevo")
+
+
+def test_shipped_a_follow_up_without_a_subject_keeps_the_previous_questions_topic(
+    shipped: Understanding,
+) -> None:
+    aid = Turn(question="quelles aides pour financer l'ia dans ma boite ?", answer="Osez l'IA…")
+    request = shipped.read("et en région occitanie ?", history=[aid])
+    assert request.follow_up == "fact" and request.topics[0] == "public-aid"
