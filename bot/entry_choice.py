@@ -19,12 +19,10 @@ from bot.keywords import KeywordSet, fold_words
 from bot.sentences import defined_term
 from bot.understanding import Request
 from retrieval.faq_section import Entry
-from retrieval.text import analyze
 
 TopicTest = Callable[[str], bool]
 SAME_QUESTION_SCORE = 1.55  # an entry this close asks the owner's very question
 FOLLOW_UP_ENTRY_MIN = 1.3  # a follow-up leans on the conversation: its entry must fit well
-MIN_CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 MAX_NAME_WORDS = 3  # a product's name, in a price question
 VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
 _DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai|c vrai|cest vrai)\b")
@@ -74,17 +72,20 @@ class EntryChoice:
         self._topic_words = topic_words
         self._named: dict[str, frozenset[str]] = {}
 
-    def match(self, request: Request, related: Collection[str]) -> Match | None:
+    def match(
+        self, request: Request, related: Collection[str], *, only: Collection[str] = ()
+    ) -> Match | None:
         """The entry that asks what the owner asks (the `related` fiches, those the search
-        found, get a small lift), or None."""
+        found, get a small lift), or None; with `only`, an entry of those fiches."""
         if request.follow_up is not None or request.intent == "follow_up":
             return self._follow_up_match(request, related)
         asked = request.fact_question
-        if len(set(analyze(asked))) < MIN_CLAUSE_TERMS:  # "…, c'est sérieux ?": the whole message
-            asked = request.text
         scored = self.faq.wording_scores(asked) if self.faq.entries else None  # once: 3 rules
 
-        def best(allowed: Callable[[Entry, str], bool]) -> Match | None:
+        def best(rule: Callable[[Entry, str], bool]) -> Match | None:
+            def allowed(entry: Entry, wording: str) -> bool:
+                return (not only or entry.fiche_id in only) and rule(entry, wording)
+
             return self.faq.best(asked, related=related, allowed=allowed, scored=scored)
 
         found = best(self._rules(request))

@@ -392,6 +392,7 @@ MODEL_PRICES_TITLE = "Prix par million de tokens (entrée / sortie), tarifs au {
 MODEL_PRICE_LINE = "• {model} ({vendor}) : {input} € / {output} €"
 MODEL_PRICES_NOTE = "Montants convertis en euros ; les prix des API changent souvent."
 DEFAULT_TOOL_WHY = "Outil du catalogue adapté à ce besoin."
+MIXED_FACT_NOT_FOUND = "Sur votre question, je n'ai pas l'information dans ma base. Pour la tâche :"
 FACT_NOT_FOUND = (
     "Je n'ai pas cette information dans ma base. Reformulez, ou demandez-moi un outil, un "
     "prix ou une règle (AI Act, RGPD, aides publiques)."

@@ -134,7 +134,9 @@ class Composer:
                 mode=mode,
             )
         if request.asks_fact or not request.needs:
-            parts.append(self._fact(request, hits, tools, cites))
+            fact = self._fact(request, hits, tools, cites)
+            # a mixed message's question is never dropped in silence
+            parts.append(fact or (msg.MIXED_FACT_NOT_FOUND if request.intent == "mixed" else ""))
         if request.wants_pilot:
             parts.append(self._need(request, tools, hits, cites))
         picks = [tool.to_pick(self._why(tool, request.need)) for tool in tools]
@@ -176,7 +178,9 @@ class Composer:
         unknown = self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)
-        match = self.entries.match(request, self._related(request, hits))
+        match = self._task_entry(request) or self.entries.match(
+            request, self._related(request, hits)
+        )
         own_card = match is not None and match.entry.fiche_id in request.tools_named
         if match is not None and own_card and "data-protection" not in request.topics:
             # the named tool's own card answers in full (where data goes: its fields first)
@@ -453,6 +457,15 @@ class Composer:
             # serves the task and a guide says what to do instead ("la jurisprudence ?")
             return match
         return match if match.entry.fiche_id in guides and match.score >= NEED_ENTRY_MIN else None
+
+    def _task_entry(self, request: Request) -> Match | None:
+        """For a question about a task with no topic of its own ("l'IA pour recruter, c'est
+        risqué ?"), an entry of that task's guides, before any general one."""
+        if request.intent != "information" or not request.stated_need or request.topics:
+            return None
+        guides = self._need_guides(request.need)
+        match = self.entries.match(request, guides, only=guides) if guides else None
+        return match if match is not None and match.score >= NEED_ENTRY_MIN else None
 
     def _need_guides(self, need: str | None) -> frozenset[str]:
         """The guides written for this need (its pilot guide among them)."""

@@ -26,6 +26,7 @@ CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names no
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
 AUTOMATION = "automatisation"  # the category a bot's tool must work with
+NARROW_TRADES = 2  # a tool whose card lists at most this many trades is made for them
 ONE_OTHER_TRADE = 3  # _sector_fit of a tool made for one trade, the owner's being unknown
 
 
@@ -174,12 +175,12 @@ def _is_technical(category: str, vocabulary: DomainVocabulary) -> bool:
 def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request) -> bool:
     """A tool of one of the kinds that serves the need (or that the owner named), within
     budget; a tool with no published price may be shown, never counted as fitting."""
-    if tool.category not in kinds:
-        return False
     if request.eu_only and not tool.european:
         return False  # "pas les américains": a European vendor, data in the EU
-    if tool.id in request.tools_named:
+    if tool.id in request.tools_named:  # "Kling ou Midjourney pour une affiche ?": both
         return tool.price is None or tool.fits(budget=request.budget)
+    if tool.category not in kinds:
+        return False
     if need_id not in tool.use_cases:
         return False
     if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded):
@@ -188,8 +189,10 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
 
 
 def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
-    """A tool made for other trades (a restaurant's booking tool for a physiotherapist)."""
-    return sector is not None and "tous" not in tool.sectors and sector not in tool.sectors
+    """A tool made for one or two other trades (a restaurant's booking tool for a
+    physiotherapist); one that lists many trades serves the others too, ranked after."""
+    narrow = "tous" not in tool.sectors and len(tool.sectors) <= NARROW_TRADES
+    return sector is not None and narrow and sector not in tool.sectors
 
 
 def _channel_named(tool: CatalogueTool, folded: str) -> bool:
@@ -225,7 +228,7 @@ def _fit(
         0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
         # a bot needs a tool automation can drive: the WhatsApp Platform, not the free app
         1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
-        kinds.index(tool.category),
+        kinds.index(tool.category) if tool.category in kinds else len(kinds),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         # a server to install and run is for those who have someone to run it
         1 if tool.hosting_region == "self-hostable" and not technical else 0,

@@ -18,6 +18,7 @@ from bot.advice import Intent, Profile, Turn
 from bot.catalogue import Catalogue, CatalogueTool
 from bot.keywords import KeywordSet, fold_words
 from retrieval.models import Fiche
+from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary
 
 # cheaper / another option / the total cost of the previous proposal / more on the same need
@@ -35,6 +36,7 @@ ABOUT_BOT_WORDS = 10  # "t'es une IA ou un vrai humain derrière ?"
 ENGLISH_WORDS = 3  # English function words that make a message English, with no French ones
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
 KIND_BONUS = 3
+CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
 PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
@@ -188,7 +190,7 @@ class Understanding:
         said = self._score(folded)
         scores = self._with_retrieved(said, retrieved)
         tools = self._named_tools(folded, said)
-        follow_up = self._follow_up(folded, scores, tools, bool(history))
+        follow_up = self._follow_up(folded, said, tools, bool(history))
         carried = self._carried_topics(said, tools, history) if follow_up else ()
         if carried:  # "et en Occitanie ?" after a question on public aid: still public aid
             follow_up = "fact"
@@ -280,7 +282,8 @@ class Understanding:
             needs=needs,
             stated_need=True,
             topics=asking[0].topics,  # the fact answers its own clause, not the task's
-            fact_text=asking[0].text,
+            # "…, c'est rgpd ok ?": too few words alone, the whole message says what is asked
+            fact_text=asking[0].text if len(set(analyze(asking[0].text))) >= CLAUSE_TERMS else "",
         )
 
     # -- scoring ----------------------------------------------------------------------
@@ -390,6 +393,7 @@ class Understanding:
     def _follow_up(
         self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool
     ) -> FollowUp | None:
+        """The kind of follow-up, from the message's own words (not the search's guess)."""
         if not has_history:
             return None
         if scores.cues["another"]:
@@ -401,6 +405,8 @@ class Understanding:
             return None
         if self._costs.found(folded) and not tools:
             return "cost"
+        if self._asks_tools.found(folded) and not tools:
+            return "more"  # "et alors, quel outil ?" after a question on the law
         real_topics = scores.topic_total - scores.topics.get("tool-price", 0)
         if tools or real_topics or (scores.cues["information"] and not scores.need_total):
             return "fact"

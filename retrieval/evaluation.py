@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -65,7 +66,7 @@ class EvalProfile(BaseModel):
     @field_validator("sector")
     @classmethod
     def _known_sector(cls, value: str | None, info: ValidationInfo) -> str | None:
-        sectors = (info.context or {}).get("sectors", ())
+        sectors = (info.context or {}).get("sectors") or _shipped_sectors()
         if value is not None and value not in sectors:
             raise ValueError(f"secteur « {value} » inconnu ({', '.join(sectors)})")
         return value
@@ -122,6 +123,12 @@ class EvalQuestion(BaseModel):
         if self.decline and self.tool_categories:
             raise ValueError("un refus n'attend aucun outil : « tool_categories » doit être []")
         return self
+
+
+@cache
+def _shipped_sectors() -> tuple[str, ...]:
+    """The sectors of the shipped vocabulary: those of a question built outside a file."""
+    return load_domain_vocabulary().sector_codes
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:

@@ -426,3 +426,18 @@ def test_a_tool_made_for_the_owners_trade_alone_comes_before_a_many_trades_one()
     agenda = tool("tool-agenda", "messagerie", (0, 10), "messages", sectors=("beaute", "sante"))
     owner = request(needs=("messages",), categories=("messagerie",), sector="beaute")
     assert choose(owner, [agenda, salons])[0] == "tool-salons"  # even with no published price
+
+
+def test_tools_the_owner_names_are_compared_whatever_their_kind() -> None:
+    clip = tool("tool-clip", "video", (0, 30), "visuels")
+    req = request(
+        needs=("visuels",), categories=("image",), tools_named=("tool-clip", "tool-paint")
+    )
+    assert set(choose(req, [*CATALOGUE, clip])[:2]) == {"tool-clip", "tool-paint"}
+
+
+def test_a_tool_for_many_trades_serves_another_trade_but_one_for_a_single_trade_does_not() -> None:
+    many = tool("tool-many", "messagerie", None, "messages", sectors=("a", "b", "c"))
+    single = tool("tool-single", "messagerie", (0, 5), "messages", sectors=("a",))
+    owner = request(needs=("messages",), categories=("messagerie",), sector="sante")
+    assert choose(owner, [many, single]) == ["tool-many"]

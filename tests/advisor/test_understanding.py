@@ -694,3 +694,19 @@ def test_shipped_a_follow_up_without_a_subject_keeps_the_previous_questions_topi
     aid = Turn(question="quelles aides pour financer l'ia dans ma boite ?", answer="Osez l'IA…")
     request = shipped.read("et en région occitanie ?", history=[aid])
     assert request.follow_up == "fact" and request.topics[0] == "public-aid"
+
+
+def test_shipped_a_follow_up_asking_for_a_tool_after_a_fact_wants_tools(
+    shipped: Understanding,
+) -> None:
+    law = Turn(question="l'IA pour trier les CV c'est légal ?", answer="Oui, si un humain décide.")
+    assert shipped.read("et alors quel outil ?", history=[law]).follow_up == "more"
+
+
+def test_shipped_a_mixed_messages_short_question_leans_on_the_whole_message(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read(
+        "je veux un outil pour envoyer des rappels de rdv par sms. c'est rgpd ok ?"
+    )
+    assert request.intent == "mixed" and request.fact_question == request.text
