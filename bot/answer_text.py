@@ -81,6 +81,14 @@ def cost_sentence(tools: Sequence[CatalogueTool]) -> str:
     return msg.COST_OF_PROPOSAL.format(tools=listed, total=total) + unknown + "."
 
 
+def no_card_sentence(name: str, same_kind: Sequence[CatalogueTool]) -> str:
+    """A product the catalogue has no card for, and the tools of its kind it has."""
+    text = msg.NO_CARD.format(name=name)
+    if same_kind:
+        text += " " + msg.NO_CARD_SAME_KIND.format(tools=", ".join(map(with_price, same_kind)))
+    return text
+
+
 def another_sentence(tools: Sequence[CatalogueTool]) -> str:
     """Other tools than those already proposed."""
     if not tools:

@@ -327,6 +327,10 @@ SMALLTALK = {
         "Je ne peux rien envoyer par e-mail ou SMS : tout reste ici, dans notre conversation. "
         "Sous une réponse avec un pilote, le bouton « 📋 Checklist » donne le plan à copier."
     ),
+    "complaint": (
+        "Désolé, ma réponse ne vous a pas aidé. Redites-moi en une phrase la tâche ou la "
+        "question (par exemple « répondre plus vite aux avis Google »), je reprends."
+    ),
     "english": (
         "Je réponds en français uniquement. Posez-moi votre question en français, par "
         "exemple : « quel outil pour répondre à mes clients ? »"
@@ -341,6 +345,11 @@ NO_TOOL_FOR_TRADE = (
     "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
     "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."
 )
+NO_CARD = (
+    "Je n'ai pas de fiche sur {name} : je ne peux pas vous dire ce qu'il fait avec l'IA ni ce "
+    "qu'il coûte, voyez avec l'éditeur."
+)
+NO_CARD_SAME_KIND = "Du même type, mon catalogue connaît : {tools}."
 UNKNOWN_TOOL_PRICE = (
     "Je n'ai pas de fiche sur {name} : je ne connais pas son prix, vérifiez-le chez l'éditeur. "
     "Dites-moi plutôt la tâche visée (« répondre à mes mails », « mes devis ») : je vous "

@@ -175,6 +175,8 @@ class Composer:
                 self._cited(write.tool_price_sentence(t), t.id, cites)
                 for t in named[:MAX_FACT_FICHES]
             )
+        if request.other_products and not request.tools_named:  # "Doctolib fait de l'IA ?"
+            return write.no_card_sentence(request.other_products[0], tools)
         unknown = self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)

@@ -79,6 +79,8 @@ def choose_tools(
     if request.asks_fact and request.intent != "mixed":
         if "price-comparison" in request.topics:
             return []  # the answer is the table of token prices
+        if request.other_products and not request.tools_named:
+            return _same_kind(request, catalogue, vocabulary)  # "Qonto a de l'IA ?"
         compared = len(request.tools_named) >= COMPARED_TOOLS  # "Make ou Zapier ?"
         about_tools = "tool-price" in request.topics or request.asks_tools or compared
         return _resolve(request.tools_named, catalogue) if about_tools else []
@@ -101,6 +103,18 @@ def choose_tools(
         # its best tool of a kind not proposed yet (an assistant already serves both)
         chosen += [t for t in extra if _new_kind_that_fits(t, chosen)][:1]
     return chosen[:MAX_TOOLS]
+
+
+def _same_kind(
+    request: Request, catalogue: Catalogue, vocabulary: DomainVocabulary
+) -> list[CatalogueTool]:
+    """Catalogue tools of the kind of the product the owner names that has no card: what we
+    can tell them about instead ("Doctolib ?": the booking tools we know)."""
+    kinds = [vocabulary.other_products[name] for name in request.other_products[:1]]
+    pool = [t for t in catalogue if t.category in kinds and t.fits(budget=request.budget)]
+    pool = [t for t in pool if not _other_trade(t, request.sector)]
+    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, (), set()))
+    return _broad_when_trade_unknown(ranked, request)[:COMPARED_TOOLS]
 
 
 def _for_need(
@@ -154,7 +168,7 @@ def _kinds(
     kind; with none named, the need's first kinds an owner can use without a developer (an
     API or an agent framework only for a technical owner)."""
     need = vocabulary.needs[need_id]
-    named = [c for c in need.categories if c in request.categories]
+    named = [c for c in request.categories if c in need.categories]  # in the message's order
     if named:
         return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
     usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]

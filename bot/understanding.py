@@ -68,6 +68,11 @@ _ASKS_COST = (
     "payant",
     "tarif",
 )
+# "combien de temps ça prend ?" counts something else than euros
+_NOT_A_COST = re.compile(
+    r"\bcombien de (?:temps|jours?|semaines?|mois|heures?|minutes?|personnes?|clients?|"
+    r"salaries?|messages?|fois)\b"
+)
 _ASKS_TOOLS = (
     "quel outil",
     "quels outils",
@@ -111,6 +116,7 @@ class Request:
     eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
     asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
     wants_cheap: bool = False  # "le moins cher", "pas cher": the cheapest tools first
+    other_products: tuple[str, ...] = ()  # products named that have no card ("Doctolib")
 
     @property
     def fact_question(self) -> str:
@@ -172,6 +178,7 @@ class Understanding:
         self._asks_tools = KeywordSet.of(_ASKS_TOOLS)
         self._categories = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.categories.items()}
         self._costs = KeywordSet.of(_ASKS_COST)
+        self._products = {name: KeywordSet.of([name]) for name in vocabulary.other_products}
 
     def read(
         self,
@@ -190,6 +197,7 @@ class Understanding:
         said = self._score(folded)
         scores = self._with_retrieved(said, retrieved)
         tools = self._named_tools(folded, said)
+        others = tuple(name for name, words in self._products.items() if words.found(folded))
         follow_up = self._follow_up(folded, said, tools, bool(history))
         carried = self._carried_topics(said, tools, history) if follow_up else ()
         if carried:  # "et en Occitanie ?" after a question on public aid: still public aid
@@ -202,7 +210,9 @@ class Understanding:
         intent = (
             "out_of_scope"
             if smalltalk
-            else self._intent(scores, tools, follow_up, similarity, sector, said_sector, asks_tool)
+            else self._intent(
+                scores, tools + others, follow_up, similarity, sector, said_sector, asks_tool
+            )
         )
         if intent == "need" and _is_question(question, folded):
             intent = "information" if self._asks_rather_than_tells(scores, asks_tool) else intent
@@ -230,6 +240,7 @@ class Understanding:
             eu_only=bool(scores.cues.get("eu_only")),
             asks_bot=bool(_ASKS_BOT.search(folded)),
             wants_cheap=bool(said.cues["cheaper"]),
+            other_products=others,
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -292,7 +303,8 @@ class Understanding:
         topics = {k: s.score(folded) for k, s in self._topics.items()}
         permission = self._cues.get("permission")
         if PERMISSION_TOPIC in topics and permission and permission.found(folded):
-            topics[PERMISSION_TOPIC] += not any(topics.values())  # "c'est autorisé ?"
+            # "c'est autorisé ?", also beside a price ("c'est légal ? et combien ?")
+            topics[PERMISSION_TOPIC] += not any(v for k, v in topics.items() if k != "tool-price")
         return _Scores(
             needs=self._need_scores(folded),
             topics=topics,
@@ -327,6 +339,8 @@ class Understanding:
             return "send_copy"  # "vous pouvez m'envoyer un récap par mail ?"
         if scores.need_total or scores.topic_total:
             return None
+        if scores.cues.get("complaint") and scores.words <= ABOUT_BOT_WORDS:
+            return "complaint"  # "t'es nul, tu comprends rien" gets an apology, not a refusal
         if scores.cues.get("about_bot") and scores.words <= ABOUT_BOT_WORDS:
             return "about_bot"  # "t'es une IA ou un humain ?" names a tool, asks about the bot
         if scores.words > SMALLTALK_WORDS:
@@ -403,7 +417,7 @@ class Understanding:
         short = len(folded.split()) <= SHORT_MESSAGE_WORDS
         if not (scores.cues["follow_up"] or short):
             return None
-        if self._costs.found(folded) and not tools:
+        if self._costs.found(_NOT_A_COST.sub(" ", folded)) and not tools:
             return "cost"
         if self._asks_tools.found(folded) and not tools:
             return "more"  # "et alors, quel outil ?" after a question on the law

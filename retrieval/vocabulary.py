@@ -99,6 +99,8 @@ class DomainVocabulary(BaseModel):
     priorities: dict[str, str] = Field(default_factory=dict)
     intents: dict[str, tuple[str, ...]]
     topics: dict[str, TopicWords] = Field(default_factory=dict)
+    # products owners name that the catalogue has no card for -> the kind of tool they are
+    other_products: dict[str, str] = Field(default_factory=dict)
     generic_pilot: tuple[PlanStep, ...] = Field(min_length=2)
 
     @property
@@ -115,6 +117,11 @@ class DomainVocabulary(BaseModel):
             unknown = [c for c in need.categories if c not in self.categories]
             if unknown:
                 raise ValueError(f"needs.{need_id}.categories: unknown {', '.join(unknown)}")
+        unknown_kinds = sorted(
+            {c for c in self.other_products.values() if c not in self.categories}
+        )
+        if unknown_kinds:
+            raise ValueError(f"other_products: unknown categories {', '.join(unknown_kinds)}")
         if ALL_SECTORS in self.sectors:
             raise ValueError(f"sectors: « {ALL_SECTORS} » is implied, do not declare it")
         named = [*self.priorities.values(), *(n for s in self.sectors.values() for n in s.needs)]

@@ -251,13 +251,13 @@ async def test_where_a_named_tool_keeps_the_data_comes_from_its_card(advisor: Ad
     assert advice.sources[0].id == "tool-calendly"
 
 
-async def test_a_need_with_no_tool_for_the_trade_says_so_without_inventing_a_budget(
+async def test_a_tool_listing_many_trades_serves_a_trade_it_does_not_list(
     advisor: Advisor,
 ) -> None:
     advice = await advisor.advise("mon cabinet d'architecte perd des appels le midi")
     assert "budget de 0" not in advice.answer
-    assert advice.answer.startswith("Mon catalogue n'a pas encore d'outil")
-    assert advice.pilot is not None  # the method still stands
+    assert [t.category for t in advice.tools] == ["telephonie"]  # not "no tool for your trade"
+    assert advice.pilot is not None
 
 
 async def test_a_rule_and_a_price_in_one_question_get_both(advisor: Advisor) -> None:
@@ -265,7 +265,7 @@ async def test_a_rule_and_a_price_in_one_question_get_both(advisor: Advisor) -> 
         "c'est légal d'utiliser chatgpt pour répondre à mes clients ? et il coûte combien ?"
     )
     assert advice.answer.startswith("ChatGPT (Plus et Business) : 0 à 18,4 €/mois")
-    assert "article 50" in advice.answer  # the duty to say it is an AI
+    assert "article 50" in advice.answer or "CNIL" in advice.answer  # and the rule
 
 
 async def test_where_the_proposed_tools_keep_the_data_when_asked(advisor: Advisor) -> None:
@@ -298,7 +298,9 @@ async def test_the_price_of_a_product_without_a_card_is_not_another_ones(
 ) -> None:
     advice = await advisor.advise("Notion AI ça coûte combien par mois ?")
     assert advice.answer.startswith("Je n'ai pas de fiche sur Notion AI")
-    assert advice.tools == [] and "€" not in advice.answer
+    # no price for Notion AI, only those of the catalogue's tools of its kind, named
+    said_prices = advice.answer.split("mon catalogue connaît :")[0]
+    assert "€" not in said_prices and all(t.category == "assistant" for t in advice.tools)
 
 
 async def test_a_need_with_a_worry_opens_with_its_guides_answer(advisor: Advisor) -> None:
@@ -415,3 +417,12 @@ async def test_whether_one_named_tool_is_worth_it_starts_with_its_price(
 ) -> None:
     advice = await advisor.advise("Pennylane ça vaut le coup pour un artisan ?")
     assert advice.answer.startswith("Pennylane : ") and advice.intent == "information"
+
+
+async def test_a_product_without_a_card_is_said_so_with_tools_of_its_kind(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("doctolib c'est combien ?")
+    assert advice.answer.startswith("Je n'ai pas de fiche sur Doctolib")
+    assert advice.tools and all(t.category == "reservation" for t in advice.tools)
+    assert advice.pilot is None

@@ -441,3 +441,10 @@ def test_a_tool_for_many_trades_serves_another_trade_but_one_for_a_single_trade_
     single = tool("tool-single", "messagerie", (0, 5), "messages", sectors=("a",))
     owner = request(needs=("messages",), categories=("messagerie",), sector="sante")
     assert choose(owner, [many, single]) == ["tool-many"]
+
+
+def test_a_product_without_a_card_gets_the_catalogues_tools_of_its_kind() -> None:
+    vocabulary = VOCABULARY.model_copy(update={"other_products": {"Fresco": "image"}})
+    req = request(intent="information", other_products=("Fresco",))
+    chosen = choose_tools(req, retrieved=(), catalogue=Catalogue(CATALOGUE), vocabulary=vocabulary)
+    assert [t.id for t in chosen] == ["tool-paint"]

@@ -710,3 +710,18 @@ def test_shipped_a_mixed_messages_short_question_leans_on_the_whole_message(
         "je veux un outil pour envoyer des rappels de rdv par sms. c'est rgpd ok ?"
     )
     assert request.intent == "mixed" and request.fact_question == request.text
+
+
+def test_shipped_a_product_without_a_card_is_named_as_such(shipped: Understanding) -> None:
+    request = shipped.read("Qonto a de l'IA dedans ?")
+    assert request.other_products == ("Qonto",) and request.intent == "information"
+
+
+def test_shipped_a_complaint_gets_an_apology_not_a_refusal(shipped: Understanding) -> None:
+    assert shipped.read("t'es nul tu comprends rien").smalltalk == "complaint"
+
+
+def test_shipped_how_long_is_not_how_much(shipped: Understanding) -> None:
+    proposal = Turn(question="les clientes oublient leurs rdv", answer="Commencez par Calendly.")
+    assert shipped.read("combien de temps ça prend ?", history=[proposal]).follow_up != "cost"
+    assert shipped.read("combien ça coûte ?", history=[proposal]).follow_up == "cost"
