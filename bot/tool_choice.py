@@ -191,10 +191,11 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
     budget; a tool with no published price may be shown, never counted as fitting."""
     if request.eu_only and not tool.european:
         return False  # "pas les américains": a European vendor, data in the EU
-    if tool.id in request.tools_named:  # "Kling ou Midjourney pour une affiche ?": both
+    compared = len(request.tools_named) >= COMPARED_TOOLS  # "Kling ou Midjourney ?": both
+    if tool.id in request.tools_named and (compared or tool.category in kinds):
         return tool.price is None or tool.fits(budget=request.budget)
     if tool.category not in kinds:
-        return False
+        return False  # "mes commandes Shopify" names where the task is, not the tool asked
     if need_id not in tool.use_cases:
         return False
     if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded):

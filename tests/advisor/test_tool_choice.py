@@ -448,3 +448,9 @@ def test_a_product_without_a_card_gets_the_catalogues_tools_of_its_kind() -> Non
     req = request(intent="information", other_products=("Fresco",))
     chosen = choose_tools(req, retrieved=(), catalogue=Catalogue(CATALOGUE), vocabulary=vocabulary)
     assert [t.id for t in chosen] == ["tool-paint"]
+
+
+def test_one_tool_named_as_where_the_task_is_is_not_proposed_for_another_kind() -> None:
+    # "mes commandes Shopify à relier à la facturation": the shop is context, not the tool asked
+    req = request(needs=("automatisation",), tools_named=("tool-paint",))
+    assert "tool-paint" not in choose(req, CATALOGUE)
