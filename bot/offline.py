@@ -502,8 +502,10 @@ class Composer:
             if fiche is not None and request.need in (fiche.meta.get("use_cases") or ()):
                 found.append(fiche)
         of_trade = [f for f in [*found, *self.cases] if self._case_of_trade(f, request)]
-        # a plumber's own case before a physiotherapist's the search found first
-        return of_trade[0] if of_trade else (found[0] if found else None)
+        # a plumber's own case before a physiotherapist's the search found first; among them,
+        # one written about this need first (a bakery's posts, not its reviews)
+        pool = sorted(of_trade or found, key=lambda f: _use_cases(f)[:1] != (request.need,))
+        return pool[0] if pool else None
 
     @staticmethod
     def _case_of_trade(case: Fiche, request: Request) -> bool:
@@ -571,6 +573,10 @@ def _neighbour_need(request: Request) -> bool:
     """A plan for a need neither the message nor the owner's trade gave (the search's guess,
     or none): the base may lack what was asked, a gap for the curators."""
     return request.wants_pilot and not request.stated_need and request.sector is None
+
+
+def _use_cases(fiche: Fiche) -> tuple[str, ...]:
+    return tuple(fiche.meta.get("use_cases") or ())
 
 
 def _weighs_one_tool(request: Request, named: Sequence[CatalogueTool]) -> bool:

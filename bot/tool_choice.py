@@ -102,7 +102,15 @@ def choose_tools(
         extra = _for_need(request, other, retrieved, catalogue, vocabulary)
         # its best tool of a kind not proposed yet (an assistant already serves both)
         chosen += [t for t in extra if _new_kind_that_fits(t, chosen)][:1]
-    return chosen[:MAX_TOOLS]
+    return _within_budget(chosen[:MAX_TOOLS], request.budget)
+
+
+def _within_budget(tools: list[CatalogueTool], budget: float | None) -> list[CatalogueTool]:
+    """Each tool fits the budget; together too ("j'ai que 30 €": not 0 to 45 € in all), the
+    options after the first dropped until they do."""
+    while budget is not None and len(tools) > 1 and _ceiling(tools) > budget:
+        tools = tools[:-1]
+    return tools
 
 
 def _same_kind(

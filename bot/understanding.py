@@ -228,7 +228,7 @@ class Understanding:
             categories=_ranked(scores.kinds),
             strong_needs=tuple(k for k in _ranked(scores.needs) if scores.needs[k] >= 2),
             sector=sector,
-            budget=_budget(question, folded, profile),
+            budget=_budget(question, profile, history),
             asks_tools=bool(self._asks_tools.found(folded)),
             follow_up=follow_up,
             previous_tools=previous,
@@ -640,15 +640,22 @@ def _ranked(scores: dict[str, int]) -> tuple[str, ...]:
     return tuple(sorted(kept, key=lambda k: (-scores[k], order.index(k))))
 
 
-def _budget(question: str, folded: str, profile: Profile) -> float | None:
-    """The monthly budget: one stated in the message wins over the profile's."""
-    match = _BUDGET.search(question)
+def _budget(question: str, profile: Profile, history: Sequence[Turn]) -> float | None:
+    """The monthly budget: one stated in the message, else the last one stated in the
+    conversation ("j'ai que 30 €" still holds two questions later), else the profile's."""
+    for text in (question, *(turn.question for turn in reversed(history))):
+        stated = _stated_budget(text)
+        if stated is not None:
+            return stated
+    return profile.monthly_budget_eur
+
+
+def _stated_budget(text: str) -> float | None:
+    match = _BUDGET.search(text)
     if match:
         digits = re.sub(r"[ \u00a0\u202f]", "", match.group(1))
         return float(digits.replace(",", "."))
-    if _NO_BUDGET.search(folded):
-        return 0.0
-    return profile.monthly_budget_eur
+    return 0.0 if _NO_BUDGET.search(fold_words(text)) else None
 
 
 def _tells_task(clause: Request) -> bool:

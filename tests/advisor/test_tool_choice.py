@@ -454,3 +454,9 @@ def test_one_tool_named_as_where_the_task_is_is_not_proposed_for_another_kind() 
     # "mes commandes Shopify à relier à la facturation": the shop is context, not the tool asked
     req = request(needs=("automatisation",), tools_named=("tool-paint",))
     assert "tool-paint" not in choose(req, CATALOGUE)
+
+
+def test_the_proposal_fits_the_budget_in_all_not_only_tool_by_tool() -> None:
+    req = request(needs=("messages",), budget=30.0)
+    assert choose(req, CATALOGUE) == ["tool-inbox"]  # 15 € + 20 € would be 35 €
+    assert len(choose(request(needs=("messages",), budget=100.0), CATALOGUE)) >= 2

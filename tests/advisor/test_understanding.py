@@ -725,3 +725,11 @@ def test_shipped_how_long_is_not_how_much(shipped: Understanding) -> None:
     proposal = Turn(question="les clientes oublient leurs rdv", answer="Commencez par Calendly.")
     assert shipped.read("combien de temps ça prend ?", history=[proposal]).follow_up != "cost"
     assert shipped.read("combien ça coûte ?", history=[proposal]).follow_up == "cost"
+
+
+def test_shipped_a_budget_stated_earlier_in_the_conversation_still_holds(
+    shipped: Understanding,
+) -> None:
+    earlier = Turn(question="j'ai que 30 € par mois pour ça", answer="Commencez par Calendly.")
+    assert shipped.read("et pour les avis google ?", history=[earlier]).budget == 30.0
+    assert shipped.read("et avec 50 € ?", history=[earlier]).budget == 50.0
