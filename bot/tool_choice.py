@@ -149,7 +149,10 @@ def _for_need(
     wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
     if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
         pool = [t for t in pool if t.id not in asked_about]
-    ranked = sorted(pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical))
+    channels = frozenset(vocabulary.channels)
+    ranked = sorted(
+        pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
+    )
     if request.follow_up == "cheaper" or request.wants_cheap:
         ranked.sort(key=_cheapest_first)  # "le moins cher pour mes visuels ?"
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
@@ -220,9 +223,14 @@ def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
 
 def _channel_named(tool: CatalogueTool, folded: str) -> bool:
     """The message names a distinctive word of the tool's name: WhatsApp, Instagram, Google."""
-    words = set(fold_words(tool.short_name).split()) - _GENERIC_NAME_WORDS
     said = {_CHANNEL_NICKNAMES.get(w, w) for w in folded.split()}  # "insta" is Instagram
-    return bool({w for w in words if len(w) >= CHANNEL_WORD_LETTERS} & said)
+    return bool(_name_words(tool) & said)
+
+
+def _name_words(tool: CatalogueTool) -> set[str]:
+    """The distinctive words of a tool's name ("whatsapp", "instagram", "brevo")."""
+    words = set(fold_words(tool.short_name).split()) - _GENERIC_NAME_WORDS
+    return {w for w in words if len(w) >= CHANNEL_WORD_LETTERS}
 
 
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
@@ -242,6 +250,7 @@ def _fit(
     retrieved: Sequence[str],
     wanted: set[str],
     technical: bool = False,
+    channels: frozenset[str] = frozenset(),
 ) -> tuple[float, ...]:
     """The sort key of a tool: the one the owner asks for, then kind, trade, price, search."""
     search_rank = retrieved.index(tool.id) if tool.id in retrieved else len(retrieved) + 1
@@ -253,6 +262,8 @@ def _fit(
         1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
         kinds.index(tool.category) if tool.category in kinds else len(kinds),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
+        # a tool made for one channel (Messenger) guesses one the owner did not name
+        1 if _name_words(tool) & channels else 0,
         # a server to install and run is for those who have someone to run it
         1 if tool.hosting_region == "self-hostable" and not technical else 0,
         0 if tool.price is not None or tool.free_start else 1,  # "Gratuit" is a price to test

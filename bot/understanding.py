@@ -68,6 +68,14 @@ _ASKS_COST = (
     "payant",
     "tarif",
 )
+# a follow-up that changes the channel or the language, not the task ("et sur Instagram ?",
+# "et en anglais aussi ?")
+_OTHER_WAY = re.compile(
+    r"^(?:et |mais |ok et )?(?:(?:aussi |pareil )?(?:sur|par|via) (?:instagram|insta|facebook|fb|"
+    r"whatsapp|wa|messenger|sms|mail|e mail|email|mon site|le site|telephone|tel|tiktok|linkedin)"
+    r"|(?:si (?:je veux que )?(?:ca|il|elle) (?:reponde|parle|ecrive) )?en (?:anglais|espagnol|"
+    r"allemand|italien|neerlandais|chinois|arabe))\b"
+)
 # "combien de temps ça prend ?" counts something else than euros
 _NOT_A_COST = re.compile(
     r"\bcombien de (?:temps|jours?|semaines?|mois|heures?|minutes?|personnes?|clients?|"
@@ -217,6 +225,8 @@ class Understanding:
         if intent == "need" and _is_question(question, folded):
             intent = "information" if self._asks_rather_than_tells(scores, asks_tool) else intent
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
+        if follow_up and _OTHER_WAY.search(folded):  # "et sur Instagram ?": the same task
+            needs = tuple(dict.fromkeys([*self._previous_needs(history), *needs]))
         previous = self._previous_tools(history) if follow_up else ()
         request = Request(
             text=" ".join(question.split()),
@@ -493,11 +503,9 @@ class Understanding:
         stated = self._stated_needs(scores)
         if stated:
             return stated, True
-        if follow_up is not None:  # the last question of the conversation that named a need
-            for turn in reversed(history):
-                previous = self._stated_needs(self._score(fold_words(turn.question)))
-                if previous:
-                    return previous, True
+        previous = self._previous_needs(history) if follow_up is not None else ()
+        if previous:  # the last question of the conversation that named a need
+            return previous, True
         fallback = []
         priority = self.vocabulary.priorities.get(profile.priority or "")
         if priority:
@@ -511,6 +519,14 @@ class Understanding:
         # a vague message from a known business: its sector's usual needs before the search's
         ordered = [*fallback, *found] if sector else [*found, *fallback]
         return tuple(dict.fromkeys(ordered)), False
+
+    def _previous_needs(self, history: Sequence[Turn]) -> tuple[str, ...]:
+        """The needs of the last question of the conversation that named one."""
+        for turn in reversed(history):
+            previous = self._stated_needs(self._score(fold_words(turn.question)))
+            if previous:
+                return previous
+        return ()
 
     def _stated_needs(self, scores: _Scores) -> tuple[str, ...]:
         """The needs the message itself states, best first; a need whose kind of tool the

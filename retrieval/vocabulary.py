@@ -99,6 +99,9 @@ class DomainVocabulary(BaseModel):
     priorities: dict[str, str] = Field(default_factory=dict)
     intents: dict[str, tuple[str, ...]]
     topics: dict[str, TopicWords] = Field(default_factory=dict)
+    # the channels owners write on: a tool named after one is proposed for that channel only
+    # when the owner names it, or when no other tool of its kind serves
+    channels: tuple[str, ...] = ()
     # products owners name that the catalogue has no card for -> the kind of tool they are
     other_products: dict[str, str] = Field(default_factory=dict)
     generic_pilot: tuple[PlanStep, ...] = Field(min_length=2)

@@ -460,3 +460,18 @@ def test_the_proposal_fits_the_budget_in_all_not_only_tool_by_tool() -> None:
     req = request(needs=("messages",), budget=30.0)
     assert choose(req, CATALOGUE) == ["tool-inbox"]  # 15 € + 20 € would be 35 €
     assert len(choose(request(needs=("messages",), budget=100.0), CATALOGUE)) >= 2
+
+
+def test_a_tool_made_for_a_channel_the_owner_did_not_name_comes_after_the_others() -> None:
+    vocabulary = VOCABULARY.model_copy(update={"channels": ("chatgram",)})
+    channel = tool("tool-chatgram", "messagerie", (0, 0), "messages")
+    neutral = tool("tool-inbox", "messagerie", (0, 15), "messages")
+
+    def first(req: Request) -> str:
+        chosen = choose_tools(
+            req, retrieved=(), catalogue=Catalogue([channel, neutral]), vocabulary=vocabulary
+        )
+        return chosen[0].id
+
+    assert first(request(needs=("messages",))) == "tool-inbox"
+    assert first(request(needs=("messages",), folded="mes messages chatgram")) == "tool-chatgram"
