@@ -474,4 +474,5 @@ def test_a_tool_made_for_a_channel_the_owner_did_not_name_comes_after_the_others
         return chosen[0].id
 
     assert first(request(needs=("messages",))) == "tool-inbox"
-    assert first(request(needs=("messages",), folded="mes messages chatgram")) == "tool-chatgram"
+    named = Request(text="", folded="mes messages chatgram", intent="need", needs=("messages",))
+    assert first(named) == "tool-chatgram"
