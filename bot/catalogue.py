@@ -291,7 +291,8 @@ def _alias_pattern(aliases: Iterable[str]) -> re.Pattern[str] | None:
     ordered = sorted(aliases, key=len, reverse=True)
     if not ordered:
         return None
-    return re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, ordered)) + r")(?![a-z0-9])")
+    # a version glued to the name still names it ("qwen3", "gpt4o")
+    return re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, ordered)) + r")(?![a-z])")
 
 
 EU_COUNTRIES = frozenset(

@@ -349,6 +349,7 @@ NO_CARD = (
     "Je n'ai pas de fiche sur {name} : je ne peux pas vous dire ce qu'il fait avec l'IA ni ce "
     "qu'il coûte, voyez avec l'éditeur."
 )
+NO_CARD_SHORT = "Je n'ai pas de fiche sur {name}, je ne peux donc rien en dire."
 NO_CARD_SAME_KIND = "Du même type, mon catalogue connaît : {tools}."
 UNKNOWN_TOOL_PRICE = (
     "Je n'ai pas de fiche sur {name} : je ne connais pas son prix, vérifiez-le chez l'éditeur. "

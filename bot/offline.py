@@ -138,6 +138,8 @@ class Composer:
             # a mixed message's question is never dropped in silence
             parts.append(fact or (msg.MIXED_FACT_NOT_FOUND if request.intent == "mixed" else ""))
         if request.wants_pilot:
+            if request.other_products and not request.asks_fact:  # "Qonto fait ça ?" as a need
+                parts.append(msg.NO_CARD_SHORT.format(name=request.other_products[0]))
             parts.append(self._need(request, tools, hits, cites))
         picks = [tool.to_pick(self._why(tool, request.need)) for tool in tools]
         pilot = self._pilot(request, picks, profile) if request.wants_pilot else None

@@ -36,8 +36,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-ÖØ-Ý«\"0-9])|\n+")
 # "c'est quoi un token ?", "qu'est-ce que l'article 50 ?": the term, then what defines it
 _DEFINITION_ASKED = re.compile(
     r"(?:c['’ ]?est (?:quoi|koi)|c (?:quoi|koi)|qu['’]est[- ]ce que?|ça veut dire quoi|"
-    r"que veut dire|définition d[eu']?)\s*(?:un |une |le |la |les |l['’]|des |du )?"
-    r"([\w-]+(?: \d+)?)",
+    r"que veut dire|définition d[eu']?)\s*['’]?(?:un |une |le |la |les |l['’]|des |du )?"
+    r"([\w-]+(?: \d+)?)\b(?! (?:de|du|des|d['’]))",
     re.IGNORECASE,
 )
 # words around "c'est quoi" that are not the term ("c'est quoi exactement", "je sais pas…")

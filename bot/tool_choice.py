@@ -22,7 +22,7 @@ from retrieval.vocabulary import DomainVocabulary
 MAX_TOOLS = 3
 COMPARED_TOOLS = 2
 CHEAPER_TOOLS = 2
-CORE_CATEGORIES = 2  # kinds of tool proposed for a need when the owner names none
+CORE_CATEGORIES = 2  # kinds of tool proposed when the owner names some (their own first)
 SAME_KIND_WHEN_NAMED = 2  # "un outil d'image" gets two image tools to compare
 TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
 AUTOMATION = "automatisation"  # the category a bot's tool must work with
@@ -108,7 +108,8 @@ def choose_tools(
 def _within_budget(tools: list[CatalogueTool], budget: float | None) -> list[CatalogueTool]:
     """Each tool fits the budget; together too ("j'ai que 30 €": not 0 to 45 € in all), the
     options after the first dropped until they do."""
-    while budget is not None and len(tools) > 1 and _ceiling(tools) > budget:
+    # (a budget of 0 asks for free ways in, which each tool kept already offers)
+    while budget and len(tools) > 1 and _ceiling(tools) > budget:
         tools = tools[:-1]
     return tools
 
@@ -153,8 +154,10 @@ def _for_need(
     ranked = sorted(
         pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
     )
-    if request.follow_up == "cheaper" or request.wants_cheap:
-        ranked.sort(key=_cheapest_first)  # "le moins cher pour mes visuels ?"
+    if request.follow_up == "cheaper":
+        ranked.sort(key=_cheapest_first)
+    elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
+        ranked.sort(key=lambda t: (_kind_rank(t, kinds), *_entry_price(t)))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
 
 
@@ -183,7 +186,7 @@ def _kinds(
     if named:
         return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
     usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]
-    return (usable or list(need.categories))[:CORE_CATEGORIES]
+    return (usable or list(need.categories))[: need.default_kinds]
 
 
 def _technical(request: Request, vocabulary: DomainVocabulary) -> bool:
@@ -202,6 +205,8 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
     budget; a tool with no published price may be shown, never counted as fitting."""
     if request.eu_only and not tool.european:
         return False  # "pas les américains": a European vendor, data in the EU
+    if request.data_home and not tool.eu_hosted:
+        return False  # patients' or clients' secrets: data in the EU or on their machines
     compared = len(request.tools_named) >= COMPARED_TOOLS  # "Kling ou Midjourney ?": both
     if tool.id in request.tools_named and (compared or tool.category in kinds):
         return tool.price is None or tool.fits(budget=request.budget)
@@ -260,7 +265,7 @@ def _fit(
         0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
         # a bot needs a tool automation can drive: the WhatsApp Platform, not the free app
         1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
-        kinds.index(tool.category) if tool.category in kinds else len(kinds),
+        _kind_rank(tool, kinds),
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         # a tool made for one channel (Messenger) guesses one the owner did not name
         1 if _name_words(tool) & channels else 0,
@@ -286,6 +291,17 @@ def _by_kind(ranked: Sequence[CatalogueTool], per_kind: int) -> list[CatalogueTo
 
 def _new_kind_that_fits(tool: CatalogueTool, chosen: Sequence[CatalogueTool]) -> bool:
     return all(tool.category != other.category and tool.works_with(other) for other in chosen)
+
+
+def _kind_rank(tool: CatalogueTool, kinds: Sequence[str]) -> int:
+    return kinds.index(tool.category) if tool.category in kinds else len(kinds)
+
+
+def _entry_price(tool: CatalogueTool) -> tuple[float, bool, float]:
+    """What it costs to start, data kept in the EU, then what it costs at most (an
+    unpublished price last)."""
+    low, high = tool.price if tool.price else (float("inf"), float("inf"))
+    return low, not tool.eu_hosted, high
 
 
 def _cheapest_first(tool: CatalogueTool) -> tuple[float, float]:

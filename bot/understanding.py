@@ -37,6 +37,7 @@ ENGLISH_WORDS = 3  # English function words that make a message English, with no
 STRONG_CUE_WORDS = 3  # "lettre de motivation" declines even beside "comptable"
 KIND_BONUS = 3
 CLAUSE_TERMS = 3  # an asking clause with fewer words leans on the rest of the message
+BOT_RULE_TOPIC = "ai-act"  # "un chatbot, c'est légal ?": the duty to say it is an AI
 PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" is about data
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
@@ -67,6 +68,12 @@ _ASKS_COST = (
     "budget",
     "payant",
     "tarif",
+)
+# a goal in the first person: "je voudrais dicter", "on aimerait envoyer" (not "savoir")
+_WANTS_TO = re.compile(
+    r"\b(?:je|j|on|nous) (?:voudrais|voudrait|voudrions|aimerais|aimerait|aimerions|"
+    r"souhaite|souhaiterais|souhaitons|cherche a|cherchons a) (?!savoir|comprendre|connaitre)"
+    r"[a-z]+(?:er|ir|re)\b"
 )
 # a follow-up that changes the channel or the language, not the task ("et sur Instagram ?",
 # "et en anglais aussi ?")
@@ -122,6 +129,7 @@ class Request:
     smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
     asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
     eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
+    data_home: bool = False  # health or law data asked about: kept in the EU or at home
     asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
     wants_cheap: bool = False  # "le moins cher", "pas cher": the cheapest tools first
     other_products: tuple[str, ...] = ()  # products named that have no card ("Doctolib")
@@ -187,6 +195,7 @@ class Understanding:
         self._categories = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.categories.items()}
         self._costs = KeywordSet.of(_ASKS_COST)
         self._products = {name: KeywordSet.of([name]) for name in vocabulary.other_products}
+        self._spelled = {fold_words(k): fold_words(v) for k, v in vocabulary.abbreviations.items()}
 
     def read(
         self,
@@ -201,7 +210,7 @@ class Understanding:
         `retrieved` the fiches it found, best first (they speak when the words are silent)."""
         profile = profile or Profile()
         question = self._rank_named(question, history)  # "le premier ?" -> "Planity ?"
-        folded = fold_words(question)
+        folded = " ".join(self._spelled.get(w, w) for w in fold_words(question).split())
         said = self._score(folded)
         scores = self._with_retrieved(said, retrieved)
         tools = self._named_tools(folded, said)
@@ -248,6 +257,7 @@ class Understanding:
             smalltalk=smalltalk,
             asks_permission=bool(scores.cues.get("permission")),
             eu_only=bool(scores.cues.get("eu_only")),
+            data_home=self._keeps_secrets(sector, scores),
             asks_bot=bool(_ASKS_BOT.search(folded)),
             wants_cheap=bool(said.cues["cheaper"]),
             other_products=others,
@@ -313,18 +323,27 @@ class Understanding:
         topics = {k: s.score(folded) for k, s in self._topics.items()}
         permission = self._cues.get("permission")
         if PERMISSION_TOPIC in topics and permission and permission.found(folded):
-            # "c'est autorisé ?", also beside a price ("c'est légal ? et combien ?")
-            topics[PERMISSION_TOPIC] += not any(v for k, v in topics.items() if k != "tool-price")
+            # "c'est autorisé ?", also beside a price ("c'est légal ? et combien ?"): where
+            # data goes, or for a bot the duty to say it is one
+            rule = BOT_RULE_TOPIC if _ASKS_BOT.search(folded) else PERMISSION_TOPIC
+            if rule in topics:
+                topics[rule] += not any(v for k, v in topics.items() if k != "tool-price")
         return _Scores(
             needs=self._need_scores(folded),
             topics=topics,
-            cues={k: s.score(folded) for k, s in self._cues.items()},
+            cues=self._cue_scores(folded),
             kinds={k: s.score(folded) for k, s in self._categories.items()},
             words=len(folded.split()),
             off_topic_phrase=max(
                 (len(k.split()) for k in self._cues["out_of_scope"].found(folded)), default=0
             ),
         )
+
+    def _cue_scores(self, folded: str) -> dict[str, int]:
+        """Each intent cue's score; "je voudrais dicter…" states a goal like "je veux"."""
+        cues = {k: s.score(folded) for k, s in self._cues.items()}
+        cues["need"] += len(_WANTS_TO.findall(folded))
+        return cues
 
     def _need_scores(self, folded: str) -> dict[str, int]:
         """Each need's score, a keyword inside another need's longer phrase left out ("mon
@@ -455,12 +474,14 @@ class Understanding:
         asked_topic = scores.topic_total - scores.topics.get("tool-price", 0)  # "ça vaut le coup ?"
         if cues["out_of_scope"] and (strong_cue or not (said_needs or tools or asked_topic)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
-        if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector):
+        if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector or said_needs):
             return "out_of_scope"  # "mon ado passe 6 h sur TikTok": private life, not a business
         if follow_up is not None:
             return "follow_up"
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
+        if cues.get("eu_only") and topics == scores.topics.get(PERMISSION_TOPIC, 0):
+            topics = 0  # "un outil qui ne garde pas mes données aux US": a wish, not a question
         # "et moins cher ?" asked before any answer is a conversation, not an off-topic message
         conversation = (cues["cheaper"] + cues["another"]) * (scores.words <= SHORT_MESSAGE_WORDS)
         evidence = cues["domain"] + task + len(tools) + topics + conversation + bool(said_sector)
@@ -519,6 +540,13 @@ class Understanding:
         # a vague message from a known business: its sector's usual needs before the search's
         ordered = [*fallback, *found] if sector else [*found, *fallback]
         return tuple(dict.fromkeys(ordered)), False
+
+    def _keeps_secrets(self, sector: str | None, scores: _Scores) -> bool:
+        """A health or law professional asking about their data: EU or at home only."""
+        words = self.vocabulary.sectors.get(sector or "")
+        return (
+            words is not None and words.sensitive_data and bool(scores.topics.get(PERMISSION_TOPIC))
+        )
 
     def _previous_needs(self, history: Sequence[Turn]) -> tuple[str, ...]:
         """The needs of the last question of the conversation that named one."""

@@ -31,6 +31,9 @@ class NeedWords(BaseModel):
     label: str = Field(min_length=1)
     keywords: tuple[str, ...] = Field(min_length=1)
     categories: tuple[str, ...] = Field(min_length=1)
+    # how many of the first categories are proposed when the owner names no kind of tool
+    # (1: two tools of that kind to compare, rather than a second kind that may not fit)
+    default_kinds: int = Field(default=2, ge=1)
     # what a kind of tool does for this need, when the category's own sentence does not fit
     why: dict[str, str] = Field(default_factory=dict)
 
@@ -53,6 +56,9 @@ class SectorWords(BaseModel):
     label: str = Field(min_length=1, max_length=40)  # a button of the Telegram profile menu
     keywords: tuple[str, ...] = Field(min_length=1)
     needs: tuple[str, ...] = ()
+    # its owners keep data under a secrecy duty (health, law): asked about their data, they
+    # get only tools that keep it in the EU or on their own machines
+    sensitive_data: bool = False
 
 
 class TopicWords(BaseModel):
@@ -99,6 +105,8 @@ class DomainVocabulary(BaseModel):
     priorities: dict[str, str] = Field(default_factory=dict)
     intents: dict[str, tuple[str, ...]]
     topics: dict[str, TopicWords] = Field(default_factory=dict)
+    # SMS spellings read as the words they stand for ("msg" -> "messages"), on folded words
+    abbreviations: dict[str, str] = Field(default_factory=dict)
     # the channels owners write on: a tool named after one is proposed for that channel only
     # when the owner names it, or when no other tool of its kind serves
     channels: tuple[str, ...] = ()

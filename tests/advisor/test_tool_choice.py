@@ -476,3 +476,29 @@ def test_a_tool_made_for_a_channel_the_owner_did_not_name_comes_after_the_others
     assert first(request(needs=("messages",))) == "tool-inbox"
     named = Request(text="", folded="mes messages chatgram", intent="need", needs=("messages",))
     assert first(named) == "tool-chatgram"
+
+
+def test_data_kept_home_leaves_out_tools_that_send_it_abroad() -> None:
+    abroad = tool("tool-abroad", "messagerie", (0, 5), "messages", hosting_region="outside-eu")
+    home = tool("tool-home", "messagerie", (0, 15), "messages", hosting_region="self-hostable")
+    req = request(needs=("messages",), categories=("messagerie",), data_home=True)
+    assert choose(req, [abroad, home]) == ["tool-home"]
+
+
+def test_a_need_proposing_one_kind_compares_two_tools_of_it() -> None:
+    one_kind = VOCABULARY.model_copy(
+        update={
+            "needs": {
+                **VOCABULARY.needs,
+                "messages": VOCABULARY.needs["messages"].model_copy(update={"default_kinds": 1}),
+            }
+        }
+    )
+    other_inbox = tool("tool-inbox2", "messagerie", (0, 9), "messages")
+    chosen = choose_tools(
+        request(needs=("messages",)),
+        retrieved=(),
+        catalogue=Catalogue([*CATALOGUE, other_inbox]),
+        vocabulary=one_kind,
+    )
+    assert {t.category for t in chosen} == {"messagerie"} and len(chosen) == 2

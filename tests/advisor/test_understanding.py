@@ -733,3 +733,28 @@ def test_shipped_a_budget_stated_earlier_in_the_conversation_still_holds(
     earlier = Turn(question="j'ai que 30 € par mois pour ça", answer="Commencez par Calendly.")
     assert shipped.read("et pour les avis google ?", history=[earlier]).budget == 30.0
     assert shipped.read("et avec 50 € ?", history=[earlier]).budget == 50.0
+
+
+def test_shipped_sms_spellings_are_read_as_words(shipped: Understanding) -> None:
+    request = shipped.read("jveu 1 truc pr rep o msg insta le soir")
+    assert request.needs[0] == "messages-clients" and request.intent == "need"
+
+
+def test_shipped_a_wish_to_do_something_is_a_goal_not_a_question(shipped: Understanding) -> None:
+    assert shipped.read("je voudrais dicter mes comptes rendus").intent == "need"
+    assert shipped.read("je voudrais savoir ce qu'est un token").intent == "information"
+
+
+def test_shipped_a_health_professional_asking_about_data_keeps_it_home(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("je suis kiné, je peux mettre les données de mes patients dans l'IA ?")
+    assert request.data_home
+    assert not shipped.read("je suis fleuriste, mes données sont où avec l'IA ?").data_home
+
+
+def test_shipped_a_wish_about_where_data_goes_is_not_a_second_question(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("je cherche un outil qui transcrit mes notes, pas aux US")
+    assert request.intent == "need" and request.eu_only
