@@ -52,6 +52,9 @@ LEXICAL_SAME_YES_NO = 0.8  # ...or this close by the stems alone (no embedder)
 _OWN_WORDS = [
     (re.compile(r"\bcompta\b", re.IGNORECASE), "comptabilité"),
     (re.compile(r"\bdire\b", re.IGNORECASE), "signaler"),
+    # "c combien ?", "cb par mois ?" ask a price; "combien de temps ?" counts something else
+    (re.compile(r"\b(?:combien|cb)\b(?!\s+d(?:e\b|['’]))", re.IGNORECASE), "prix"),
+    (re.compile(r"\bc(?:['’]est| est)? cher\b", re.IGNORECASE), "prix"),
 ]
 _THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
 MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...

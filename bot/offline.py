@@ -121,7 +121,8 @@ class Composer:
         )
         cites = _Citations()
         parts = []
-        if request.follow_up == "cost" and tools and not request.needs:
+        asked_about = request.previous_subject or not request.stated_need
+        if request.follow_up == "cost" and tools and asked_about:
             # "et le prix ?" after "c'est quoi Claude ?": that tool's price, nothing else
             return Advice(
                 answer=" ".join(

@@ -237,6 +237,8 @@ class Understanding:
         if follow_up and _OTHER_WAY.search(folded):  # "et sur Instagram ?": the same task
             needs = tuple(dict.fromkeys([*self._previous_needs(history), *needs]))
         previous = self._previous_tools(history) if follow_up else ()
+        if said.kinds.get(API_CATEGORY):  # "et par API ?" after Qwen Chat: the Qwen API card
+            previous = tuple(self._api_id(tool_id) for tool_id in previous)
         request = Request(
             text=" ".join(question.split()),
             folded=folded,
@@ -285,6 +287,11 @@ class Understanding:
             if same and AUTOMATION_CATEGORY not in card.not_with:
                 return card  # the same product line: "WhatsApp", not Meta's Messenger
         return None
+
+    def _api_id(self, tool_id: str) -> str:
+        tool = self.catalogue.get(tool_id)
+        card = self._api_card(tool) if tool is not None else None
+        return card.id if card is not None else tool_id
 
     def _api_card(self, tool: CatalogueTool) -> CatalogueTool | None:
         """The API card of the tool's vendor (same first word of the vendor's name)."""

@@ -275,3 +275,19 @@ def test_dollar_token_prices_without_a_rate_are_skipped_euro_ones_kept() -> None
     assert [(p.model, p.input_eur, p.output_eur) for p in card.model_prices] == [
         ("en-euros", 0.5, 1.5)
     ]
+
+
+def test_a_version_glued_to_a_name_still_names_the_tool() -> None:
+    catalogue = Catalogue(
+        [
+            CatalogueTool(
+                id="tool-qwen-chat",
+                name="Qwen Chat",
+                category="assistant",
+                price=(0, 0),
+                extra_aliases=("qwen",),
+            )
+        ]
+    )
+    assert [t.id for t in catalogue.named_in("c quoi qwen3 max")] == ["tool-qwen-chat"]
+    assert catalogue.named_in("qwenix") == []

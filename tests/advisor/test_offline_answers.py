@@ -426,3 +426,15 @@ async def test_a_product_without_a_card_is_said_so_with_tools_of_its_kind(
     assert advice.answer.startswith("Je n'ai pas de fiche sur Doctolib")
     assert advice.tools and all(t.category == "reservation" for t in advice.tools)
     assert advice.pilot is None
+
+
+async def test_c_combien_asks_the_price(advisor: Advisor) -> None:
+    advice = await advisor.advise("chatgpt plus c combien")
+    assert "€" in advice.answer.split(".")[0] and advice.pilot is None
+
+
+async def test_the_api_price_asked_after_a_model_question_is_the_api_cards(
+    advisor: Advisor,
+) -> None:
+    _, price = await _conversation(advisor, "c quoi qwen ?", "ça coute combien en api ?")
+    assert [t.source for t in price.tools] == ["tool-qwen-api"] and price.pilot is None
