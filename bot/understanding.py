@@ -481,7 +481,7 @@ class Understanding:
         asked_topic = scores.topic_total - scores.topics.get("tool-price", 0)  # "ça vaut le coup ?"
         if cues["out_of_scope"] and (strong_cue or not (said_needs or tools or asked_topic)):
             return "out_of_scope"  # "laisse tomber l'IA, un bon plombier ?": a cue beats "IA"
-        if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector or said_needs):
+        if cues["out_of_scope"] and not (tools or cues["domain"] or said_sector):
             return "out_of_scope"  # "mon ado passe 6 h sur TikTok": private life, not a business
         if follow_up is not None:
             return "follow_up"

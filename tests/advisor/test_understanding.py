@@ -758,3 +758,19 @@ def test_shipped_a_wish_about_where_data_goes_is_not_a_second_question(
 ) -> None:
     request = shipped.read("je cherche un outil qui transcrit mes notes, pas aux US")
     assert request.intent == "need" and request.eu_only
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["mon fils passe 5h sur tiktok, comment le calmer ?", "fais mes devoirs de maths : 2x = 8"],
+)
+def test_shipped_private_life_is_declined_even_with_a_channel_word(
+    shipped: Understanding, message: str
+) -> None:
+    assert shipped.read(message).intent == "out_of_scope"
+
+
+def test_shipped_an_association_for_homework_is_a_business(shipped: Understanding) -> None:
+    assert shipped.read("association d'aide aux devoirs, on veut faire des affiches").intent == (
+        "need"
+    )
