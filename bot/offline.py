@@ -32,6 +32,7 @@ MAX_FACT_FICHES = 3
 MAX_SOURCES = 4
 FACT_SENTENCES = 3
 MODELS_PER_PROVIDER = 2
+CHEAPEST_MODELS = 4  # rows of "le LLM le moins cher ?" when no provider is named
 # "où sont stockées les données ?": the place, not the rules
 _ASKS_WHERE = re.compile(
     r"\b(ou sont|ou vont|ou va|heberg\w*|stock\w*|serveurs?|en europe|en france)\b"
@@ -41,6 +42,7 @@ _TOKENS = re.compile(r"\b(?:tokens?|jetons?|par million|api)\b")
 LEAD_FICHES = 3  # the search's first fiches, where a case of the owner's trade counts
 NEED_ENTRY_MIN = 1.05  # an entry added to a need's answer must ask what the owner asks
 ANY_GUIDE_ENTRY_MIN = 1.5  # ...any guide's entry, when it asks nearly the same question
+API_KIND = "llm-api"  # a model called by API: priced per million tokens
 VALUE_TOPICS = frozenset({"roi", "getting-started"})  # "ça vaut le coup ?", "c'est utile ?"
 
 
@@ -163,7 +165,9 @@ class Composer:
         tools: Sequence[CatalogueTool],
         cites: _Citations,
     ) -> str:
-        per_token = "price-comparison" in request.topics[:2]
+        # "le LLM le moins cher ?": models are compared by their token prices
+        cheapest_model = API_KIND in request.categories and request.wants_cheap
+        per_token = "price-comparison" in request.topics[:2] or cheapest_model
         named = [t for t in map(self.catalogue.get, request.tools_named) if t is not None]
         plans = (
             named and not any(t.model_prices for t in named) and not _TOKENS.search(request.folded)
@@ -376,7 +380,19 @@ class Composer:
             named = [p for p in own if words & set(_model_words(p.model)) - vendor]
             for price in (named or own)[:MODELS_PER_PROVIDER]:
                 rows.append((tool, price.model, price.input_eur, price.output_eur))
+        if not rows and request.wants_cheap:  # "le LLM le moins cher ?": the cheapest models
+            rows = self._cheapest_models()
         return write.model_price_table(rows) if rows else ""
+
+    def _cheapest_models(self) -> list[tuple[CatalogueTool, str, float, float]]:
+        """Each provider's cheapest model, the cheapest providers first."""
+        rows = []
+        for tool in self.catalogue:
+            own = [p for p in tool.model_prices if "/" not in p.model]
+            if own:
+                price = min(own, key=lambda p: p.input_eur + p.output_eur)
+                rows.append((tool, price.model, price.input_eur, price.output_eur))
+        return sorted(rows, key=lambda row: row[2] + row[3])[:CHEAPEST_MODELS]
 
     # -- the need ---------------------------------------------------------------------
 
@@ -506,8 +522,11 @@ class Composer:
                 found.append(fiche)
         of_trade = [f for f in [*found, *self.cases] if self._case_of_trade(f, request)]
         # a plumber's own case before a physiotherapist's the search found first; among them,
-        # one written about this need first (a bakery's posts, not its reviews)
-        pool = sorted(of_trade or found, key=lambda f: _use_cases(f)[:1] != (request.need,))
+        # one written about this need first (a bakery's posts, not its reviews); with none of
+        # the trade, a case written about this need before one that only mentions it
+        about_need = [c for c in self.cases if _use_cases(c)[:1] == (request.need,)]
+        pool = of_trade or [*found, *about_need]
+        pool = sorted(pool, key=lambda f: _use_cases(f)[:1] != (request.need,))
         return pool[0] if pool else None
 
     @staticmethod

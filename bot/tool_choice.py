@@ -81,8 +81,8 @@ def choose_tools(
             return []  # the answer is the table of token prices
         if request.other_products and not request.tools_named:
             return _same_kind(request, catalogue, vocabulary)  # "Qonto a de l'IA ?"
-        compared = len(request.tools_named) >= COMPARED_TOOLS  # "Make ou Zapier ?"
-        about_tools = "tool-price" in request.topics or request.asks_tools or compared
+        # "Make ou Zapier ?" asks about them (the answer compares), not for them
+        about_tools = "tool-price" in request.topics or request.asks_tools
         return _resolve(request.tools_named, catalogue) if about_tools else []
     if request.need not in vocabulary.needs:
         return _resolve(request.tools_named, catalogue)

@@ -579,6 +579,8 @@ class Understanding:
     def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
         order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))
         serving = [n for n in order if set(self.vocabulary.needs[n].categories) & set(kinds)]
+        # a task no catalogue tool serves is guessed from a kind of tool only as a last resort
+        serving = [n for n in serving if self.catalogue.for_use_case(n)] or serving
         serving.sort(key=lambda n: self.vocabulary.needs[n].categories[0] not in kinds)
         return tuple(serving[:2])
 

@@ -438,3 +438,15 @@ async def test_the_api_price_asked_after_a_model_question_is_the_api_cards(
 ) -> None:
     _, price = await _conversation(advisor, "c quoi qwen ?", "ça coute combien en api ?")
     assert [t.source for t in price.tools] == ["tool-qwen-api"] and price.pilot is None
+
+
+async def test_the_cheapest_llm_gets_the_cheapest_models_token_prices(advisor: Advisor) -> None:
+    advice = await advisor.advise("quel llm le moins cher pour faire tourner un chatbot ?")
+    assert advice.answer.startswith("Prix par million de tokens") and advice.tools == []
+
+
+async def test_two_tools_compared_are_the_subject_not_a_proposal(advisor: Advisor) -> None:
+    advice = await advisor.advise("make ou zapier, c'est quoi la différence ?")
+    assert advice.intent == "information" and advice.tools == []
+    which = await advisor.advise("claude ou chatgpt, lequel rédige le mieux ?")
+    assert which.intent == "information" and which.pilot is None

@@ -774,3 +774,10 @@ def test_shipped_an_association_for_homework_is_a_business(shipped: Understandin
     assert shipped.read("association d'aide aux devoirs, on veut faire des affiches").intent == (
         "need"
     )
+
+
+def test_shipped_a_task_no_tool_serves_is_never_guessed_from_a_kind(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("un assistant qui rédige bien, vous avez ça ?")
+    assert all(shipped.catalogue.for_use_case(need) for need in request.needs)
