@@ -147,7 +147,7 @@ class EntryChoice:
         checks_claim = self._checks_claim(request.folded)
 
         def fits(entry: Entry, wording: str) -> bool:
-            if self._names_claim(fold_words(wording)) and not checks_claim:
+            if not checks_claim and self._names_claim(fold_words(wording)):
                 return False  # "c'est vrai que… ?" answers only an owner who doubts a claim
             asks, says = self._tools_in(wording), self._tools_in(entry.answer)
             if named and not named & (asks | says) and not names_in(wording):

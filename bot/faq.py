@@ -181,10 +181,13 @@ class Faq:
         if not self.entries:
             return np.zeros(0)
         per_wording = self.wording_scores(question) if scored is None else scored
-        if allowed is not None:
-            pairs = zip(self._owner, self._texts, strict=True)
-            keep = [allowed(self.entries[i], text) for i, text in pairs]
-            per_wording = np.where(keep, per_wording, -np.inf)
+        if allowed is not None:  # asked only of the wordings still in the running
+            candidates = np.flatnonzero(np.isfinite(per_wording))
+            ruled_out = [
+                i for i in candidates if not allowed(self.entries[self._owner[i]], self._texts[i])
+            ]
+            per_wording = per_wording.copy()
+            per_wording[ruled_out] = -np.inf
         of_related = [self.entries[i].fiche_id in related for i in self._owner]
         lift = RELATED_BONUS * np.array(of_related, dtype=np.float64)
         return np.asarray(per_wording + lift, dtype=np.float64)
