@@ -91,6 +91,7 @@ class CatalogueTool:
     free_tier: str = ""
     extra_aliases: tuple[str, ...] = ()  # other names owners use ("copilot")
     not_with: tuple[str, ...] = ()  # categories it cannot work with (the free WhatsApp app)
+    for_developers: bool = False  # an API to build on (fal), not a tool an owner opens
 
     @property
     def eu_hosted(self) -> bool:
@@ -192,6 +193,7 @@ class CatalogueTool:
             free_tier=str(meta.get("free_tier") or ""),
             extra_aliases=tuple(str(a) for a in meta.get("aliases") or ()),
             not_with=tuple(str(c) for c in meta.get("not_with") or ()),
+            for_developers=meta.get("for_developers") is True,
         )
 
 

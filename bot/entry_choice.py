@@ -13,17 +13,30 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
+from numpy.typing import NDArray
+
 from bot.catalogue import Catalogue
 from bot.faq import Faq, Match, names_in
 from bot.keywords import KeywordSet, fold_words
 from bot.sentences import defined_term
 from bot.understanding import Request
 from retrieval.faq_section import Entry
+from retrieval.text import analyze
 
 TopicTest = Callable[[str], bool]
 SAME_QUESTION_SCORE = 1.55  # an entry this close asks the owner's very question
 FOLLOW_UP_ENTRY_MIN = 1.3  # a follow-up leans on the conversation: its entry must fit well
 MAX_NAME_WORDS = 3  # a product's name, in a price question
+ALL_TOPICS_BONUS = 0.1  # an entry speaking of every topic asked ("des aides pour former ?")
+SECOND_ENTRY_MIN = 1.3  # the second question of a message gets its own entry when this close
+SECOND_ECHO_SHARE = 0.5  # ...unless it repeats this share of the first entry's words
+# where a message's second question starts: "?", or "et"/"mais" before an asking word
+_SECOND_ASK = re.compile(
+    r"\?+|[.;]\s|\s(?:et|mais)\s+(?=(?:combien|cb|c['’]?est|est[- ]ce|quel|quelle|quels|"
+    r"comment|pourquoi|o[uù]\s|qui|quand|faut|je dois|on doit|[çc]a)\b)",
+    re.IGNORECASE,
+)
 VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
 _DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai|c vrai|cest vrai)\b")
 _PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
@@ -81,6 +94,8 @@ class EntryChoice:
             return self._follow_up_match(request, related)
         asked = request.fact_question
         scored = self.faq.wording_scores(asked) if self.faq.entries else None  # once: 3 rules
+        if scored is not None:
+            scored = self._lift_all_topics(request, scored)
 
         def best(rule: Callable[[Entry, str], bool]) -> Match | None:
             def allowed(entry: Entry, wording: str) -> bool:
@@ -98,6 +113,53 @@ class EntryChoice:
             # "ChatGPT invente des trucs ?": no entry about ChatGPT says it, the topic's does
             found = best(self._general_rules(request))
         return found
+
+    def second(self, request: Request, first: Match, related: Collection[str]) -> Match | None:
+        """The entry that answers the message's other question, when it asks two ("combien
+        de paramètres a DeepSeek V3 ? et c'est open source ?"): each part is matched with
+        the tools and topic the message names, and an entry close to it that the first
+        does not already say answers it."""
+        parts = [p for p in _SECOND_ASK.split(request.fact_question) if p and p.strip()]
+        if len(parts) < 2 or request.follow_up is not None:
+            return None
+        cards = [t for t in map(self.catalogue.get, request.tools_named) if t is not None]
+        said = set(analyze(first.entry.answer))
+        for part in parts:
+            if len(set(analyze(part))) < 2:
+                continue
+            folded = fold_words(part)
+            names = [
+                c.short_name
+                for c in cards
+                if not set(fold_words(c.short_name).split()) & set(folded.split())
+            ]
+            asked = " ".join([part.strip(), *names, self._unsaid(replace(request, folded=folded))])
+            about = replace(request, text=asked, fact_text="", folded=fold_words(asked))
+            found = self.match(about, related)
+            if found is None or found.entry == first.entry or found.score < SECOND_ENTRY_MIN:
+                continue
+            own = set(analyze(found.entry.answer))
+            if len(own & said) < SECOND_ECHO_SHARE * len(own):
+                return found
+        return None
+
+    def _lift_all_topics(
+        self, request: Request, scored: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """A question on two topics ("y a des aides pour former mes salariés ?": aid and
+        training) is best answered by an entry that speaks of both, not of the one its
+        words share most with."""
+        asked = [t for t in request.topics if t not in ("tool-price", VERIFICATION_TOPIC)]
+        if len(asked) < 2:
+            return scored
+        tests = [self._topic_words[t] for t in asked[:2]]
+        lifted = scored.copy()
+        for i in np.flatnonzero(np.isfinite(scored)):
+            entry, wording = self.faq.pair(int(i))
+            text = fold_words(f"{wording} {entry.answer}")
+            if all(words.found(text) for words in tests):
+                lifted[i] += ALL_TOPICS_BONUS
+        return lifted
 
     def _follow_up_match(self, request: Request, related: Collection[str]) -> Match | None:
         """A question after an answer ("et les données, elles vont où ?", "faut être doué en
@@ -154,6 +216,8 @@ class EntryChoice:
                 return False  # "Claude Team, combien ?" needs an entry about Claude (or GPT-4o)
             if asks and not asks & named:
                 return False  # "Manus, c'est combien ?" does not answer "Notion AI ?"
+            if len(named) >= 2 and asks and not named <= asks | says:
+                return False  # "Midjourney et Canva ?" is not answered by Midjourney alone
             if defined and not defined & defined_term(wording):
                 return False  # "c'est quoi un token ?" wants the entry that defines it
             # "légal ? et combien ?": the card gave the price, the entry answers the rest

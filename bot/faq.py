@@ -38,7 +38,15 @@ _OPEN_QUESTION = re.compile(
 _IDENTITY = re.compile(
     r"^(?:qui est|qui sont|c est qui|que fait|que font)\b|\bc est (?:qui|quelle entreprise)\b"
 )
-_NOT_NAMES = frozenset({"ia", "i"})
+# capitalised words that are common nouns, not products an entry must be asked about: "…par
+# SMS ?" also answers an e-mail, "l'AI Act" is also "la loi européenne sur l'IA"
+_NOT_NAMES = frozenset(
+    {
+        *("ia", "i", "ai", "act", "sms", "rgpd", "cnil", "aipd", "hds", "opco", "tva", "seo"),
+        *("api", "tpe", "pme", "ue", "urssaf", "cpf", "pdf", "ca"),
+    }
+)
+_FIRST_SENTENCE = re.compile(r"^.*?[.!?]\s+(?=[A-ZÀ-ÖØ-Ý«])")
 # what an answer cannot start with once its "Oui," is gone
 _FRAGMENT = re.compile(
     r"(?:d[eè]s que|si |s['’]il|quand |lorsque|tant que|sauf |seulement|uniquement|mais |"
@@ -55,6 +63,11 @@ _OWN_WORDS = [
     # "c combien ?", "cb par mois ?" ask a price; "combien de temps ?" counts something else
     (re.compile(r"\b(?:combien|cb)\b(?!\s+d(?:e\b|['’]))", re.IGNORECASE), "prix"),
     (re.compile(r"\bc(?:['’]est| est)? cher\b", re.IGNORECASE), "prix"),
+    # "l'IA peut m'aider ?" asks for help, not for a subsidy ("des aides")
+    (
+        re.compile(r"\b(?:[mtl]['’]\s*|nous |vous |les )aid\w*|\baider\b|\baidera\w*", re.I),
+        "assister",
+    ),
 ]
 _THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
 MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...
@@ -96,8 +109,15 @@ class Match:
         # mes données ?"): it stays only when the two questions are nearly the same
         rest = _YES_NO.sub("", self.entry.answer, count=1)
         same_way = _leaning(question) == _leaning(wording)
-        if _FRAGMENT.match(rest) or (closed and self.alike and same_way):
-            return self.entry.answer  # "Oui, dès que…" without its "Oui" is half a sentence
+        if rest != self.entry.answer and _FRAGMENT.match(rest):
+            # "Oui, dès que…" without its "Oui" is half a sentence: an open question ("quelles
+            # obligations ?") gets what follows the yes, a closed one the whole answer
+            after = _FIRST_SENTENCE.sub("", rest, count=1)
+            if closed or after == rest or not after:
+                return self.entry.answer
+            rest = after
+        elif closed and self.alike and same_way:
+            return self.entry.answer
         return rest[:1].upper() + rest[1:]
 
 
@@ -159,6 +179,10 @@ class Faq:
         entry, score = self.entries[self._owner[i]], float(scores[i])
         return Match(entry, score, self._texts[i], alike=score >= alike)
 
+    def pair(self, wording: int) -> tuple[Entry, str]:
+        """The entry a wording (by its index in `wording_scores`) belongs to, and its text."""
+        return self.entries[self._owner[wording]], self._texts[wording]
+
     def scores(
         self,
         question: str,
@@ -212,9 +236,12 @@ class Faq:
         # "combien coûte une photo produit ?" answers only an owner who asks a price
         if _PRICE_TERM not in asked:
             kept &= np.array([_PRICE_TERM not in terms for terms in self._terms], dtype=bool)
-        # "…sur WhatsApp ?" answers only an owner who names WhatsApp
-        words = set(fold_words(question).split())
-        kept &= np.array([names <= words for names in self._names], dtype=bool)
+        # "…sur WhatsApp ?" answers only an owner who names WhatsApp ("gpt4o" names GPT-4o)
+        folded = fold_words(question)
+        words, joined = set(folded.split()), folded.replace(" ", "")
+        kept &= np.array(
+            [all(n in words or n in joined for n in names) for names in self._names], dtype=bool
+        )
         return np.asarray(np.where(kept, per_wording, -np.inf), dtype=np.float64)
 
     def _shares(self, asked: set[str], terms: set[str]) -> tuple[float, float]:
@@ -302,6 +329,16 @@ _SAME_ASK = _synonyms(
     "photo photos image images visuel visuels",
     "dire signaler indiquer préciser mentionner prévenir informer annoncer",
     "comptabilité comptable comptables",
+    # a verb and its noun stem apart ("former" / "formation"): one ask
+    "former formation formations formateur formatrice",
+    "rédiger rédaction",
+    "recruter recrutement embaucher embauche",
+    "traduire traduction traductions traducteur",
+    "automatiser automatisation automatique automatiquement",
+    "sécuriser sécurité sécurisé sécurisée",
+    "répondre réponse réponses",
+    "consentement accord autorisation",
+    "reporté reporter report repoussé repousser décalé décaler",
     # one trade, several words: the shop, the person, the trade
     "pharmacie pharmacien pharmacienne pharmacies pharmaciens officine",
     "boulangerie boulanger boulangère boulangers boulangeries",

@@ -25,13 +25,14 @@ class KeywordSet:
     pattern: re.Pattern[str] | None
 
     @classmethod
-    def of(cls, keywords: Iterable[str]) -> KeywordSet:
-        """Compile folded keywords (duplicates and blanks dropped)."""
+    def of(cls, keywords: Iterable[str], *, names: bool = False) -> KeywordSet:
+        """Compile folded keywords (duplicates and blanks dropped); `names` match whole
+        words only ("Descript" is not in "descriptions"), a version number aside ("v2")."""
         clean = tuple(dict.fromkeys(k for k in (fold_words(w) for w in keywords) if k))
         if not clean:
             return cls((), None)
         alternatives = sorted(clean, key=len, reverse=True)  # longest phrase wins
-        body = "|".join(_alternative(k) for k in alternatives)
+        body = "|".join(_alternative(k, names) for k in alternatives)
         return cls(clean, re.compile(rf"(?<![a-z0-9])(?:{body})"))
 
     def found(self, folded: str) -> list[str]:
@@ -60,7 +61,9 @@ class KeywordSet:
         return sum(len(k.split()) for k in self.found(folded))
 
 
-def _alternative(keyword: str) -> str:
+def _alternative(keyword: str, name: bool = False) -> str:
     last = keyword.rsplit(" ", 1)[-1]
+    if name:
+        return re.escape(keyword) + r"[0-9]*(?![a-z])"
     tail = r"[a-z0-9]*" if len(last) >= PREFIX_MIN_LETTERS else r"(?![a-z0-9])"
     return re.escape(keyword) + tail

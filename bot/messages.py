@@ -310,6 +310,11 @@ DECLINE_SUBVERSION = (
     "privées. Je peux en revanche vous conseiller sur l'IA pour votre entreprise : outils, "
     "prix, pilote de deux semaines."
 )
+DECLINE_DISHONEST = (
+    "Je ne peux pas vous aider à tromper ou à nuire (faux avis, fraude, hameçonnage, données "
+    "d'autrui). Je peux en revanche vous aider à utiliser l'IA honnêtement : répondre aux "
+    "vrais avis, mieux présenter vos offres, gagner du temps sur l'administratif."
+)
 # a greeting, thanks, or a question about the bot: no decline, a short friendly word
 SMALLTALK = {
     "greeting": (

@@ -110,6 +110,8 @@ class Composer:
             text = (
                 msg.SMALLTALK[request.smalltalk]
                 if request.smalltalk
+                else msg.DECLINE_DISHONEST
+                if request.dishonest
                 else msg.DECLINE_SUBVERSION
                 if request.intent == "subversion"
                 else msg.DECLINE_OFF_TOPIC
@@ -136,7 +138,7 @@ class Composer:
                 sources=self._sources(cites, hits, request, tools),
                 mode=mode,
             )
-        if request.asks_fact or not request.needs:
+        if request.asks_fact or (not request.needs and not request.vague):
             fact = self._fact(request, hits, tools, cites)
             # a mixed message's question is never dropped in silence
             parts.append(fact or (msg.MIXED_FACT_NOT_FOUND if request.intent == "mixed" else ""))
@@ -145,7 +147,8 @@ class Composer:
                 parts.append(msg.NO_CARD_SHORT.format(name=request.other_products[0]))
             parts.append(self._need(request, tools, hits, cites))
         picks = [tool.to_pick(self._why(tool, request.need)) for tool in tools]
-        pilot = self._pilot(request, picks, profile) if request.wants_pilot else None
+        wants_pilot = request.wants_pilot and not request.vague  # no task to plan for
+        pilot = self._pilot(request, picks, profile) if wants_pilot else None
         return Advice(
             answer="\n\n".join(p for p in parts if p) or msg.FACT_NOT_FOUND,
             intent=request.intent,
@@ -203,6 +206,9 @@ class Composer:
                 lines.append(self._cited(write.tool_price_sentence(named[0]), named[0].id, cites))
             answer = match.answer(request.fact_question)
             lines.append(self._cited(answer, match.entry.fiche_id, cites))
+            other = self.entries.second(request, match, self._related(request, hits))
+            if other is not None:  # "… ? et c'est open source ?": the other question too
+                lines.append(self._cited(other.answer(other.wording), other.entry.fiche_id, cites))
             return " ".join(lines)
         passages = self._passages(request, hits)
         topic = self._topic_test(request)
@@ -260,7 +266,10 @@ class Composer:
         chosen = []
         for tool_id in request.tools_named[:MAX_FACT_FICHES]:
             own = [p for p in passages if p.fiche_id == tool_id]
-            chosen += best_sentences(request.fact_question, own, embed=self.embed, limit=1)
+            # each named tool says what it is, even in words the question does not use
+            chosen += best_sentences(
+                request.fact_question, own, embed=self.embed, limit=1, strict=False
+            )
         return chosen
 
     def _topic_test(self, request: Request) -> Callable[[str], bool] | None:

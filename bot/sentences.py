@@ -28,7 +28,7 @@ LEXICAL_WEIGHT, DENSE_WEIGHT, FIGURE_BONUS, TOPIC_BONUS = 1.0, 1.5, 0.6, 0.5
 FULL_WEIGHT_TERMS = 3  # content words a question needs for the words to weigh fully
 DEFINITION_BONUS = 0.6  # "c'est quoi un token ?": the sentence that defines it
 SECOND_BEST_SHARE = 0.75  # a further sentence must score this share of the best one
-OTHER_FICHE_SHARE = 0.75  # a sentence from another fiche must score this share of the best
+OTHER_PLACE_SHARE = 0.8  # a sentence from another section or fiche must score this share
 SECTION_WEIGHT, HEADING_WEIGHT = 0.5, 1.0  # the best section's sentences come first
 ECHO_SHARE = 0.6  # sentences sharing this share of their stems say the same thing
 MAX_FACT_CHARS = 600  # the fact fits a phone screen
@@ -113,7 +113,7 @@ _ASKED_NOUN = re.compile(r"\b(?:combien|cb)\s+(?:de|d['’]|d\s)\s*(\w+)", re.IG
 _SOURCES_SECTION = re.compile(r"^##\s+Sources?\b.*?(?=^##\s|\Z)", re.MULTILINE | re.DOTALL)
 DENSE_CANDIDATES = 16
 UNRELATED_COSINE = 0.6  # a best sentence sharing no word of the question must read this alike
-UNRELATED_TOP = 3  # ...unless one of the best few shares one
+UNRELATED_TOP = 1  # ...the best sentence, unless it is of the question's topic
 POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.15
 # a sentence that leans on the previous one ("Cette obligation…") reads badly alone
 _ANAPHORA = re.compile(
@@ -297,7 +297,9 @@ def best_sentences(
     top = [pool[i] for i in ranked[:UNRELATED_TOP]]
     asked = _asked_terms(question) - _GENERIC_TERMS  # the topic's own name counts here
     best_cosine = None if cosines is None else float(cosines[order[0]])
-    if strict and _unrelated(top, asked, best_cosine):
+    # a sentence of the question's topic answers it ("le choix d'un modèle")
+    of_topic = topic is not None and topic(pool[order[0]].text)
+    if strict and not of_topic and _unrelated(top, asked, best_cosine):
         return []  # nothing in the passages speaks of what is asked: say we do not know
     floor = scores[order[0]] * SECOND_BEST_SHARE
     best = pool[order[0]]
@@ -307,7 +309,7 @@ def best_sentences(
         pool[i]
         for i in order[1:]
         if scores[i] >= floor * _share(pool[i], best)
-        and (pool[i].fiche_id == best.fiche_id or _on_subject(pool[i], content, on_topic))
+        and (_same_section(pool[i], best) or _on_subject(pool[i], content, on_topic))
     ]
     kept: dict[tuple[str, int], Sentence] = {}
     for chosen in [best, *others]:
@@ -403,8 +405,13 @@ def _echoes(sentence: Sentence, other: Sentence) -> bool:
 
 
 def _share(sentence: Sentence, best: Sentence) -> float:
-    """Another fiche's sentence must come closer to the best one to be kept."""
-    return 1.0 if sentence.fiche_id == best.fiche_id else OTHER_FICHE_SHARE / SECOND_BEST_SHARE
+    """Another section's sentence must come closer to the best one to be kept: "SMS de
+    relance, c'est légal ?" is not also answered by the section on data sent to China."""
+    return 1.0 if _same_section(sentence, best) else OTHER_PLACE_SHARE / SECOND_BEST_SHARE
+
+
+def _same_section(sentence: Sentence, best: Sentence) -> bool:
+    return sentence.fiche_id == best.fiche_id and sentence.section == best.section
 
 
 def _within(sentences: list[Sentence], best: Sentence) -> list[Sentence]:

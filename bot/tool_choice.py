@@ -139,7 +139,7 @@ def _for_need(
     kind is the one the owner names)."""
     technical = _technical(request, vocabulary)
     kinds = _kinds(request, need_id, vocabulary, technical)
-    pool = [t for t in catalogue if _serves(t, need_id, kinds, request)]
+    pool = [t for t in catalogue if _serves(t, need_id, kinds, request, technical)]
     named_tools = [t for t in pool if t.id in request.tools_named]
     # "ChatGPT ou Claude ?": both named tools of one kind, to compare
     compared = len(named_tools) >= COMPARED_TOOLS and len({t.category for t in named_tools}) == 1
@@ -157,7 +157,7 @@ def _for_need(
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first)
     elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
-        ranked.sort(key=lambda t: (_kind_rank(t, kinds), *_entry_price(t)))
+        ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
 
 
@@ -182,7 +182,10 @@ def _kinds(
     kind; with none named, the need's first kinds an owner can use without a developer (an
     API or an agent framework only for a technical owner)."""
     need = vocabulary.needs[need_id]
-    named = [c for c in request.categories if c in need.categories]  # in the message's order
+    # in the message's order; a kind named by another need's words is that need's
+    named = [
+        c for c in request.categories if c in need.categories and request.kind_serves(c, need_id)
+    ]
     if named:
         return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
     usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]
@@ -200,7 +203,9 @@ def _is_technical(category: str, vocabulary: DomainVocabulary) -> bool:
     return words is not None and words.technical
 
 
-def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request) -> bool:
+def _serves(
+    tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request, technical: bool
+) -> bool:
     """A tool of one of the kinds that serves the need (or that the owner named), within
     budget; a tool with no published price may be shown, never counted as fitting."""
     if request.eu_only and not tool.european:
@@ -212,6 +217,8 @@ def _serves(tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Re
         return tool.price is None or tool.fits(budget=request.budget)
     if tool.category not in kinds:
         return False  # "mes commandes Shopify" names where the task is, not the tool asked
+    if tool.for_developers and not technical:
+        return False  # an image API is no answer for a florist's visuals
     if need_id not in tool.use_cases:
         return False
     if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded):
@@ -266,17 +273,38 @@ def _fit(
         # a bot needs a tool automation can drive: the WhatsApp Platform, not the free app
         1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
         _kind_rank(tool, kinds),
+        # a physiotherapist's notes hold health data: tools that keep them in the EU first
+        1 if request.sensitive_trade and not tool.eu_hosted else 0,
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         # a tool made for one channel (Messenger) guesses one the owner did not name
         1 if _name_words(tool) & channels else 0,
-        # a server to install and run is for those who have someone to run it
-        1 if tool.hosting_region == "self-hostable" and not technical else 0,
+        # a server to install and run, or an API to build on, is for those who have
+        # someone to run it
+        1 if _needs_a_developer(tool) and not technical else 0,
         0 if tool.price is not None or tool.free_start else 1,  # "Gratuit" is a price to test
         search_rank,
         0 if tool.free_start else 1,
         0 if tool.eu_hosted else 1,
         tool.price_min if tool.price_min is not None else float("inf"),
     )
+
+
+def _cheap_fit(
+    tool: CatalogueTool, request: Request, kinds: Sequence[str], technical: bool
+) -> tuple[float, ...]:
+    """The sort key for an owner who wants it cheap: what they asked for (the channel they
+    named, their trade, nothing to install) still comes first, then the entry price."""
+    return (
+        0 if _channel_named(tool, request.folded) else 1,
+        _kind_rank(tool, kinds),
+        _sector_fit(tool, request.sector),
+        1 if _needs_a_developer(tool) and not technical else 0,
+        *_entry_price(tool),
+    )
+
+
+def _needs_a_developer(tool: CatalogueTool) -> bool:
+    return tool.hosting_region == "self-hostable" or tool.for_developers
 
 
 def _by_kind(ranked: Sequence[CatalogueTool], per_kind: int) -> list[CatalogueTool]:

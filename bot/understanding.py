@@ -56,6 +56,7 @@ _NO_BUDGET = re.compile(
     r"\b(?:pas de|sans|aucun|zero|0) budget\b|\bbudget (?:0|zero|nul)\b"
     r"|\b(?:ia|outil|appli|application|logiciel|solution|truc)s? gratuite?s?\b"
     r"|\bgratuite?s? si possible\b|\b(?:que du|en) gratuit\b"
+    r"|\b(?:sans (?:rien )?|pas |rien )payer\b|\bgratos\b"
 )
 _ASKS_COST = (
     "combien",
@@ -78,8 +79,9 @@ _WANTS_TO = re.compile(
 # a follow-up that changes the channel or the language, not the task ("et sur Instagram ?",
 # "et en anglais aussi ?")
 _OTHER_WAY = re.compile(
-    r"^(?:et |mais |ok et )?(?:(?:aussi |pareil )?(?:sur|par|via) (?:instagram|insta|facebook|fb|"
-    r"whatsapp|wa|messenger|sms|mail|e mail|email|mon site|le site|telephone|tel|tiktok|linkedin)"
+    r"^(?:et |mais |ok et )?(?:(?:aussi |pareil )?(?:sur|par|via|pour) (?:instagram|insta|"
+    r"facebook|fb|whatsapp|wa|messenger|sms|mail|e mail|email|mon site|le site|telephone|tel|"
+    r"tiktok|linkedin)"
     r"|(?:si (?:je veux que )?(?:ca|il|elle) (?:reponde|parle|ecrive) )?en (?:anglais|espagnol|"
     r"allemand|italien|neerlandais|chinois|arabe))\b"
 )
@@ -130,9 +132,19 @@ class Request:
     asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
     eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
     data_home: bool = False  # health or law data asked about: kept in the EU or at home
+    sensitive_trade: bool = False  # a health or law practice: EU or at-home tools first
     asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
     wants_cheap: bool = False  # "le moins cher", "pas cher": the cheapest tools first
     other_products: tuple[str, ...] = ()  # products named that have no card ("Doctolib")
+    dishonest: bool = False  # "écris-moi des faux avis": declined as a request to deceive
+    # kinds named only by a need's own words, with those needs ("et les visuels": image is
+    # the visuals need's kind, not the posts')
+    kind_of_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def kind_serves(self, kind: str, need: str) -> bool:
+        """Whether a kind the message names speaks for this need."""
+        needs = dict(self.kind_of_needs).get(kind)
+        return needs is None or need in needs
 
     @property
     def fact_question(self) -> str:
@@ -148,6 +160,12 @@ class Request:
     def declines(self) -> bool:
         """True when the message gets a polite refusal."""
         return self.intent in ("out_of_scope", "subversion")
+
+    @property
+    def vague(self) -> bool:
+        """ "je veux gagner du temps": a need with no task said and no trade known; the
+        answer asks which task rather than guess one."""
+        return self.intent == "need" and not self.needs
 
     @property
     def asks_fact(self) -> bool:
@@ -171,6 +189,9 @@ class _Scores:
     words: int = 0  # length of the message in words
     retrieved_needs: tuple[str, ...] = ()  # needs known from the search only, not the words
     off_topic_phrase: int = 0  # words of the longest off-topic cue ("lettre de motivation": 3)
+    need_at: dict[str, int] = field(default_factory=dict)  # where each need is first said
+    added: frozenset[str] = frozenset()  # tasks named last by one word ("et les visuels")
+    kind_of_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the others: whose words
 
     @property
     def need_total(self) -> int:
@@ -194,7 +215,9 @@ class Understanding:
         self._asks_tools = KeywordSet.of(_ASKS_TOOLS)
         self._categories = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.categories.items()}
         self._costs = KeywordSet.of(_ASKS_COST)
-        self._products = {name: KeywordSet.of([name]) for name in vocabulary.other_products}
+        self._products = {
+            name: KeywordSet.of([name], names=True) for name in vocabulary.other_products
+        }
         self._spelled = {fold_words(k): fold_words(v) for k, v in vocabulary.abbreviations.items()}
 
     def read(
@@ -212,7 +235,10 @@ class Understanding:
         question = self._rank_named(question, history)  # "le premier ?" -> "Planity ?"
         folded = " ".join(self._spelled.get(w, w) for w in fold_words(question).split())
         said = self._score(folded)
-        scores = self._with_retrieved(said, retrieved)
+        # a search that found nothing close guesses no topic: "tu peux me prêter 200 balles ?"
+        # is not about the ROI passage that holds "200 €"
+        confident = similarity is None or similarity >= OFF_TOPIC_SIMILARITY
+        scores = self._with_retrieved(said, retrieved if confident else ())
         tools = self._named_tools(folded, said)
         others = tuple(name for name, words in self._products.items() if words.found(folded))
         follow_up = self._follow_up(folded, said, tools, bool(history))
@@ -247,7 +273,7 @@ class Understanding:
             topics=carried or _ranked(scores.topics),
             tools_named=tools,
             categories=_ranked(scores.kinds),
-            strong_needs=tuple(k for k in _ranked(scores.needs) if scores.needs[k] >= 2),
+            strong_needs=_strong_needs(scores),
             sector=sector,
             budget=_budget(question, profile, history),
             asks_tools=bool(self._asks_tools.found(folded)),
@@ -260,9 +286,12 @@ class Understanding:
             asks_permission=bool(scores.cues.get("permission")),
             eu_only=bool(scores.cues.get("eu_only")),
             data_home=self._keeps_secrets(sector, scores),
+            sensitive_trade=self._sensitive(sector),
             asks_bot=bool(_ASKS_BOT.search(folded)),
             wants_cheap=bool(said.cues["cheaper"]),
             other_products=others,
+            dishonest=bool(said.cues.get("dishonest")),
+            kind_of_needs=said.kind_of_needs,
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
@@ -335,8 +364,18 @@ class Understanding:
             rule = BOT_RULE_TOPIC if _ASKS_BOT.search(folded) else PERMISSION_TOPIC
             if rule in topics:
                 topics[rule] += not any(v for k, v in topics.items() if k != "tool-price")
+        need_spans = {need: words.spans(folded) for need, words in self._needs.items()}
+        kind_spans = {kind: words.spans(folded) for kind, words in self._categories.items()}
+        inside = {kind: _needs_around(found, need_spans) for kind, found in kind_spans.items()}
+        needs = _need_scores(need_spans)
+        need_at = {n: min(s for s, _, _ in found) for n, found in need_spans.items() if found}
         return _Scores(
-            needs=self._need_scores(folded),
+            needs=needs,
+            need_at=need_at,
+            added=frozenset(
+                n for n, at in need_at.items() if needs[n] == 1 and _AND_THE.search(folded[:at])
+            ),
+            kind_of_needs=tuple((k, needs) for k, needs in inside.items() if needs),
             topics=topics,
             cues=self._cue_scores(folded),
             kinds={k: s.score(folded) for k, s in self._categories.items()},
@@ -352,24 +391,9 @@ class Understanding:
         cues["need"] += len(_WANTS_TO.findall(folded))
         return cues
 
-    def _need_scores(self, folded: str) -> dict[str, int]:
-        """Each need's score, a keyword inside another need's longer phrase left out ("mon
-        site" is no marketing need inside "un chatbot sur mon site")."""
-        spans = {need: words.spans(folded) for need, words in self._needs.items()}
-        every = [(start, end) for found in spans.values() for start, end, _ in found]
-        scores = {}
-        for need, found in spans.items():
-            kept = {
-                keyword
-                for start, end, keyword in found
-                if not any(a <= start and end <= b and b - a > end - start for a, b in every)
-            }
-            scores[need] = sum(len(keyword.split()) for keyword in kept)
-        return scores
-
     def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
         """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""
-        if scores.cues["subversion"]:
+        if scores.cues["subversion"] or scores.cues.get("dishonest"):
             return None
         if scores.cues.get("send_copy") and scores.words <= ABOUT_BOT_WORDS:
             return "send_copy"  # "vous pouvez m'envoyer un récap par mail ?"
@@ -430,15 +454,7 @@ class Understanding:
                     for family in families:
                         needs[family] += 1 if rank == 0 else 0
         from_search = tuple(k for k in needs if needs[k] and not scores.needs[k])
-        return _Scores(
-            needs=needs,
-            topics=topics,
-            cues=scores.cues,
-            kinds=scores.kinds,
-            words=scores.words,
-            retrieved_needs=from_search,
-            off_topic_phrase=scores.off_topic_phrase,
-        )
+        return replace(scores, needs=needs, topics=topics, retrieved_needs=from_search)
 
     def _follow_up(
         self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool
@@ -473,7 +489,7 @@ class Understanding:
         asks_tool: bool,
     ) -> Intent:
         cues = scores.cues
-        if cues["subversion"]:
+        if cues["subversion"] or cues.get("dishonest"):
             return "subversion"
         # one long off-topic phrase ("lettre de motivation"), not two family words
         strong_cue = scores.off_topic_phrase >= STRONG_CUE_WORDS and not cues["need"]
@@ -550,10 +566,12 @@ class Understanding:
 
     def _keeps_secrets(self, sector: str | None, scores: _Scores) -> bool:
         """A health or law professional asking about their data: EU or at home only."""
+        return self._sensitive(sector) and bool(scores.topics.get(PERMISSION_TOPIC))
+
+    def _sensitive(self, sector: str | None) -> bool:
+        """A trade whose clients' data is a secret (patients, clients of a lawyer)."""
         words = self.vocabulary.sectors.get(sector or "")
-        return (
-            words is not None and words.sensitive_data and bool(scores.topics.get(PERMISSION_TOPIC))
-        )
+        return words is not None and words.sensitive_data
 
     def _previous_needs(self, history: Sequence[Turn]) -> tuple[str, ...]:
         """The needs of the last question of the conversation that named one."""
@@ -570,11 +588,14 @@ class Understanding:
         named = {kind for kind, score in scores.kinds.items() if score}
         for need_id in said:
             categories = self.vocabulary.needs[need_id].categories
+            if need_id in scores.added:
+                continue  # "…et les visuels": a task added last, by one word, comes second
             if said[need_id] and categories[0] in named:
                 said[need_id] += KIND_BONUS
             elif said[need_id] and set(categories) & named:
                 said[need_id] += KIND_BONUS // 2
-        return _ranked(said)
+        # on a tie, a task added last by one word comes second
+        return tuple(sorted(_ranked(said), key=lambda k: (-said[k], k in scores.added)))
 
     def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
         order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))
@@ -625,10 +646,14 @@ class Understanding:
     def _rank_named(self, question: str, history: Sequence[Turn]) -> str:
         """ "le premier c'est quoi ?", "et le 2e outil ?": the message with the name of that
         tool of the last proposal in place of its rank, read as if the owner had named it."""
+        both = _BOTH.search(question) if history else None
+        proposed = self._previous_tools(history) if history else ()
+        if both is not None and len(proposed) >= 2:  # "c quoi la diff entre les 2 ?"
+            names = [t.short_name for t in map(self.catalogue.get, proposed[:2]) if t]
+            return question[: both.start()] + " et ".join(names) + question[both.end() :]
         match = _BY_RANK.search(question) if history else None
         if match is None:
             return question
-        proposed = self._previous_tools(history)
         rank = _RANKS[fold_words(match.group(1))]
         if not -len(proposed) <= rank < len(proposed):
             return question
@@ -647,6 +672,11 @@ _RANKS = {
     **dict.fromkeys(("troisieme", "3eme", "3e"), 2),
     **dict.fromkeys(("dernier", "derniere"), -1),
 }
+_BOTH = re.compile(
+    r"\b(?:les|ces) (?:2|deux)(?: outils| logiciels| applis| solutions| trucs)?\b"
+    r"(?! (?:mois|jours|semaines|fois|premiers|derniers))",
+    re.IGNORECASE,
+)
 _BY_RANK = re.compile(
     r"\b(?:le|la) (premi[eè]re?|1(?:er|[eè]re)|deuxi[eè]me|2(?:[eè]me|e|nd)|seconde?"
     r"|troisi[eè]me|3(?:[eè]me|e)|derni[eè]re?)\b(?: (?:outil|logiciel|appli|application|truc))?"
@@ -678,6 +708,51 @@ _CHOOSES_BETWEEN = re.compile(r"\b(?:lequel|laquelle|lesquels|lesquelles|vs|vers
 
 _FOR_TASK = re.compile(
     r"^(?:et |mais |sinon )?pour (?:envoyer|faire|gerer|avoir|mes|nos|les|des|le|la)\b"
+)
+
+
+def _needs_around(
+    found: list[tuple[int, int, str]], need_spans: dict[str, list[tuple[int, int, str]]]
+) -> tuple[str, ...]:
+    """The needs whose words hold every place a kind is named (empty when a kind's word is
+    its own somewhere: "un outil d'image")."""
+    holders = []
+    for start, end, _ in found:
+        around = [
+            n
+            for n, spans in need_spans.items()
+            if any(a <= start and end <= b for a, b, _ in spans)
+        ]
+        if not around:
+            return ()
+        holders += around
+    return tuple(dict.fromkeys(holders))
+
+
+def _strong_needs(scores: _Scores) -> tuple[str, ...]:
+    """The needs the message names clearly: by a phrase or two words, or by one word after
+    "et" ("des posts insta et les visuels"), in the order said."""
+    found = [k for k, v in scores.needs.items() if v >= 2 or k in scores.added]
+    return tuple(sorted(found, key=lambda k: (-scores.needs[k], scores.need_at.get(k, 0))))
+
+
+def _need_scores(spans: dict[str, list[tuple[int, int, str]]]) -> dict[str, int]:
+    """Each need's score, a keyword inside another need's longer phrase left out ("mon site"
+    is no marketing need inside "un chatbot sur mon site")."""
+    every = [(start, end) for found in spans.values() for start, end, _ in found]
+    scores = {}
+    for need, found in spans.items():
+        kept = {
+            keyword
+            for start, end, keyword in found
+            if not any(a <= start and end <= b and b - a > end - start for a, b in every)
+        }
+        scores[need] = sum(len(keyword.split()) for keyword in kept)
+    return scores
+
+
+_AND_THE = re.compile(
+    r"\b(?:et|ainsi que|plus)(?: aussi)?(?: pour)? (?:le|la|les|l|mes|ma|mon|nos|des)\s$"
 )
 
 

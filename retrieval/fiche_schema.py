@@ -243,6 +243,7 @@ class ToolFiche(FicheBase):
     model_prices: list[ModelPriceEntry] = []
     aliases: list[Text] = []  # other names owners use ("copilot")
     not_with: list[str] = []  # tool categories it cannot be combined with
+    for_developers: StrictBool = False  # an API to build on, not a tool an owner opens
 
 
 class CaseFiche(FicheBase):

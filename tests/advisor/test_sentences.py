@@ -313,6 +313,7 @@ def test_one_content_word_does_not_outweigh_the_topic_the_question_is_on() -> No
         [Passage("guide-choose", 0, guide), Passage("guide-other", 1, other)],
         embed=None,
         limit=1,
+        topic=lambda text: "choix" in text,  # the choosing topic's words
         topical=frozenset({"guide-choose"}),
     )
     assert best.fiche_id == "guide-choose"

@@ -59,8 +59,7 @@ def tool(
 
 def request(**fields: Any) -> Request:
     """A Request as bot/understanding.py would build it, without any text."""
-    fields.setdefault("intent", "need")
-    return Request(text="", folded="", **fields)
+    return Request(**{"text": "", "folded": "", "intent": "need", **fields})
 
 
 def choose(req: Request, tools: list[CatalogueTool], retrieved: tuple[str, ...] = ()) -> list[str]:
@@ -502,3 +501,40 @@ def test_a_need_proposing_one_kind_compares_two_tools_of_it() -> None:
         vocabulary=one_kind,
     )
     assert {t.category for t in chosen} == {"messagerie"} and len(chosen) == 2
+
+
+def test_an_owner_wanting_it_cheap_still_gets_the_channel_named_first() -> None:
+    app = tool("tool-whatsapp-app", "messagerie", (0, 0), "messages", hosting_region="outside-eu")
+    mailer = tool("tool-mailer", "messagerie", (0, 0), "messages", hosting_region="eu")
+    cheap = request(
+        needs=("messages",), categories=("messagerie",), wants_cheap=True, folded="whatsapp"
+    )
+    assert choose(cheap, [mailer, app])[0] == "tool-whatsapp-app"  # not the EU one on a tie
+
+
+def test_an_api_to_build_on_is_for_a_technical_owner_only() -> None:
+    api = tool("tool-api", "image", (0, 5), "visuels", for_developers=True)
+    assert choose(request(needs=("visuels",)), [api, PAINT]) == ["tool-paint"]
+    developer = request(needs=("visuels",), sector="logiciel-tech")
+    assert "tool-api" in choose(developer, [api, PAINT])
+
+
+def test_a_health_or_law_practice_gets_the_tools_keeping_data_home_first() -> None:
+    abroad = tool("tool-abroad", "messagerie", (0, 5), "messages", hosting_region="outside-eu")
+    home = tool("tool-home", "messagerie", (0, 15), "messages", hosting_region="eu")
+    practice = request(needs=("messages",), categories=("messagerie",), sensitive_trade=True)
+    assert choose(practice, [abroad, home], ("tool-abroad",))[0] == "tool-home"
+    other = request(needs=("messages",), categories=("messagerie",))
+    assert choose(other, [abroad, home], ("tool-abroad",))[0] == "tool-abroad"
+
+
+def test_a_kind_named_by_the_second_needs_words_does_not_steer_the_first() -> None:
+    said_for_messages = request(needs=("messages",), categories=("assistant",))
+    assert choose(said_for_messages, [SCRIBE, INBOX])[0] == "tool-scribe"
+    # the same kind named inside the second need's words ("…et les textes")
+    said_for_second = request(
+        needs=("messages", "visuels"),
+        categories=("assistant",),
+        kind_of_needs=(("assistant", ("visuels",)),),
+    )
+    assert choose(said_for_second, [SCRIBE, INBOX])[0] == "tool-inbox"
