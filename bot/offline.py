@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import answer_text as write
 from bot import messages as msg
@@ -96,6 +96,7 @@ class Composer:
         self._topics_of = _by_key((f, t) for t, v in vocabulary.topics.items() for f in v.fiches)
         self.embed = embed
         self._topic_names = {k: KeywordSet.of(v.names) for k, v in vocabulary.topics.items()}
+        self._need_words = KeywordSet.of(k for v in vocabulary.needs.values() for k in v.keywords)
 
     def compose(
         self,
@@ -138,7 +139,13 @@ class Composer:
                 sources=self._sources(cites, hits, request, tools),
                 mode=mode,
             )
-        if request.asks_fact or (not request.needs and not request.vague):
+        # "je veux gagner du temps": no guess at a task the owner did not say, but "on peut
+        # faire tourner une IA sur mon PC ?" was a question after all
+        vague_fact = self._vague_fact(request, hits, cites) if request.vague else ""
+        if vague_fact:
+            request = replace(request, intent="information")
+            parts.append(vague_fact)
+        elif not request.vague and (request.asks_fact or not request.needs):
             fact = self._fact(request, hits, tools, cites)
             # a mixed message's question is never dropped in silence
             parts.append(fact or (msg.MIXED_FACT_NOT_FOUND if request.intent == "mixed" else ""))
@@ -231,6 +238,14 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _vague_fact(self, request: Request, hits: Sequence[Hit], cites: _Citations) -> str:
+        """For a message that names no task, only an entry that names none either ("on peut
+        faire tourner une IA sur mon PC ?"), not one about devis that reads alike."""
+        match = self.entries.match(request, self._related(request, hits))
+        if match is None or self._need_words.found(fold_words(match.wording)):
+            return ""
+        return self._cited(match.answer(request.fact_question), match.entry.fiche_id, cites)
 
     def _related(self, request: Request, hits: Sequence[Hit]) -> set[str]:
         """The fiches the search found and those of the request's topics and tools."""
