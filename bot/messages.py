@@ -407,6 +407,10 @@ MODEL_PRICES_TITLE = "Prix par million de tokens (entrée / sortie), tarifs au {
 MODEL_PRICE_LINE = "• {model} ({vendor}) : {input} € / {output} €"
 MODEL_PRICES_NOTE = "Montants convertis en euros ; les prix des API changent souvent."
 DEFAULT_TOOL_WHY = "Outil du catalogue adapté à ce besoin."
+COST_NO_TOOL = (
+    "Je ne vous ai proposé aucun outil pour cette tâche : je n'ai donc pas de prix à vous "
+    "donner. Le plan de test reste valable avec l'outil que vous utilisez déjà."
+)
 MIXED_FACT_NOT_FOUND = "Sur votre question, je n'ai pas l'information dans ma base. Pour la tâche :"
 FACT_NOT_FOUND = (
     "Je n'ai pas cette information dans ma base. Reformulez, ou demandez-moi un outil, un "

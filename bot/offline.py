@@ -127,6 +127,16 @@ class Composer:
         cites = _Citations()
         parts = []
         asked_about = request.previous_subject or not request.stated_need
+        if request.follow_up == "cost" and not tools and not request.previous_tools:
+            # "et c'est combien ?" after an answer that proposed no tool
+            return Advice(
+                answer=msg.COST_NO_TOOL,
+                intent=request.intent,
+                tools=[],
+                pilot=None,
+                sources=[],
+                mode=mode,
+            )
         if request.follow_up == "cost" and tools and asked_about:
             # "et le prix ?" after "c'est quoi Claude ?": that tool's price, nothing else
             return Advice(

@@ -28,6 +28,9 @@ TECHNICAL_SECTORS = frozenset({"logiciel-tech"})  # owners who build software
 AUTOMATION = "automatisation"  # the category a bot's tool must work with
 NARROW_TRADES = 2  # a tool whose card lists at most this many trades is made for them
 ONE_OTHER_TRADE = 3  # _sector_fit of a tool made for one trade, the owner's being unknown
+# countries the EU has no adequacy decision for: sending clients' data there takes contract
+# clauses and a transfer assessment a small business cannot do (guide-rgpd-cnil)
+NO_ADEQUACY_COUNTRIES = ("chine",)
 
 
 CHANNEL_WORD_LETTERS = 5
@@ -246,12 +249,13 @@ def _name_words(tool: CatalogueTool) -> set[str]:
 
 
 def _sector_fit(tool: CatalogueTool, sector: str | None) -> int:
-    """0: made for the owner's trade alone (a salon's Planity), 1: for it among others,
-    2: for every trade, 3: made for one trade when the owner's is unknown (a restaurant's
-    booking tool for someone who did not say)."""
+    """0: made for the owner's trade alone (a salon's Planity), 1: for it and one other,
+    2: for many trades or every one (a tool listing four trades is no more a florist's than
+    Canva is), 3: made for one trade when the owner's is unknown (a restaurant's booking
+    tool for someone who did not say)."""
     one_trade = len(tool.sectors) == 1 and "tous" not in tool.sectors
     if sector is not None and sector in tool.sectors:
-        return 0 if one_trade else 1
+        return 0 if one_trade else 1 if len(tool.sectors) <= NARROW_TRADES else 2
     return ONE_OTHER_TRADE if sector is None and one_trade else 2
 
 
@@ -275,6 +279,7 @@ def _fit(
         _kind_rank(tool, kinds),
         # a physiotherapist's notes hold health data: tools that keep them in the EU first
         1 if request.sensitive_trade and not tool.eu_hosted else 0,
+        1 if _data_without_adequacy(tool) else 0,  # a free Chinese app after the others
         _sector_fit(tool, request.sector),  # a salon's booking tool before a generic one
         # a tool made for one channel (Messenger) guesses one the owner did not name
         1 if _name_words(tool) & channels else 0,
@@ -299,8 +304,16 @@ def _cheap_fit(
         _kind_rank(tool, kinds),
         _sector_fit(tool, request.sector),
         1 if _needs_a_developer(tool) and not technical else 0,
+        1 if _data_without_adequacy(tool) else 0,
         *_entry_price(tool),
     )
+
+
+def _data_without_adequacy(tool: CatalogueTool) -> bool:
+    """The tool keeps data in a country without an EU adequacy decision (its open model run
+    at home or in the EU is another card)."""
+    country = fold_words(tool.country)
+    return not tool.eu_hosted and any(c in country for c in NO_ADEQUACY_COUNTRIES)
 
 
 def _needs_a_developer(tool: CatalogueTool) -> bool:

@@ -477,3 +477,13 @@ async def test_unpaid_invoices_get_the_invoicing_tool_not_a_receipt_reader(
 ) -> None:
     advice = await advisor.advise("plombier, j'ai plein de factures impayees, comment relancer")
     assert [t.source for t in advice.tools][:1] == ["tool-pennylane"]
+
+
+async def test_a_price_asked_after_no_tool_was_proposed_says_so(advisor: Advisor) -> None:
+    first = "je tiens un gîte, les réservations arrivent de booking et airbnb, l'ia peut m'aider ?"
+    before = await advisor.advise(first)
+    assert before.tools == []
+    advice = await advisor.advise(
+        "et c'est combien", history=[Turn(question=first, answer=before.answer)]
+    )
+    assert "aucun outil" in advice.answer and advice.pilot is None

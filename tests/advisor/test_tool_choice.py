@@ -538,3 +538,20 @@ def test_a_kind_named_by_the_second_needs_words_does_not_steer_the_first() -> No
         kind_of_needs=(("assistant", ("visuels",)),),
     )
     assert choose(said_for_second, [SCRIBE, INBOX])[0] == "tool-inbox"
+
+
+def test_a_tool_keeping_data_in_china_comes_after_the_others() -> None:
+    china = tool("tool-china", "assistant", (0, 0), "messages", country="Chine")
+    home = tool("tool-home", "assistant", (0, 15), "messages", hosting_region="eu")
+    cheap = request(needs=("messages",), categories=("assistant",), wants_cheap=True)
+    assert choose(cheap, [china, home])[0] == "tool-home"  # though it costs more
+
+
+def test_a_tool_listing_many_trades_is_no_closer_to_the_owner_than_one_for_all() -> None:
+    many = ("commerce", "e-commerce", "architecture", "creation")
+    listing = tool("tool-listing", "image", (0, 20), "visuels", sectors=many)
+    for_all = tool("tool-for-all", "image", (0, 12), "visuels", sectors=("tous",))
+    florist = request(needs=("visuels",), sector="commerce")
+    assert choose(florist, [listing, for_all], ("tool-for-all",))[0] == "tool-for-all"
+    two = tool("tool-two", "image", (0, 20), "visuels", sectors=("commerce", "e-commerce"))
+    assert choose(florist, [two, for_all], ("tool-for-all",))[0] == "tool-two"
