@@ -44,6 +44,7 @@ NEED_ENTRY_MIN = 1.05  # an entry added to a need's answer must ask what the own
 ANY_GUIDE_ENTRY_MIN = 1.5  # ...any guide's entry, when it asks nearly the same question
 API_KIND = "llm-api"  # a model called by API: priced per million tokens
 VALUE_TOPICS = frozenset({"roi", "getting-started"})  # "ça vaut le coup ?", "c'est utile ?"
+_HAS_PRICE = re.compile(r"\d\s?(?:€|\$)|\bgratuit", re.IGNORECASE)
 
 
 @dataclass
@@ -212,8 +213,17 @@ class Composer:
         )
         own_card = match is not None and match.entry.fiche_id in request.tools_named
         if match is not None and own_card and "data-protection" not in request.topics:
-            # the named tool's own card answers in full (where data goes: its fields first)
-            return self._cited(match.answer(request.fact_question), match.entry.fiche_id, cites)
+            # the named tool's own card answers in full (where data goes: its fields first);
+            # "combien, et c'est libre de droits ?": its price first, when the entry has none
+            answer = match.answer(request.fact_question)
+            card = self.catalogue.get(match.entry.fiche_id)
+            price_too = "tool-price" in request.topics and not _HAS_PRICE.search(answer)
+            price = (
+                [self._cited(write.tool_price_sentence(card), card.id, cites)]
+                if (card is not None and price_too)
+                else []
+            )
+            return " ".join([*price, self._cited(answer, match.entry.fiche_id, cites)])
         lines = self._catalogue_lines(request, tools, cites)
         if lines and request.intent == "mixed" and not request.tools_named:
             return " ".join(lines)  # where the proposed tools keep the data: the cards say it

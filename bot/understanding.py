@@ -254,11 +254,20 @@ class Understanding:
             "out_of_scope"
             if smalltalk
             else self._intent(
-                scores, tools + others, follow_up, similarity, sector, said_sector, asks_tool
+                scores,
+                tools + others,
+                follow_up,
+                similarity,
+                sector,
+                said_sector,
+                asks_tool,
+                asks=_is_question(question, folded),
             )
         )
         if intent == "need" and _is_question(question, folded):
             intent = "information" if self._asks_rather_than_tells(scores, asks_tool) else intent
+        if intent == "need" and self._weighs_named(folded, tools, said):
+            intent = "information"  # "Copilot ou ChatGPT pour Word ?": the two compared
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         if follow_up and _OTHER_WAY.search(folded):  # "et sur Instagram ?": the same task
             needs = tuple(dict.fromkeys([*self._previous_needs(history), *needs]))
@@ -428,6 +437,11 @@ class Understanding:
         )
         return task and bool(wants)
 
+    @staticmethod
+    def _weighs_named(folded: str, tools: tuple[str, ...], said: _Scores) -> bool:
+        """Two named tools put side by side with "ou", and no goal of the owner's own."""
+        return len(tools) >= COMPARED and not said.cues["need"] and bool(_OR.search(folded))
+
     def _asks_rather_than_tells(self, scores: _Scores, asks_tool: bool) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
         owner asks about something rather than describing a task to improve, unless they
@@ -487,6 +501,8 @@ class Understanding:
         sector: str | None,
         said_sector: str | None,
         asks_tool: bool,
+        *,
+        asks: bool = False,
     ) -> Intent:
         cues = scores.cues
         if cues["subversion"] or cues.get("dishonest"):
@@ -503,7 +519,7 @@ class Understanding:
             return "follow_up"
         task = said_needs + sum(scores.kinds.values())  # a task or a kind of tool
         topics = scores.topic_total - scores.topics.get("tool-price", 0)  # a need's cost is a need
-        if cues.get("eu_only") and topics == scores.topics.get(PERMISSION_TOPIC, 0):
+        if cues.get("eu_only") and topics == scores.topics.get(PERMISSION_TOPIC, 0) and not asks:
             topics = 0  # "un outil qui ne garde pas mes données aux US": a wish, not a question
         # "et moins cher ?" asked before any answer is a conversation, not an off-topic message
         conversation = (cues["cheaper"] + cues["another"]) * (scores.words <= SHORT_MESSAGE_WORDS)
@@ -704,6 +720,8 @@ _CLAUSE_END = re.compile(
 )
 
 
+COMPARED = 2  # tools weighed against each other ("Make ou Zapier ?")
+_OR = re.compile(r"\w ou \w")
 _CHOOSES_BETWEEN = re.compile(r"\b(?:lequel|laquelle|lesquels|lesquelles|vs|versus)\b")
 
 _FOR_TASK = re.compile(
