@@ -236,8 +236,12 @@ def _load_vocabulary(
 ) -> tuple[_Vocab, DomainVocabulary | None]:
     """Validate vocabulary.yaml with the advisor's own model; fall back to README lists."""
     path = knowledge_dir / VOCABULARY_FILE
-    # without a file of its own, a base's fiches name the shipped vocabulary's sectors
-    shipped_sectors = frozenset(load_domain_vocabulary().sector_codes)
+    # without a file of its own, a base's fiches name the shipped vocabulary's sectors (none
+    # when the shipped file is the broken one being checked: its error is reported below)
+    try:
+        shipped_sectors = frozenset(load_domain_vocabulary().sector_codes)
+    except ValueError:
+        shipped_sectors = frozenset({ALL_SECTORS})
     fallback = _Vocab(README_NEEDS, README_TOOL_CATEGORIES, "knowledge/README.md", shipped_sectors)
     if not path.is_file():
         return fallback, None
