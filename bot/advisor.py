@@ -33,8 +33,9 @@ from bot.llm.client import Completion, LLMClient
 from bot.messages import GUARD_BLOCKED, LLM_BAD_RESPONSE, provider_name, user_message_for
 from bot.offline import Composer
 from bot.prompt import PromptRequest, PromptSource
+from bot.request import Request
 from bot.tool_choice import choose_tools
-from bot.understanding import Request, Understanding
+from bot.understanding import Understanding
 from retrieval.embed_cache import PackagedVectors, packaged_path, text_key
 from retrieval.errors import InvalidQueryError
 from retrieval.models import Fiche, Hit, SearchFilters

@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 from bot.catalogue import Catalogue
 from bot.faq import Faq, Match, names_in
 from bot.keywords import KeywordSet, fold_words
+from bot.request import Request
 from bot.sentences import defined_term
-from bot.understanding import Request
 from retrieval.faq_section import Entry
 from retrieval.text import analyze
 

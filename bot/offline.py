@@ -20,9 +20,9 @@ from bot.entry_choice import EntryChoice, main_topic_test
 from bot.faq import Faq, Match
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
+from bot.request import Request
 from bot.sentences import Embed, Passage, Sentence, best_sentences, sections
 from bot.tool_choice import choose_tools
-from bot.understanding import Request
 from retrieval.models import Fiche, Hit
 from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary

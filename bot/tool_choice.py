@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from bot.catalogue import Catalogue, CatalogueTool
 from bot.keywords import fold_words
-from bot.understanding import Request
+from bot.request import Request
 from retrieval.vocabulary import DomainVocabulary
 
 MAX_TOOLS = 3

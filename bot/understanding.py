@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
 
 from bot.advice import Intent, Profile, Turn
 from bot.catalogue import Catalogue, CatalogueTool
+from bot.earlier_answers import EarlierAnswers
 from bot.keywords import KeywordSet, fold_words
+from bot.message_scores import AND_THE, Scores, need_scores, needs_around, ranked, strong_needs
+from bot.request import FollowUp, Request
 from retrieval.models import Fiche
 from retrieval.text import analyze
 from retrieval.vocabulary import DomainVocabulary
 
-# cheaper / another option / the total cost of the previous proposal / more on the same need
-# / a fact about something of the previous answer
-FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
 # a message with none of our words is off-topic unless its closest passage is this close
 # (MiniLM on French: off-topic questions of the dev split score 0.43-0.51, and in-domain
 # ones without our words rarely more; the words decide, the embeddings break the tie)
@@ -107,107 +106,13 @@ _ASKS_TOOLS = (
 )
 
 
-@dataclass(frozen=True)
-class Request:
-    """An owner's message, read once."""
-
-    text: str
-    folded: str
-    intent: Intent
-    needs: tuple[str, ...] = ()  # use-case families, best first
-    topics: tuple[str, ...] = ()  # information topics, best first
-    tools_named: tuple[str, ...] = ()  # catalogue ids named in the message
-    categories: tuple[str, ...] = ()  # kinds of tool the message names ("une appli vidéo")
-    sector: str | None = None
-    budget: float | None = None
-    asks_tools: bool = False
-    follow_up: FollowUp | None = None
-    previous_tools: tuple[str, ...] = ()  # tools of the previous answer (follow-ups)
-    previous_subject: tuple[str, ...] = ()  # tools the previous question named (follow-ups)
-    stated_need: bool = False  # the need comes from the message, not the profile or sector
-    strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
-    fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
-    asks_help: bool = False  # "que faire", "je cherche", "je voudrais"...
-    smalltalk: str | None = None  # "greeting", "thanks" or "about_bot": a friendly word
-    asks_permission: bool = False  # "c'est autorisé ?": a tool it names is context, not subject
-    eu_only: bool = False  # "je préfère pas les américains": data in the EU or at home only
-    data_home: bool = False  # health or law data asked about: kept in the EU or at home
-    sensitive_trade: bool = False  # a health or law practice: EU or at-home tools first
-    asks_bot: bool = False  # "un chatbot", "qui répond tout seul": replies without a human
-    wants_cheap: bool = False  # "le moins cher", "pas cher": the cheapest tools first
-    other_products: tuple[str, ...] = ()  # products named that have no card ("Doctolib")
-    dishonest: bool = False  # "écris-moi des faux avis": declined as a request to deceive
-    # kinds named only by a need's own words, with those needs ("et les visuels": image is
-    # the visuals need's kind, not the posts')
-    kind_of_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def kind_serves(self, kind: str, need: str) -> bool:
-        """Whether a kind the message names speaks for this need."""
-        needs = dict(self.kind_of_needs).get(kind)
-        return needs is None or need in needs
-
-    @property
-    def fact_question(self) -> str:
-        """What the fact answers: the asking clause of a mixed message, else the message."""
-        return self.fact_text or self.text
-
-    @property
-    def need(self) -> str | None:
-        """The main use-case family."""
-        return self.needs[0] if self.needs else None
-
-    @property
-    def declines(self) -> bool:
-        """True when the message gets a polite refusal."""
-        return self.intent in ("out_of_scope", "subversion")
-
-    @property
-    def vague(self) -> bool:
-        """ "je veux gagner du temps": a need with no task said and no trade known; the
-        answer asks which task rather than guess one."""
-        return self.intent == "need" and not self.needs
-
-    @property
-    def asks_fact(self) -> bool:
-        """True when the answer starts with a fact (a rule, a price, a model's figures)."""
-        return self.intent in ("information", "mixed") or self.follow_up == "fact"
-
-    @property
-    def wants_pilot(self) -> bool:
-        """True when the answer includes tools and a two-week pilot."""
-        if self.intent == "follow_up":
-            return self.follow_up != "fact"
-        return self.intent in ("need", "mixed")
-
-
-@dataclass(frozen=True)
-class _Scores:
-    needs: dict[str, int]
-    topics: dict[str, int]
-    cues: dict[str, int] = field(default_factory=dict)
-    kinds: dict[str, int] = field(default_factory=dict)  # tool categories named
-    words: int = 0  # length of the message in words
-    retrieved_needs: tuple[str, ...] = ()  # needs known from the search only, not the words
-    off_topic_phrase: int = 0  # words of the longest off-topic cue ("lettre de motivation": 3)
-    need_at: dict[str, int] = field(default_factory=dict)  # where each need is first said
-    added: frozenset[str] = frozenset()  # tasks named last by one word ("et les visuels")
-    kind_of_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the others: whose words
-
-    @property
-    def need_total(self) -> int:
-        return sum(self.needs.values())
-
-    @property
-    def topic_total(self) -> int:
-        return sum(self.topics.values())
-
-
 class Understanding:
     """Compiled vocabulary: turns a message (and the conversation) into a Request."""
 
     def __init__(self, vocabulary: DomainVocabulary, catalogue: Catalogue) -> None:
         self.vocabulary = vocabulary
         self.catalogue = catalogue
+        self._earlier = EarlierAnswers(catalogue)
         self._needs = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.needs.items()}
         self._topics = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
         self._cues = {k: KeywordSet.of(v) for k, v in vocabulary.intents.items()}
@@ -232,7 +137,7 @@ class Understanding:
         """The Request of one message; `similarity` is the best dense score of its search and
         `retrieved` the fiches it found, best first (they speak when the words are silent)."""
         profile = profile or Profile()
-        question = self._rank_named(question, history)  # "le premier ?" -> "Planity ?"
+        question = self._earlier.rank_named(question, history)  # "le premier ?" -> "Planity ?"
         folded = " ".join(self._spelled.get(w, w) for w in fold_words(question).split())
         said = self._score(folded)
         # a search that found nothing close guesses no topic: "tu peux me prêter 200 balles ?"
@@ -271,7 +176,7 @@ class Understanding:
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         if follow_up and _OTHER_WAY.search(folded):  # "et sur Instagram ?": the same task
             needs = tuple(dict.fromkeys([*self._previous_needs(history), *needs]))
-        previous = self._previous_tools(history) if follow_up else ()
+        previous = self._earlier.previous_tools(history) if follow_up else ()
         if said.kinds.get(API_CATEGORY):  # "et par API ?" after Qwen Chat: the Qwen API card
             previous = tuple(self._api_id(tool_id) for tool_id in previous)
         request = Request(
@@ -279,16 +184,16 @@ class Understanding:
             folded=folded,
             intent=intent,
             needs=needs,
-            topics=carried or _ranked(scores.topics),
+            topics=carried or ranked(scores.topics),
             tools_named=tools,
-            categories=_ranked(scores.kinds),
-            strong_needs=_strong_needs(scores),
+            categories=ranked(scores.kinds),
+            strong_needs=strong_needs(scores),
             sector=sector,
             budget=_budget(question, profile, history),
             asks_tools=bool(self._asks_tools.found(folded)),
             follow_up=follow_up,
             previous_tools=previous,
-            previous_subject=self._previous_subject(history) if follow_up else (),
+            previous_subject=self._earlier.previous_subject(history) if follow_up else (),
             stated_need=stated,
             asks_help=bool(scores.cues["need"]),
             smalltalk=smalltalk,
@@ -304,7 +209,7 @@ class Understanding:
         )
         return self._by_clause(request, profile, similarity) if not follow_up else request
 
-    def _named_tools(self, folded: str, said: _Scores) -> tuple[str, ...]:
+    def _named_tools(self, folded: str, said: Scores) -> tuple[str, ...]:
         """The catalogue tools the message names; "Qwen par API" is the vendor's API card, not
         its chat app."""
         named = self.catalogue.named_in(folded)
@@ -364,7 +269,7 @@ class Understanding:
 
     # -- scoring ----------------------------------------------------------------------
 
-    def _score(self, folded: str) -> _Scores:
+    def _score(self, folded: str) -> Scores:
         topics = {k: s.score(folded) for k, s in self._topics.items()}
         permission = self._cues.get("permission")
         if PERMISSION_TOPIC in topics and permission and permission.found(folded):
@@ -375,14 +280,14 @@ class Understanding:
                 topics[rule] += not any(v for k, v in topics.items() if k != "tool-price")
         need_spans = {need: words.spans(folded) for need, words in self._needs.items()}
         kind_spans = {kind: words.spans(folded) for kind, words in self._categories.items()}
-        inside = {kind: _needs_around(found, need_spans) for kind, found in kind_spans.items()}
-        needs = _need_scores(need_spans)
+        inside = {kind: needs_around(found, need_spans) for kind, found in kind_spans.items()}
+        needs = need_scores(need_spans)
         need_at = {n: min(s for s, _, _ in found) for n, found in need_spans.items() if found}
-        return _Scores(
+        return Scores(
             needs=needs,
             need_at=need_at,
             added=frozenset(
-                n for n, at in need_at.items() if needs[n] == 1 and _AND_THE.search(folded[:at])
+                n for n, at in need_at.items() if needs[n] == 1 and AND_THE.search(folded[:at])
             ),
             kind_of_needs=tuple((k, needs) for k, needs in inside.items() if needs),
             topics=topics,
@@ -400,7 +305,7 @@ class Understanding:
         cues["need"] += len(_WANTS_TO.findall(folded))
         return cues
 
-    def _smalltalk(self, scores: _Scores, tools: tuple[str, ...]) -> str | None:
+    def _smalltalk(self, scores: Scores, tools: tuple[str, ...]) -> str | None:
         """ "bonjour", "merci !", "tu es qui ?": a short message with none of our subjects."""
         if scores.cues["subversion"] or scores.cues.get("dishonest"):
             return None
@@ -425,7 +330,7 @@ class Understanding:
             return "greeting"  # "IA ????": the welcome asks what takes their time
         return None
 
-    def _asks_tool_for_task(self, folded: str, said: _Scores) -> bool:
+    def _asks_tool_for_task(self, folded: str, said: Scores) -> bool:
         """ "le moins cher pour faire des visuels ?", "la meilleure IA pour les devis ?": a
         tool for a task the message names. A model or an API asked for ("le LLM le moins cher
         pour un chatbot") is a price comparison instead."""
@@ -438,11 +343,11 @@ class Understanding:
         return task and bool(wants)
 
     @staticmethod
-    def _weighs_named(folded: str, tools: tuple[str, ...], said: _Scores) -> bool:
+    def _weighs_named(folded: str, tools: tuple[str, ...], said: Scores) -> bool:
         """Two named tools put side by side with "ou", and no goal of the owner's own."""
         return len(tools) >= COMPARED and not said.cues["need"] and bool(_OR.search(folded))
 
-    def _asks_rather_than_tells(self, scores: _Scores, asks_tool: bool) -> bool:
+    def _asks_rather_than_tells(self, scores: Scores, asks_tool: bool) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
         owner asks about something rather than describing a task to improve, unless they
         ask for a tool for a task."""
@@ -452,7 +357,7 @@ class Understanding:
         cost_of_a_task = cost_of_a_task and not scores.cues["cheaper"]  # "lequel, moins cher ?"
         return scores.cues["need"] == 0 and scores.cues["information"] > 0 and not cost_of_a_task
 
-    def _with_retrieved(self, scores: _Scores, retrieved: Sequence[Fiche]) -> _Scores:
+    def _with_retrieved(self, scores: Scores, retrieved: Sequence[Fiche]) -> Scores:
         """Scores completed by the search: the topic of the best fiche when the message names
         none, and the use cases of the best fiches when it names no need and no kind of tool."""
         topics, needs = dict(scores.topics), dict(scores.needs)
@@ -471,7 +376,7 @@ class Understanding:
         return replace(scores, needs=needs, topics=topics, retrieved_needs=from_search)
 
     def _follow_up(
-        self, folded: str, scores: _Scores, tools: tuple[str, ...], has_history: bool
+        self, folded: str, scores: Scores, tools: tuple[str, ...], has_history: bool
     ) -> FollowUp | None:
         """The kind of follow-up, from the message's own words (not the search's guess)."""
         if not has_history:
@@ -494,7 +399,7 @@ class Understanding:
 
     def _intent(
         self,
-        scores: _Scores,
+        scores: Scores,
         tools: tuple[str, ...],
         follow_up: FollowUp | None,
         similarity: float | None,
@@ -553,7 +458,7 @@ class Understanding:
 
     def _needs_of(
         self,
-        scores: _Scores,
+        scores: Scores,
         profile: Profile,
         sector: str | None,
         history: Sequence[Turn],
@@ -572,7 +477,7 @@ class Understanding:
             fallback.append(priority)
         if sector in self.vocabulary.sectors:
             fallback += self.vocabulary.sectors[sector].needs
-        kinds = _ranked(scores.kinds)
+        kinds = ranked(scores.kinds)
         if kinds:  # "un logiciel de réservation": the need that kind of tool serves first
             return self._needs_for_kinds(kinds, fallback), True
         found = [k for k in scores.retrieved_needs if scores.needs[k]]
@@ -580,7 +485,7 @@ class Understanding:
         ordered = [*fallback, *found] if sector else [*found, *fallback]
         return tuple(dict.fromkeys(ordered)), False
 
-    def _keeps_secrets(self, sector: str | None, scores: _Scores) -> bool:
+    def _keeps_secrets(self, sector: str | None, scores: Scores) -> bool:
         """A health or law professional asking about their data: EU or at home only."""
         return self._sensitive(sector) and bool(scores.topics.get(PERMISSION_TOPIC))
 
@@ -597,7 +502,7 @@ class Understanding:
                 return previous
         return ()
 
-    def _stated_needs(self, scores: _Scores) -> tuple[str, ...]:
+    def _stated_needs(self, scores: Scores) -> tuple[str, ...]:
         """The needs the message itself states, best first; a need whose kind of tool the
         owner names weighs more ("transcrire mes rdv": the transcription need)."""
         said = {k: v for k, v in scores.needs.items() if k not in scores.retrieved_needs}
@@ -611,7 +516,7 @@ class Understanding:
             elif said[need_id] and set(categories) & named:
                 said[need_id] += KIND_BONUS // 2
         # on a tie, a task added last by one word comes second
-        return tuple(sorted(_ranked(said), key=lambda k: (-said[k], k in scores.added)))
+        return tuple(sorted(ranked(said), key=lambda k: (-said[k], k in scores.added)))
 
     def _needs_for_kinds(self, kinds: Sequence[str], preferred: Sequence[str]) -> tuple[str, ...]:
         order = list(dict.fromkeys([*preferred, *self.vocabulary.needs]))
@@ -635,7 +540,7 @@ class Understanding:
         return None
 
     def _carried_topics(
-        self, said: _Scores, tools: tuple[str, ...], history: Sequence[Turn]
+        self, said: Scores, tools: tuple[str, ...], history: Sequence[Turn]
     ) -> tuple[str, ...]:
         """The topics of the previous question when it asked a fact (topics, no task) and the
         follow-up names no topic, tool or task of its own."""
@@ -643,62 +548,7 @@ class Understanding:
             return ()
         before = self._score(fold_words(history[-1].question))
         real = before.topic_total - before.topics.get("tool-price", 0)
-        return _ranked(before.topics) if real and not before.need_total else ()
-
-    def _previous_subject(self, history: Sequence[Turn]) -> tuple[str, ...]:
-        """The tools the owner's previous question named ("c'est quoi Make ?")."""
-        return tuple(t.id for t in self.catalogue.named_in(fold_words(history[-1].question)))
-
-    def _previous_tools(self, history: Sequence[Turn]) -> tuple[str, ...]:
-        """The tools the last answer that proposed some named (not those its example case
-        mentions): "combien en tout ?" after a question on the law is about those tools."""
-        for turn in reversed(history):
-            proposal = _CASE_START.split(turn.answer, maxsplit=1)[0]
-            tools = tuple(t.id for t in self.catalogue.named_in(fold_words(proposal)))
-            if tools:
-                return tools
-        return ()
-
-    def _rank_named(self, question: str, history: Sequence[Turn]) -> str:
-        """ "le premier c'est quoi ?", "et le 2e outil ?": the message with the name of that
-        tool of the last proposal in place of its rank, read as if the owner had named it."""
-        both = _BOTH.search(question) if history else None
-        proposed = self._previous_tools(history) if history else ()
-        if both is not None and len(proposed) >= 2:  # "c quoi la diff entre les 2 ?"
-            names = [t.short_name for t in map(self.catalogue.get, proposed[:2]) if t]
-            return question[: both.start()] + " et ".join(names) + question[both.end() :]
-        match = _BY_RANK.search(question) if history else None
-        if match is None:
-            return question
-        rank = _RANKS[fold_words(match.group(1))]
-        if not -len(proposed) <= rank < len(proposed):
-            return question
-        tool = self.catalogue.get(proposed[rank])
-        name = tool.short_name if tool is not None else match.group(0)
-        return question[: match.start()] + name + question[match.end() :]
-
-
-# where an answer's example case starts (bot/messages.py CASE_REAL, CASE_ILLUSTRATIVE)
-_CASE_START = re.compile(r"\bExemple(?: illustratif \(pas une preuve de résultat\))? : «")
-
-
-_RANKS = {
-    **dict.fromkeys(("premier", "premiere", "1er", "1ere"), 0),
-    **dict.fromkeys(("deuxieme", "2eme", "2e", "2nd", "second", "seconde"), 1),
-    **dict.fromkeys(("troisieme", "3eme", "3e"), 2),
-    **dict.fromkeys(("dernier", "derniere"), -1),
-}
-_BOTH = re.compile(
-    r"\b(?:les|ces) (?:2|deux)(?: outils| logiciels| applis| solutions| trucs)?\b"
-    r"(?! (?:mois|jours|semaines|fois|premiers|derniers))",
-    re.IGNORECASE,
-)
-_BY_RANK = re.compile(
-    r"\b(?:le|la) (premi[eè]re?|1(?:er|[eè]re)|deuxi[eè]me|2(?:[eè]me|e|nd)|seconde?"
-    r"|troisi[eè]me|3(?:[eè]me|e)|derni[eè]re?)\b(?: (?:outil|logiciel|appli|application|truc))?"
-    r"(?! (?:mois|jour|semaine|trimestre|fois|pas|temps))",
-    re.IGNORECASE,
-)
+        return ranked(before.topics) if real and not before.need_total else ()
 
 
 def _is_question(question: str, folded: str) -> bool:
@@ -729,61 +579,9 @@ _FOR_TASK = re.compile(
 )
 
 
-def _needs_around(
-    found: list[tuple[int, int, str]], need_spans: dict[str, list[tuple[int, int, str]]]
-) -> tuple[str, ...]:
-    """The needs whose words hold every place a kind is named (empty when a kind's word is
-    its own somewhere: "un outil d'image")."""
-    holders = []
-    for start, end, _ in found:
-        around = [
-            n
-            for n, spans in need_spans.items()
-            if any(a <= start and end <= b for a, b, _ in spans)
-        ]
-        if not around:
-            return ()
-        holders += around
-    return tuple(dict.fromkeys(holders))
-
-
-def _strong_needs(scores: _Scores) -> tuple[str, ...]:
-    """The needs the message names clearly: by a phrase or two words, or by one word after
-    "et" ("des posts insta et les visuels"), in the order said."""
-    found = [k for k, v in scores.needs.items() if v >= 2 or k in scores.added]
-    return tuple(sorted(found, key=lambda k: (-scores.needs[k], scores.need_at.get(k, 0))))
-
-
-def _need_scores(spans: dict[str, list[tuple[int, int, str]]]) -> dict[str, int]:
-    """Each need's score, a keyword inside another need's longer phrase left out ("mon site"
-    is no marketing need inside "un chatbot sur mon site")."""
-    every = [(start, end) for found in spans.values() for start, end, _ in found]
-    scores = {}
-    for need, found in spans.items():
-        kept = {
-            keyword
-            for start, end, keyword in found
-            if not any(a <= start and end <= b and b - a > end - start for a, b in every)
-        }
-        scores[need] = sum(len(keyword.split()) for keyword in kept)
-    return scores
-
-
-_AND_THE = re.compile(
-    r"\b(?:et|ainsi que|plus)(?: aussi)?(?: pour)? (?:le|la|les|l|mes|ma|mon|nos|des)\s$"
-)
-
-
 def _clauses(text: str) -> list[str]:
     """The clauses of a message: its sentences, and what follows "et au passage", "sinon"..."""
     return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= 2]
-
-
-def _ranked(scores: dict[str, int]) -> tuple[str, ...]:
-    """Keys with a positive score, best first (ties keep the vocabulary's order)."""
-    order = list(scores)
-    kept = [k for k in order if scores[k] > 0]
-    return tuple(sorted(kept, key=lambda k: (-scores[k], order.index(k))))
 
 
 def _budget(question: str, profile: Profile, history: Sequence[Turn]) -> float | None:

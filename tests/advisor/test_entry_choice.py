@@ -9,7 +9,7 @@ from bot.catalogue import Catalogue, CatalogueTool
 from bot.entry_choice import EntryChoice
 from bot.faq import Faq
 from bot.keywords import KeywordSet
-from bot.understanding import Request
+from bot.request import Request
 from retrieval.faq_section import Entry
 
 CATALOGUE = Catalogue(

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot.catalogue import Catalogue, CatalogueTool
+from bot.request import Request
 from bot.tool_choice import CHEAPER_TOOLS, MAX_TOOLS, choose_tools
-from bot.understanding import Request
 from retrieval.vocabulary import INTENT_CUES, DomainVocabulary
 
 VOCABULARY = DomainVocabulary.model_validate(
