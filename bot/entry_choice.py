@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.catalogue import Catalogue
+from bot.catalogue import Catalogue, CatalogueTool
 from bot.faq import Faq, Match, names_in
 from bot.keywords import KeywordSet, fold_words
 from bot.request import Request
@@ -53,13 +53,18 @@ _PRICE_WORDS = frozenset(
 )
 
 
+def _asked_topics(request: Request) -> list[str]:
+    """The topics asked about, the price and "c'est vrai que… ?" (how the owner asks, not
+    what about) left out."""
+    return [t for t in request.topics if t not in ("tool-price", VERIFICATION_TOPIC)]
+
+
 def main_topic_test(request: Request, topic_words: Mapping[str, KeywordSet]) -> TopicTest | None:
     """Whether a text speaks of the question's main topic (its keywords); the price comes
     from the catalogue, so the main topic is the other one asked."""
     if not request.topics:
         return None
-    # "c'est vrai que… ?" says how the owner asks, not what about
-    asked = [t for t in request.topics if t not in ("tool-price", VERIFICATION_TOPIC)]
+    asked = _asked_topics(request)
     main = asked[0] if asked else request.topics[0]
     words = topic_words[main]
     return lambda text: bool(words.found(fold_words(text)))
@@ -127,15 +132,9 @@ class EntryChoice:
         for part in parts:
             if len(set(analyze(part))) < 2:
                 continue
-            folded = fold_words(part)
-            names = [
-                c.short_name
-                for c in cards
-                if not set(fold_words(c.short_name).split()) & set(folded.split())
-            ]
-            asked = " ".join([part.strip(), *names, self._unsaid(replace(request, folded=folded))])
-            about = replace(request, text=asked, fact_text="", folded=fold_words(asked))
-            found = self.match(about, related)
+            words = set(fold_words(part).split())
+            unsaid = [c for c in cards if not set(fold_words(c.short_name).split()) & words]
+            found = self.match(self._restated(request, part.strip(), unsaid), related)
             if found is None or found.entry == first.entry or found.score < SECOND_ENTRY_MIN:
                 continue
             own = set(analyze(found.entry.answer))
@@ -149,7 +148,7 @@ class EntryChoice:
         """A question on two topics ("y a des aides pour former mes salariés ?": aid and
         training) is best answered by an entry that speaks of both, not of the one its
         words share most with."""
-        asked = [t for t in request.topics if t not in ("tool-price", VERIFICATION_TOPIC)]
+        asked = _asked_topics(request)
         if len(asked) < 2:
             return scored
         tests = [self._topic_words[t] for t in asked[:2]]
@@ -175,12 +174,18 @@ class EntryChoice:
         subjects = dict.fromkeys([*([named] if named else []), both, ()])
         for tools in subjects:
             cards = [t for t in map(self.catalogue.get, tools) if t is not None]
-            asked = " ".join([request.text, *(t.short_name for t in cards), self._unsaid(request)])
-            about = replace(request, tools_named=tools, text=asked, fact_text="")
-            found = self.faq.best(asked, related=related, allowed=self._rules(about))
+            about = self._restated(replace(request, tools_named=tools), request.text, cards)
+            found = self.faq.best(about.text, related=related, allowed=self._rules(about))
             if found is not None and found.score >= FOLLOW_UP_ENTRY_MIN:
                 return found
         return None
+
+    def _restated(self, request: Request, text: str, cards: Sequence[CatalogueTool]) -> Request:
+        """The request asking `text`, completed with what the conversation leaves unsaid:
+        the tools' names and the topic's ("et pour les amendes ?" after the AI Act)."""
+        asked = " ".join([text, *(c.short_name for c in cards)])
+        asked = " ".join([asked, self._unsaid(replace(request, folded=fold_words(text)))])
+        return replace(request, text=asked, fact_text="", folded=fold_words(asked))
 
     def _unsaid(self, request: Request) -> str:
         """The name of the conversation's topic when the follow-up does not say it: "et pour
