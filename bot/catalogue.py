@@ -137,7 +137,7 @@ class CatalogueTool:
     def price_text(self) -> str:
         """The monthly price in French, or that it is not published (and why, when short)."""
         if self.price is None:
-            if "gratuit" in self.free_tier.lower():  # "Traducteur gratuit avec limites"
+            if self.free_start:  # "Traducteur gratuit avec limites", not "aucune relevée…"
                 return FREE_THEN_UNKNOWN
             reason = self.price_unknown.strip()
             short = reason and len(reason) <= MAX_REASON_CHARS and "publi" not in reason

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.catalogue import (
+    FREE_THEN_UNKNOWN,
     PRICE_UNKNOWN,
     Catalogue,
     CatalogueTool,
@@ -291,3 +292,22 @@ def test_a_version_glued_to_a_name_still_names_the_tool() -> None:
     )
     assert [t.id for t in catalogue.named_in("c quoi qwen3 max")] == ["tool-qwen-chat"]
     assert catalogue.named_in("qwenix") == []
+
+
+@pytest.mark.parametrize(
+    ("free_tier", "text"),
+    [
+        ("Traducteur gratuit avec limites", FREE_THEN_UNKNOWN),
+        # free for the client who books, not for the owner who pays
+        ("aucune relevée (gratuit pour le client qui réserve)", PRICE_UNKNOWN),
+    ],
+)
+def test_an_unknown_price_is_free_to_start_only_when_the_free_tier_is(
+    free_tier: str, text: str
+) -> None:
+    card = CatalogueTool.from_fiche(
+        tool_fiche(
+            "tool-resa", price_eur_month=None, price_unknown="non publié", free_tier=free_tier
+        )
+    )
+    assert card.price_text() == text
