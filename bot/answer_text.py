@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot import messages as msg
 from bot.catalogue import CatalogueTool, format_date, format_eur, format_monthly
+from bot.keywords import fold_words
 from bot.sentences import Sentence
 
 ILLUSTRATIVE_KINDS = frozenset({"marketing", "illustrative"})
@@ -46,12 +47,14 @@ def cheaper_sentence(tools: Sequence[CatalogueTool], before_max: float | None) -
     priced = [t for t in tools if t.price is not None]
     low = sum(t.price[0] for t in priced if t.price)
     high = sum(t.price[1] for t in priced if t.price)
-    text = msg.CHEAPER.format(
-        tools=", ".join(with_price(t) for t in tools), total=format_monthly(low, high)
-    )
-    if before_max is not None and before_max > high:
+    text = msg.CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
+    if len(priced) >= 2:  # one tool's price is already its total
+        text += msg.CHEAPER_TOTAL.format(total=format_monthly(low, high))
+    if before_max is not None and len(priced) == len(tools) and before_max > high:
         text += msg.CHEAPER_BEFORE.format(before=format_monthly(before_max, before_max))
-    return text + msg.CHEAPER_CLOSING
+    free = [t.short_name for t in tools if t.free_start]
+    # "start with the free offers" only when there is one
+    return text + "." + (_start_free(free) if free else msg.PAY_MONTHLY)
 
 
 def fits_budget_sentence(tools: Sequence[CatalogueTool], budget: float) -> str:
@@ -60,14 +63,14 @@ def fits_budget_sentence(tools: Sequence[CatalogueTool], budget: float) -> str:
         budget=format_eur(budget), tools=", ".join(with_price(t) for t in tools)
     )
     free = [t.short_name for t in tools if t.free_start]
-    return text + (msg.START_FREE.format(tools=" et ".join(free)) if free else "")
+    return text + (_start_free(free) if free else "")
 
 
 def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
     """The proposal is already the cheapest the catalogue offers for this need."""
     free = [t.short_name for t in tools if t.free_start]
     text = msg.NOTHING_CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
-    return text + (msg.START_FREE.format(tools=" et ".join(free)) if free else "")
+    return text + (_start_free(free) if free else "")
 
 
 def cost_sentence(tools: Sequence[CatalogueTool]) -> str:
@@ -167,3 +170,12 @@ def model_price_table(rows: Sequence[tuple[CatalogueTool, str, float, float]]) -
         lines.append(msg.MODEL_PRICE_LINE.format(model=model, vendor=vendor, **prices))
     lines.append(msg.MODEL_PRICES_NOTE)
     return "\n".join(lines)
+
+
+def _start_free(names: Sequence[str]) -> str:
+    """ "Commencez par l'offre gratuite de Canva et d'Asana…" (elided before a vowel)."""
+    of = [f"d'{n}" if fold_words(n[:1]) in _VOWELS else f"de {n}" for n in names]
+    return msg.START_FREE.format(tools=" et ".join(of))
+
+
+_VOWELS = frozenset("aeiouy")

@@ -363,9 +363,7 @@ UNKNOWN_TOOL_PRICE = (
 )
 NOTHING_CHEAPER = "Je n'ai rien de moins cher pour ce besoin : {tools}."
 FITS_BUDGET = "Avec {budget} € par mois, la proposition tient déjà : {tools}."
-START_FREE = (
-    " Commencez par l'offre gratuite de {tools} et ne payez que si le pilote est concluant."
-)
+START_FREE = " Commencez par l'offre gratuite {tools} et ne payez que si le pilote est concluant."
 PLAN_STILL_HOLDS = (
     "Le plan de test de deux semaines ci-dessous reste valable, avec un outil que vous "
     "connaissez déjà."
@@ -384,9 +382,10 @@ NO_NEED_FOUND = (
 )
 CASE_REAL = "Exemple : « {title} » [{n}]."
 CASE_ILLUSTRATIVE = "Exemple illustratif (pas une preuve de résultat) : « {title} » [{n}]."
-CHEAPER = "Version la moins chère : {tools}, soit {total} au total"
+CHEAPER = "Version la moins chère : {tools}"
+CHEAPER_TOTAL = ", soit {total} au total"
 CHEAPER_BEFORE = ", contre {before} au plus pour la proposition précédente"
-CHEAPER_CLOSING = ". Commencez par les offres gratuites et ne payez que si le pilote est concluant."
+PAY_MONTHLY = " Payez au mois, pas à l'année, tant que le pilote n'a pas fait ses preuves."
 COST_OF_PROPOSAL = "Coût par mois de la proposition : {tools}, soit {total} au total"
 COST_UNPUBLISHED = (
     "Coût par mois de la proposition : {tools}. Aucun de ces prix n'est publié : "

@@ -12,7 +12,7 @@ where one is off-topic.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.catalogue import Catalogue, CatalogueTool
 from bot.keywords import fold_words
@@ -41,6 +41,8 @@ _CHANNEL_NICKNAMES = {
     "wa": "whatsapp",
 }
 _OTHERWISE = re.compile(r"\b(sinon|a part|autre chose que|plutot que|a la place)\b")
+# "le moins cher des deux ?", "lequel est le moins cher ?": one of the tools just proposed
+_AMONG_THEM = re.compile(r"\b(?:des|entre les|parmi les|de ces) (?:2|deux|3|trois)\b|\blequel\b")
 _GENERIC_NAME_WORDS = frozenset(
     {
         "application",
@@ -98,7 +100,10 @@ def choose_tools(
         ]
         if previous and request.budget is not None and _ceiling(previous) <= request.budget:
             return previous  # "et si j'ai que 20 € ?": the proposal already fits
-        cheaper = sorted(chosen, key=_cheapest_first)[: len(previous) or CHEAPER_TOOLS]
+        cheapest = _cheapest_first(_technical(request, vocabulary))
+        if previous and _AMONG_THEM.search(request.folded):  # "le moins cher des deux ?"
+            return sorted(previous, key=lambda t: (not t.free_start, *cheapest(t)))[:1]
+        cheaper = sorted(chosen, key=cheapest)[: len(previous) or CHEAPER_TOOLS]
         return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
     others = [n for n in request.strong_needs if n != request.need] if chosen else []
     for other in others[:1]:  # (no tool for the main task: its answer says so, nothing else)
@@ -158,7 +163,7 @@ def _for_need(
         pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
     )
     if request.follow_up == "cheaper":
-        ranked.sort(key=_cheapest_first)
+        ranked.sort(key=_cheapest_first(technical))
     elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
         ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
@@ -345,9 +350,15 @@ def _entry_price(tool: CatalogueTool) -> tuple[float, bool, float]:
     return low, not tool.eu_hosted, high
 
 
-def _cheapest_first(tool: CatalogueTool) -> tuple[float, float]:
-    """Cheapest first: the lower price ceiling, then a free way in."""
-    return (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
+def _cheapest_first(technical: bool) -> Callable[[CatalogueTool], tuple[float, ...]]:
+    """Cheapest first: the lower price ceiling, then a free way in; for an owner who does not
+    code, a tool to install or call from code comes after those ready to use."""
+
+    def key(tool: CatalogueTool) -> tuple[float, ...]:
+        prices = (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
+        return (1 if _needs_a_developer(tool) and not technical else 0, *prices)
+
+    return key
 
 
 def _ceiling(tools: Sequence[CatalogueTool]) -> float:

@@ -56,6 +56,9 @@ _NO_BUDGET = re.compile(
     r"|\b(?:ia|outil|appli|application|logiciel|solution|truc)s? gratuite?s?\b"
     r"|\bgratuite?s? si possible\b|\b(?:que du|en) gratuit\b"
     r"|\b(?:sans (?:rien )?|pas |rien )payer\b|\bgratos\b"
+    # "gratuit svp", "qqch de gratuit", and "et gratuit ?" said alone after a proposal
+    r"|\bgratuite?s? (?:svp|stp|de preference|idealement)\b|\bde gratuit\b"
+    r"|^(?:et |mais |ok |sinon )*(?:en |du )?gratuite?s?$"
 )
 _ASKS_COST = (
     "combien",

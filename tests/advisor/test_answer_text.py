@@ -3,7 +3,7 @@ cards do."""
 
 from __future__ import annotations
 
-from bot.answer_text import cost_sentence
+from bot.answer_text import cheaper_sentence, cost_sentence
 from bot.catalogue import CatalogueTool
 
 
@@ -26,3 +26,16 @@ def test_no_published_price_is_no_total_not_free() -> None:
     text = cost_sentence([card("Robot", None), card("Standard", None)])
     assert "gratuit" not in text and "au total" not in text
     assert "Aucun de ces prix n'est publié" in text
+
+
+def test_a_cheaper_set_urges_free_offers_only_when_a_tool_has_one() -> None:
+    free = cheaper_sentence([card("Agenda", (0, 15))], before_max=40)
+    assert "Agenda (0 à 15 €/mois), contre 40 €/mois" in free
+    assert "l'offre gratuite d'Agenda" in free and "au total" not in free  # one tool: no total
+    paid = cheaper_sentence([card("Mails", (5, 30))], before_max=40)
+    assert "gratuit" not in paid and "au mois" in paid
+
+
+def test_a_cheaper_set_with_an_unpublished_price_claims_no_saving() -> None:
+    text = cheaper_sentence([card("Robot", None)], before_max=40)
+    assert "contre" not in text and "gratuit" not in text

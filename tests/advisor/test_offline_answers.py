@@ -109,6 +109,16 @@ async def test_cheaper_follow_up_costs_less(advisor: Advisor) -> None:
     assert "contre" in cheaper.answer
 
 
+async def test_the_cheaper_of_the_two_is_one_of_the_two(advisor: Advisor) -> None:
+    question = "Je tiens une boulangerie, je croule sous les commandes WhatsApp, que faire ?"
+    first = await advisor.advise(question)
+    history = [Turn(question=question, answer=first.answer)]
+    cheaper = await advisor.advise("le moins cher des deux ?", history=history)
+    assert len(first.tools) >= 2 and len(cheaper.tools) == 1
+    assert cheaper.tools[0].name in {t.name for t in first.tools}
+    assert cheaper.tools[0].monthly_cost_eur.max == min(t.monthly_cost_eur.max for t in first.tools)
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)

@@ -652,6 +652,24 @@ def test_shipped_a_free_wish_is_a_zero_budget_and_cheap_first(shipped: Understan
     assert request.budget == 0.0 and request.wants_cheap
 
 
+@pytest.mark.parametrize(
+    "message", ["des visuels pour ma boucherie, gratuit svp", "qqch de gratuit pour mes devis"]
+)
+def test_shipped_a_free_wish_said_otherwise_is_a_zero_budget(
+    shipped: Understanding, message: str
+) -> None:
+    assert shipped.read(message).budget == 0.0
+
+
+def test_shipped_free_said_alone_after_a_proposal_is_a_zero_budget(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("et gratuit ?", history=[PROPOSAL])
+    assert request.budget == 0.0 and request.follow_up == "cheaper"
+    # asking whether something is free states no budget
+    assert shipped.read("c'est gratuit ?", history=[PROPOSAL]).budget is None
+
+
 PROPOSAL = Turn(
     question="les clientes oublient leurs rdv",
     answer="Pour les rendez-vous, commencez par Calendly (0 à 14,7 €/mois), puis Brevo si besoin.",
