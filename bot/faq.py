@@ -339,6 +339,8 @@ _SAME_ASK = _synonyms(
     "sécuriser sécurité sécurisé sécurisée",
     "répondre réponse réponses",
     "consentement accord autorisation",
+    # "les noms de mes patients": their personal data
+    "données donnée coordonnées noms",
     "reporté reporter report repoussé repousser décalé décaler",
     # one trade, several words: the shop, the person, the trade
     "pharmacie pharmacien pharmacienne pharmacies pharmaciens officine",
@@ -348,6 +350,7 @@ _SAME_ASK = _synonyms(
     "kiné kinés kinésithérapeute kinésithérapeutes",
     "plombier plombiers plomberie",
     "notaire notaires notarial notariale",
+    "infirmière infirmier infirmières infirmiers",
 )
 
 _PRICE_TERM = _SAME_ASK[analyze("prix")[0]]  # every word of a price question stems to this

@@ -78,7 +78,13 @@ _NOT_DEFINED = frozenset(
     {
         *("mieux", "meilleur", "meilleure", "plus", "moins", "prix", "tarif", "risque"),
         *("probleme", "problème", "solution", "outil", "différence", "difference", "diff"),
+        *("intérêt", "interet", "but", "souci", "danger", "principe"),
     }
+)
+# "le Cloud Act, c'est quoi le problème ?", "l'open source c'est quoi l'intérêt ?": what the
+# named term is, asked from one side; its definition answers
+_ASPECTS = frozenset(
+    {"probleme", "problème", "risque", "intérêt", "interet", "but", "souci", "danger", "principe"}
 )
 # "Qwen c'est quoi exactement ?", "les hallucinations c quoi ?": the term comes first
 _DEFINITION_AFTER = re.compile(
@@ -353,6 +359,9 @@ def _asked_term(question: str) -> str | None:
     """The term a definition question asks about, before or after "c'est quoi"."""
     before = _DEFINITION_ASKED.search(question)
     if before and before.group(1).lower() in _NOT_DEFINED:
+        after = _DEFINITION_AFTER.search(question) if before.group(1).lower() in _ASPECTS else None
+        if after and after.group(1).split()[0].lower() not in _NOT_TERMS:
+            return after.group(1)  # "le Cloud Act c'est quoi le problème ?"
         return None  # "c'est quoi le mieux pour mes devis ?" asks for a choice
     if before and before.group(1).lower() not in _NOT_TERMS:
         return before.group(1)

@@ -207,3 +207,27 @@ def test_a_trade_asks_alike_as_a_shop_or_as_a_person() -> None:
     other = Entry("guide-rgpd", "Je suis kiné, l'IA peut écrire mes comptes rendus ?", "Oui.")
     found = Faq([entry, other]).best("pharmacie : une IA peut conseiller les clients ?")
     assert found is not None and found.entry is entry
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["le cloud act c'est quoi le probleme ?", "le Cloud Act, c'est quoi l'intérêt pour eux ?"],
+)
+def test_what_a_term_is_asked_from_one_side_may_be_answered_by_its_definition(
+    question: str,
+) -> None:
+    definition = Entry("fact-cloud-act", "Le Cloud Act, c'est quoi ?", "Une loi américaine.")
+    assert np.isfinite(Faq([definition]).wording_scores(question)).all()
+
+
+def test_a_choice_asked_with_c_est_quoi_is_no_definition() -> None:
+    definition = Entry("guide-devis", "Un devis, c'est quoi ?", "Une offre chiffrée.")
+    assert not np.isfinite(
+        Faq([definition]).wording_scores("les devis c'est quoi le mieux ?")
+    ).any()
+
+
+def test_names_of_clients_are_their_data() -> None:
+    entry = Entry("guide-rgpd", "Puis-je mettre les données de mes patients dans ChatGPT ?", "Non.")
+    found = Faq([entry]).best("je peux mettre les noms de mes patients dans chatgpt ?")
+    assert found is not None and found.entry is entry
