@@ -143,6 +143,10 @@ class Understanding:
         question = self._earlier.rank_named(question, history)  # "le premier ?" -> "Planity ?"
         folded = " ".join(self._spelled.get(w, w) for w in fold_words(question).split())
         said = self._score(folded)
+        # "j'ai le droit de faire des faux avis ?": the rule answers, not a refusal
+        rule_asked = bool(said.cues.get("dishonest")) and _asks_if_allowed(question, folded)
+        if rule_asked:
+            said = replace(said, cues={**said.cues, "dishonest": 0})
         # a search that found nothing close guesses no topic: "tu peux me prêter 200 balles ?"
         # is not about the ROI passage that holds "200 €"
         confident = similarity is None or similarity >= OFF_TOPIC_SIMILARITY
@@ -176,6 +180,8 @@ class Understanding:
             intent = "information" if self._asks_rather_than_tells(scores, asks_tool) else intent
         if intent == "need" and self._weighs_named(folded, tools, said):
             intent = "information"  # "Copilot ou ChatGPT pour Word ?": the two compared
+        if rule_asked and intent == "need":
+            intent = "information"
         needs, stated = self._needs_of(scores, profile, sector, history, follow_up)
         if follow_up and _OTHER_WAY.search(folded):  # "et sur Instagram ?": the same task
             needs = tuple(dict.fromkeys([*self._previous_needs(history), *needs]))
@@ -552,6 +558,17 @@ class Understanding:
         before = self._score(fold_words(history[-1].question))
         real = before.topic_total - before.topics.get("tool-price", 0)
         return ranked(before.topics) if real and not before.need_total else ()
+
+
+def _asks_if_allowed(question: str, folded: str) -> bool:
+    """ "est-ce que je peux…", "c'est légal de… ?": whether something is allowed."""
+    return _is_question(question, folded) and bool(_MAY_I.search(folded))
+
+
+_MAY_I = re.compile(
+    r"\b(?:je peux|j ai le droit|ai je le droit|on peut|on a le droit|puis je|peut on|"
+    r"est ce legal|c est legal|est il legal|legal de|autorise de|interdit de)\b"
+)
 
 
 def _is_question(question: str, folded: str) -> bool:
