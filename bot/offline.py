@@ -557,26 +557,24 @@ class Composer:
         return []
 
     def _case(self, request: Request, hits: Sequence[Hit]) -> Fiche | None:
-        """A case of this need and of the owner's trade (those the search found first), else
-        a case of this need the search found."""
-        found = []
-        for hit in hits:
-            fiche = self.lookup(hit.fiche_id) if hit.type == "case" else None
-            if fiche is not None and request.need in (fiche.meta.get("use_cases") or ()):
-                found.append(fiche)
-        of_trade = [f for f in [*found, *self.cases] if self._case_of_trade(f, request)]
-        # a plumber's own case before a physiotherapist's the search found first; among them,
-        # one written about this need first (a bakery's posts, not its reviews); with none of
-        # the trade, a case written about this need before one that only mentions it
-        about_need = [c for c in self.cases if _use_cases(c)[:1] == (request.need,)]
-        pool = of_trade or [*found, *about_need]
-        pool = sorted(pool, key=lambda f: _use_cases(f)[:1] != (request.need,))
+        """A case written about this need (its first use case; a restaurant's reviews are no
+        case for a bakery's posts): of the owner's trade first, even one the search found
+        after a physiotherapist's, else the first the search found, else any."""
+        found = [self.lookup(h.fiche_id) for h in hits if h.type == "case"]
+        about_need = [
+            c
+            for c in [*found, *self.cases]
+            if c is not None and _use_cases(c)[:1] == (request.need,)
+        ]
+        of_trade = [c for c in about_need if self._case_of_trade(c, request)]
+        pool = of_trade or about_need
         return pool[0] if pool else None
 
     @staticmethod
     def _case_of_trade(case: Fiche, request: Request) -> bool:
-        same_need = request.need in (case.meta.get("use_cases") or ())
-        return same_need and request.sector is not None and request.sector in case.sectors
+        """A case of the owner's trade written about this need (its first use case)."""
+        about_need = _use_cases(case)[:1] == (request.need,)
+        return about_need and request.sector is not None and request.sector in case.sectors
 
     def _why(self, tool: CatalogueTool, need_id: str | None) -> str:
         """What the tool does for the need: the need's own words for its kind, else the kind's."""

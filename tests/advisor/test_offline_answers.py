@@ -89,6 +89,24 @@ async def test_a_need_gets_its_tools_then_a_case_told_as_an_example(advisor: Adv
     _assert_readable(advice)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "boulangerie, je veux poster plus souvent sur insta",
+        "agence immo, je veux rédiger mes annonces plus vite",
+        "restaurant, je veux répondre plus vite aux messages des clients",
+    ],
+)
+async def test_an_example_case_is_about_the_owners_task(advisor: Advisor, question: str) -> None:
+    advice = await advisor.advise(question)
+    need = advisor.understanding.read(question).need
+    for source in advice.sources:
+        case = advisor.composer.lookup(source.id) if source.id.startswith("case-") else None
+        if case is not None and f"« {case.title} »" in advice.answer:  # told as the example
+            # a restaurant's reviews are no example for a bakery's posts
+            assert case.meta["use_cases"][0] == need, (case.id, need)
+
+
 async def test_off_topic_is_declined_and_steered_back(advisor: Advisor) -> None:
     advice = await advisor.advise("Tu as une recette de la tarte tatin ?")
     assert advice.intent == "out_of_scope" and is_decline(advice)
