@@ -72,8 +72,10 @@ def need_scores(spans: dict[str, list[tuple[int, int, str]]]) -> dict[str, int]:
     return scores
 
 
+# "…et les visuels", "…et faire des devis", "…et gérer les factures": a task added last
 AND_THE = re.compile(
-    r"\b(?:et|ainsi que|plus)(?: aussi)?(?: pour)? (?:le|la|les|l|mes|ma|mon|nos|des)\s$"
+    r"\b(?:et|ainsi que|plus)(?: aussi)?(?: pour)?(?: (?:faire|gerer|\w+er|\w+ir|\w+re))?"
+    r" (?:le|la|les|l|mes|ma|mon|nos|des)\s$"
 )
 
 

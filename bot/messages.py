@@ -346,6 +346,7 @@ NEED_THEN = ", puis {rest} si besoin"
 NEED_CLOSING = ", à tester sur un pilote de deux semaines."
 SECOND_NEED = "Et pour {label} : {tools}."
 SECOND_NEED_NO_TOOL = "Pour {label}, mon catalogue n'a pas encore d'outil."
+SECOND_NEED_SAME_TOOL = "{tool} vous sert aussi pour {label}."
 NO_TOOL_FOR_TRADE = (
     "Mon catalogue n'a pas encore d'outil pour {label} adapté à votre métier : la méthode "
     "ci-dessous reste valable, à tester avec un outil que vous connaissez déjà."

@@ -472,7 +472,9 @@ class Composer:
             if second is not None:
                 parts.append(write.second_need_sentence(second, for_second))
             else:
-                parts += self._unserved_second_need(request)
+                parts += self._shared_second_need(request, main) or self._unserved_second_need(
+                    request
+                )
         elif request.budget is None:
             served = any(request.need in tool.use_cases for tool in self.catalogue)
             text = msg.NO_TOOL_FOR_TRADE if served else msg.NO_TOOL_FOR_NEED
@@ -547,6 +549,16 @@ class Composer:
             return None, []
         need = self.vocabulary.needs.get(others[0])
         return (need.label, [last]) if need is not None else (None, [])
+
+    def _shared_second_need(self, request: Request, tools: Sequence[CatalogueTool]) -> list[str]:
+        """ "…et faire des devis": the other task a tool already proposed serves too (an
+        assistant answers the mails and writes the quotes) is said, not dropped."""
+        other = next((n for n in request.strong_needs if n != request.need), None)
+        need = self.vocabulary.needs.get(other or "")
+        serving = [t for t in tools if other in t.use_cases]
+        if need is None or not serving:
+            return []
+        return [msg.SECOND_NEED_SAME_TOOL.format(tool=serving[0].short_name, label=need.label)]
 
     def _unserved_second_need(self, request: Request) -> list[str]:
         """ "…et les plannings ?": a second task no catalogue tool serves is said, not dropped."""

@@ -116,9 +116,13 @@ def choose_tools(
 def _within_budget(tools: list[CatalogueTool], budget: float | None) -> list[CatalogueTool]:
     """Each tool fits the budget; together too ("j'ai que 30 €": not 0 to 45 € in all), the
     options after the first dropped until they do."""
-    # (a budget of 0 asks for free ways in, which each tool kept already offers)
-    while budget and len(tools) > 1 and _ceiling(tools) > budget:
-        tools = tools[:-1]
+    # (a budget of 0 asks for free ways in, which each tool kept already offers); a tool that
+    # adds nothing to the most it costs (no published price) is not what overruns it
+    while budget and _ceiling(tools) > budget:
+        adding = [t for t in tools[1:] if t.price is not None and t.price[1] > 0]
+        if not adding:
+            break
+        tools = [t for t in tools if t is not adding[-1]]
     return tools
 
 

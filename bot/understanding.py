@@ -41,6 +41,7 @@ PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" 
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
 AUTOMATION_CATEGORY = "automatisation"
+GENERIC_KIND = "assistant"  # "une IA", "un assistant": a kind that names no task
 _ASKS_BOT = re.compile(
     r"\b(?:chat ?bot\w*|bot|robot|repond\w* (?:tout seul|automatiquement)|reponses? auto\w*)\b"
 )
@@ -196,7 +197,7 @@ class Understanding:
             topics=carried or ranked(scores.topics),
             tools_named=tools,
             categories=ranked(scores.kinds),
-            strong_needs=strong_needs(scores),
+            strong_needs=self._strong_needs(scores),
             sector=sector,
             budget=_budget(question, profile, history),
             asks_tools=bool(self._asks_tools.found(folded)),
@@ -493,6 +494,17 @@ class Understanding:
         # a vague message from a known business: its sector's usual needs before the search's
         ordered = [*fallback, *found] if sector else [*found, *fallback]
         return tuple(dict.fromkeys(ordered)), False
+
+    def _strong_needs(self, scores: Scores) -> tuple[str, ...]:
+        """The needs named clearly (bot/message_scores.py), then those named by one word
+        beside their own kind of tool ("faire des vidéos tiktok": a video tool)."""
+        named = {kind for kind, score in scores.kinds.items() if score} - {GENERIC_KIND}
+        by_kind = [
+            need
+            for need, score in scores.needs.items()
+            if score and named & set(self.vocabulary.needs[need].categories)
+        ]
+        return tuple(dict.fromkeys([*strong_needs(scores), *by_kind]))
 
     def _keeps_secrets(self, sector: str | None, scores: Scores) -> bool:
         """A health or law professional asking about their data: EU or at home only."""

@@ -107,6 +107,19 @@ async def test_an_example_case_is_about_the_owners_task(advisor: Advisor, questi
             assert case.meta["use_cases"][0] == need, (case.id, need)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "fleuriste, je réponds aux mails des mariages et faire des devis",
+        "je réponds aux messages de mes clients toute la journée, et aussi faire des devis",
+    ],
+)
+async def test_a_second_task_is_never_dropped(advisor: Advisor, question: str) -> None:
+    """Its own tool, or the first tool said to serve it too (an assistant writes both)."""
+    advice = await advisor.advise(question)
+    assert "pour les devis, courriers et dossiers" in advice.answer, advice.answer
+
+
 async def test_off_topic_is_declined_and_steered_back(advisor: Advisor) -> None:
     advice = await advisor.advise("Tu as une recette de la tarte tatin ?")
     assert advice.intent == "out_of_scope" and is_decline(advice)

@@ -215,6 +215,15 @@ def test_an_unknown_price_never_fits_a_budget_but_may_be_shown() -> None:
     assert choose(request(needs=("messages",), budget=30), [quote]) == ["tool-devis"]
 
 
+def test_a_second_tool_without_a_published_price_is_not_what_overruns_the_budget() -> None:
+    dear = tool("tool-dear", "messagerie", (0, 30), "messages")
+    quote = tool("tool-quote", "image", None, "visuels")
+    req = request(needs=("messages", "visuels"), strong_needs=("messages", "visuels"), budget=15)
+    assert choose(req, [dear, quote]) == ["tool-dear", "tool-quote"]
+    paint = tool("tool-paint", "image", (0, 20), "visuels")  # this one does overrun it
+    assert choose(req, [dear, paint]) == ["tool-dear"]
+
+
 def test_a_published_price_within_budget_ranks_before_an_unknown_one() -> None:
     quote = tool("tool-devis", "messagerie", None, "messages")
     req = request(needs=("messages",), budget=30)

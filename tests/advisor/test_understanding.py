@@ -849,6 +849,22 @@ def test_shipped_a_task_added_last_by_one_word_is_a_second_need(shipped: Underst
     assert not request.kind_serves("image", "contenu-marketing")  # "visuels" is the 2nd's
 
 
+@pytest.mark.parametrize(
+    ("question", "second"),
+    [
+        ("fleuriste, je réponds aux mails des mariages et faire des devis", "devis-admin"),
+        ("menuisier, faire des vidéos tiktok et gérer les factures impayées", "visuels-video"),
+    ],
+)
+def test_shipped_a_second_task_said_by_one_word_is_kept(
+    shipped: Understanding, question: str, second: str
+) -> None:
+    """Added last after a verb ("et faire des devis"), or beside its own kind of tool
+    ("des vidéos": a video tool)."""
+    request = shipped.read(question)
+    assert second in request.strong_needs and len(request.strong_needs) >= 2
+
+
 def test_shipped_a_product_without_a_card_is_a_whole_word(shipped: Understanding) -> None:
     request = shipped.read("agence immo, je veux ecrire les descriptions d'annonces plus vite")
     assert request.other_products == ()
