@@ -496,15 +496,21 @@ class Understanding:
         return tuple(dict.fromkeys(ordered)), False
 
     def _strong_needs(self, scores: Scores) -> tuple[str, ...]:
-        """The needs named clearly (bot/message_scores.py), then those named by one word
-        beside their own kind of tool ("faire des vidéos tiktok": a video tool)."""
-        named = {kind for kind, score in scores.kinds.items() if score} - {GENERIC_KIND}
-        by_kind = [
-            need
-            for need, score in scores.needs.items()
-            if score and named & set(self.vocabulary.needs[need].categories)
-        ]
-        return tuple(dict.fromkeys([*strong_needs(scores), *by_kind]))
+        """The needs named clearly (bot/message_scores.py), then one named by one word
+        beside a kind of tool that serves it and none of those ("faire des vidéos tiktok et
+        gérer les factures": a video tool is the videos' own)."""
+        clear = strong_needs(scores)
+        served = {kind for need in clear for kind in self.vocabulary.needs[need].categories}
+        named = {kind for kind, score in scores.kinds.items() if score}
+        said = [need for need, score in scores.needs.items() if score]
+        by_kind = []
+        for kind in sorted(named - served - {GENERIC_KIND}):  # each kind for the need it is
+            serving = [n for n in said if kind in self.vocabulary.needs[n].categories]
+            if serving:  # "une image" is the visuals' own kind more than the posts'
+                by_kind.append(
+                    min(serving, key=lambda n: self.vocabulary.needs[n].categories.index(kind))
+                )
+        return tuple(dict.fromkeys([*clear, *by_kind]))
 
     def _keeps_secrets(self, sector: str | None, scores: Scores) -> bool:
         """A health or law professional asking about their data: EU or at home only."""

@@ -865,6 +865,13 @@ def test_shipped_a_second_task_said_by_one_word_is_kept(
     assert second in request.strong_needs and len(request.strong_needs) >= 2
 
 
+def test_shipped_a_kind_of_tool_speaks_for_the_need_it_is_most_the_own_of(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("faire les visuels d'une campagne pub avec l'IA ?")
+    assert request.strong_needs == ("visuels-video",)  # an image tool: not the posts' too
+
+
 def test_shipped_a_product_without_a_card_is_a_whole_word(shipped: Understanding) -> None:
     request = shipped.read("agence immo, je veux ecrire les descriptions d'annonces plus vite")
     assert request.other_products == ()
