@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot import messages as msg
+from bot.advice import PilotStep
 from bot.catalogue import CatalogueTool, format_date, format_eur, format_monthly
 from bot.keywords import fold_words
 from bot.sentences import Sentence
 
 ILLUSTRATIVE_KINDS = frozenset({"marketing", "illustrative"})
 MAX_MODEL_ROWS = 6
+START_STEPS = 3  # the first days of the plan, for "je commence comment ?"
 
 
 def names(tools: Sequence[CatalogueTool]) -> str:
@@ -71,6 +73,26 @@ def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
     free = [t.short_name for t in tools if t.free_start]
     text = msg.NOTHING_CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
     return text + (_start_free(free) if free else "")
+
+
+def start_sentence(tool: CatalogueTool, steps: Sequence[PilotStep]) -> str:
+    """The first days of the plan, for "ok et je commence comment ?"."""
+    days: dict[int, list[str]] = {}
+    for step in steps[:START_STEPS]:
+        days.setdefault(step.day, []).append(_lower_first(step.task.rstrip(".")))
+    first = " ; ".join(msg.START_STEP.format(day=d, tasks=", ".join(t)) for d, t in days.items())
+    return msg.START_WITH.format(tool=tool.short_name, steps=first)
+
+
+def simpler_sentence(tool: CatalogueTool, label: str) -> str:
+    """One tool alone, for "plus simple ?"."""
+    return msg.SIMPLER.format(tool=with_price(tool), label=label)
+
+
+def _lower_first(text: str) -> str:
+    """ "Mesurer la situation" -> "mesurer la situation" (not "WhatsApp" -> "whatsApp")."""
+    head = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if head[1:] == head[1:].lower() else text
 
 
 def cost_sentence(tools: Sequence[CatalogueTool]) -> str:

@@ -37,6 +37,7 @@ _SECOND_ASK = re.compile(
     r"comment|pourquoi|o[uù]\s|qui|quand|faut|je dois|on doit|[çc]a)\b)",
     re.IGNORECASE,
 )
+PRICE_NAME = "prix"  # what a price follow-up asks, when it does not say it
 VERIFICATION_TOPIC = "verification"  # the vocabulary's topic of claims to check
 _DOUBT = re.compile(r"\b(?:vraiment|reellement|est il vrai|est ce vrai|c vrai|cest vrai)\b")
 _PRICE = re.compile(r"\d\s?(?:€|\$|euros?|dollars?)|\bgratuit|\bpayant|\bprix non publi")
@@ -166,7 +167,12 @@ class EntryChoice:
         when the owner names none."""
         if request.follow_up != "fact":
             return None
-        before = (request.previous_subject or request.previous_tools)[:1]
+        # "c'est à partir de quand ?" after a question on the AI Act and a proposal: the law's
+        before = (
+            ()
+            if request.topic_carried
+            else (request.previous_subject or request.previous_tools)[:1]
+        )
         named = request.tools_named
         # "et ChatGPT Team ?" is about ChatGPT; "c mieux que ChatGPT ?" after Le Chat, both;
         # "c'est sécurisé ?" after Make, Make; else a general entry asking the same
@@ -190,12 +196,16 @@ class EntryChoice:
     def _unsaid(self, request: Request) -> str:
         """The name of the conversation's topic when the follow-up does not say it: "et pour
         les amendes ?" after an answer on the AI Act asks about the AI Act's fines."""
+        if request.topics[:1] == ("tool-price",):  # "et pour 3 personnes ?": their price
+            return "" if self.faq.asks_price(request.folded) else PRICE_NAME
         name = self._topic_names.get(request.topics[0]) if request.topics else None
         return name[0] if name is not None and not name[1].found(request.folded) else ""
 
     def unknown_product(self, request: Request) -> str:
         """The name of a product the owner asks the price of that the catalogue lacks."""
         if request.topics != ("tool-price",) or request.tools_named or request.stated_need:
+            return ""
+        if request.follow_up is not None:  # "et pour 3 personnes ?" names no product
             return ""
         # "c'est combien ?": every folded part of a word is a price word ("c", "est")
         rest = [w for w in request.text.split() if not set(fold_words(w).split()) <= _PRICE_WORDS]

@@ -253,6 +253,11 @@ class Faq:
         )
         return np.asarray(np.where(kept, per_wording, -np.inf), dtype=np.float64)
 
+    @staticmethod
+    def asks_price(question: str) -> bool:
+        """The question holds a word of price ("combien", "tarif", "coûte")."""
+        return _PRICE_TERM in _terms(question)
+
     def _weight(self, term: str) -> float:
         return self._idf.get(term, self._default_idf)
 
@@ -323,7 +328,7 @@ _SAME_ASK = _synonyms(
     "hébergé hébergée hébergées hébergement héberger stocké stockées stockage serveurs",
     "obligatoire obligé obligée obligation obligations imposer impose",
     "droit légal légale autorisé autorisée permis",
-    "salariés salarié employés employé équipe personnel collaborateurs",
+    "salariés salarié employés employé équipe personnel collaborateurs personnes utilisateurs",
     "aide aides subvention subventions financement financements financer",
     "état public publique publiques publics gouvernement",
     "appli applis application applications app",

@@ -393,6 +393,19 @@ COST_UNPUBLISHED = (
     "demandez un devis aux éditeurs avant de vous engager"
 )
 ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
+START_WITH = (
+    "Pour démarrer avec {tool} : {steps}. Le plan complet des deux semaines est ci-dessous."
+)
+START_STEP = "jour {day}, {tasks}"
+SIMPLER = (
+    "Le plus simple : {tool}, seul, sans autre outil à relier. Testez-le deux semaines sur "
+    "{label} avant d'ajouter quoi que ce soit."
+)
+SOURCES_OF_ANSWER = (
+    "Mes sources sont numérotées sous chaque réponse ([1], [2]…), avec leur date de lecture. "
+    "Un prix ou une règle peut changer : vérifiez-le sur le site de l'éditeur ou de "
+    "l'administration avant de vous engager."
+)
 NO_OTHER = "Je n'ai pas d'autre outil au catalogue pour ce besoin que ceux déjà proposés."
 TOOL_PRICE = "{name} : {price}"
 TOOL_HOSTING = "{name} : données {where}"

@@ -128,6 +128,15 @@ class Composer:
         cites = _Citations()
         parts = []
         asked_about = request.previous_subject or not request.stated_need
+        if request.follow_up == "sources":  # "source ?": the numbered list under each answer
+            return Advice(
+                answer=msg.SOURCES_OF_ANSWER,
+                intent=request.intent,
+                tools=[],
+                pilot=None,
+                sources=[],
+                mode=mode,
+            )
         if request.follow_up == "cost" and not tools and not request.previous_tools:
             # "et c'est combien ?" after an answer that proposed no tool
             return Advice(
@@ -167,6 +176,8 @@ class Composer:
         picks = [tool.to_pick(self._why(tool, request.need)) for tool in tools]
         wants_pilot = request.wants_pilot and not request.vague  # no task to plan for
         pilot = self._pilot(request, picks, profile) if wants_pilot else None
+        if request.follow_up == "start" and pilot is not None and tools:
+            parts = [write.start_sentence(tools[0], pilot.steps)]  # the plan's first days
         return Advice(
             answer="\n\n".join(p for p in parts if p) or msg.FACT_NOT_FOUND,
             intent=request.intent,
@@ -465,6 +476,8 @@ class Composer:
                 parts = [write.cheaper_sentence(tools, before)] if tools else []
         elif request.follow_up == "another":
             parts = [write.another_sentence(tools)]
+        elif request.follow_up == "simpler" and tools:
+            parts = [write.simpler_sentence(tools[0], need.label)]
         elif tools:
             second, for_second = self._second_need(request, tools)
             main = [t for t in tools if t not in for_second]

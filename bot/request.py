@@ -9,8 +9,9 @@ from typing import Literal
 from bot.advice import Intent
 
 # cheaper / another option / the total cost of the previous proposal / more on the same need
-# / a fact about something of the previous answer
-FollowUp = Literal["cheaper", "another", "cost", "more", "fact"]
+# / a fact about something of the previous answer / how to start / a simpler way / where the
+# previous answer comes from
+FollowUp = Literal["cheaper", "another", "cost", "more", "fact", "start", "simpler", "sources"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Request:
     follow_up: FollowUp | None = None
     previous_tools: tuple[str, ...] = ()  # tools of the previous answer (follow-ups)
     previous_subject: tuple[str, ...] = ()  # tools the previous question named (follow-ups)
+    topic_carried: bool = False  # "et en Occitanie ?": the topics are the previous question's
     stated_need: bool = False  # the need comes from the message, not the profile or sector
     strong_needs: tuple[str, ...] = ()  # needs the message names clearly (a phrase, two words)
     fact_text: str = ""  # the clause that asks the fact, in a message that also states a need
@@ -82,5 +84,5 @@ class Request:
     def wants_pilot(self) -> bool:
         """True when the answer includes tools and a two-week pilot."""
         if self.intent == "follow_up":
-            return self.follow_up != "fact"
+            return self.follow_up not in ("fact", "sources")
         return self.intent in ("need", "mixed")

@@ -77,8 +77,13 @@ def choose_tools(
     vocabulary: DomainVocabulary,
 ) -> list[CatalogueTool]:
     """The tools to recommend for this request, best first (empty when none fits)."""
-    if request.declines:
+    if request.declines or request.follow_up == "sources":
         return []
+    previous = _resolve(request.previous_tools, catalogue)
+    if request.follow_up == "start" and previous:  # "je commence comment ?": with those
+        return previous
+    if request.follow_up == "simpler" and previous:  # one tool, ready to use
+        return _simplest(previous, request, vocabulary)[:1]
     if request.follow_up == "cost":  # "et le prix ?" after "c'est quoi Claude ?": Claude's
         return _resolve(request.previous_tools or request.previous_subject, catalogue)
     if request.asks_fact and request.intent != "mixed":
@@ -92,6 +97,8 @@ def choose_tools(
     if request.need not in vocabulary.needs:
         return _resolve(request.tools_named, catalogue)
     chosen = _for_need(request, request.need or "", retrieved, catalogue, vocabulary)
+    if request.follow_up == "simpler":
+        return _simplest(chosen, request, vocabulary)[:1]
     if request.follow_up == "cheaper":
         # never a "cheaper" set that costs more than as many tools proposed before for this
         # need ("et pour les visuels, pas cher ?" asks about another need: nothing to compare)
@@ -111,6 +118,18 @@ def choose_tools(
         # its best tool of a kind not proposed yet (an assistant already serves both)
         chosen += [t for t in extra if _new_kind_that_fits(t, chosen)][:1]
     return _within_budget(chosen[:MAX_TOOLS], request.budget)
+
+
+def _simplest(
+    tools: Sequence[CatalogueTool], request: Request, vocabulary: DomainVocabulary
+) -> list[CatalogueTool]:
+    """The tools ready to use first: nothing to install, code or connect to another tool."""
+    technical = _technical(request, vocabulary)
+
+    def effort(tool: CatalogueTool) -> int:
+        return int(_needs_a_developer(tool) and not technical) + int(tool.category == AUTOMATION)
+
+    return sorted(tools, key=effort)
 
 
 def _within_budget(tools: list[CatalogueTool], budget: float | None) -> list[CatalogueTool]:

@@ -41,6 +41,7 @@ PERMISSION_TOPIC = "data-protection"  # "un notaire peut-il utiliser ChatGPT ?" 
 RETRIEVED_NEED_FICHES = 1  # the best fiche's use cases stand in for a need the words miss
 SPECIFIC_USE_CASES = 2
 AUTOMATION_CATEGORY = "automatisation"
+START_TOPIC = "getting-started"  # "par où commencer ?" asked first; after a plan, its start
 GENERIC_KIND = "assistant"  # "une IA", "un assistant": a kind that names no task
 _ASKS_BOT = re.compile(
     r"\b(?:chat ?bot\w*|bot|robot|repond\w* (?:tout seul|automatiquement)|reponses? auto\w*)\b"
@@ -155,7 +156,7 @@ class Understanding:
         tools = self._named_tools(folded, said)
         others = tuple(name for name, words in self._products.items() if words.found(folded))
         follow_up = self._follow_up(folded, said, tools, bool(history))
-        carried = self._carried_topics(said, tools, history) if follow_up else ()
+        carried = self._carried_topics(folded, said, tools, history) if follow_up else ()
         if carried:  # "et en Occitanie ?" after a question on public aid: still public aid
             follow_up = "fact"
         said_sector = self._sector(folded)
@@ -194,7 +195,8 @@ class Understanding:
             folded=folded,
             intent=intent,
             needs=needs,
-            topics=carried or ranked(scores.topics),
+            topics=carried or ranked(scores.topics) or _seats_price(folded, follow_up),
+            topic_carried=bool(carried),
             tools_named=tools,
             categories=ranked(scores.kinds),
             strong_needs=self._strong_needs(scores),
@@ -398,6 +400,15 @@ class Understanding:
         short = len(folded.split()) <= SHORT_MESSAGE_WORDS
         if not (scores.cues["follow_up"] or short):
             return None
+        if short and scores.cues.get("sources") and not tools:
+            return "sources"  # "source ?", "t'es sûr ?"
+        if scores.cues.get("simpler") and not tools:
+            return "simpler"  # "plus simple ?", "je suis nul en informatique"
+        other_topics = {t for t, v in scores.topics.items() if v} - {START_TOPIC}
+        if scores.cues.get("start") and not tools and not other_topics:
+            return "start"  # "ok et je commence comment ?" (not "…pour l'AI Act ?")
+        if _SEATS.search(folded):
+            return "fact"  # "et pour 3 personnes ?" after a price: the team's price
         if self._costs.found(_NOT_A_COST.sub(" ", folded)) and not tools:
             return "cost"
         if self._asks_tools.found(folded) and not tools:
@@ -567,7 +578,7 @@ class Understanding:
         return None
 
     def _carried_topics(
-        self, said: Scores, tools: tuple[str, ...], history: Sequence[Turn]
+        self, folded: str, said: Scores, tools: tuple[str, ...], history: Sequence[Turn]
     ) -> tuple[str, ...]:
         """The topics of the previous question when it asked a fact (topics, no task) and the
         follow-up names no topic, tool or task of its own."""
@@ -575,7 +586,28 @@ class Understanding:
             return ()
         before = self._score(fold_words(history[-1].question))
         real = before.topic_total - before.topics.get("tool-price", 0)
-        return ranked(before.topics) if real and not before.need_total else ()
+        # after a message that also stated a task, only a follow-up that asks a fact ("c'est
+        # à partir de quand ?") is about its topic; "ok et après ?" is about the task
+        asks_fact = bool(said.cues["information"]) or bool(_ASKS_FACT.search(folded))
+        return ranked(before.topics) if real and (asks_fact or not before.need_total) else ()
+
+
+# "et pour 3 personnes ?", "pour toute l'équipe ?": the price of several seats
+_SEATS = re.compile(
+    r"\bpour (?:\d+|deux|trois|quatre|cinq|six|dix|toute l|tout le|mes|nos) ?"
+    r"(?:personnes?|salaries?|employes?|utilisateurs?|comptes?|postes?|collaborateurs?|"
+    r"equipe|monde|gens)\b"
+)
+# a follow-up that asks a fact ("c'est à partir de quand ?", "et si je le fais pas ?")
+_ASKS_FACT = re.compile(
+    r"\b(?:quand|depuis|jusqu|pourquoi|obligatoire|amende|amendes|sanction|sanctions|"
+    r"si je (?:le fais|respecte) pas|risque quoi|je risque)\b"
+)
+
+
+def _seats_price(folded: str, follow_up: FollowUp | None) -> tuple[str, ...]:
+    """ "et pour 3 personnes ?" after a tool's price asks the price of three seats."""
+    return ("tool-price",) if follow_up == "fact" and _SEATS.search(folded) else ()
 
 
 def _asks_if_allowed(question: str, folded: str) -> bool:

@@ -150,6 +150,33 @@ async def test_the_cheaper_of_the_two_is_one_of_the_two(advisor: Advisor) -> Non
     assert cheaper.tools[0].monthly_cost_eur.max == min(t.monthly_cost_eur.max for t in first.tools)
 
 
+async def _after_a_proposal(advisor: Advisor, follow_up: str) -> tuple[Advice, Advice]:
+    question = "je suis coiffeuse, je veux un outil pour les rdv"
+    first = await advisor.advise(question)
+    history = [Turn(question=question, answer=first.answer)]
+    return first, await advisor.advise(follow_up, history=history)
+
+
+async def test_how_to_start_gets_the_first_days_of_the_plan(advisor: Advisor) -> None:
+    first, start = await _after_a_proposal(advisor, "ok et je commence comment ?")
+    assert start.pilot is not None and first.tools
+    assert start.answer.startswith(f"Pour démarrer avec {first.tools[0].name.split(' (')[0]}")
+    day_one = [s.task for s in start.pilot.steps if s.day == 1]
+    assert day_one[0][1:].rstrip(".") in start.answer  # the plan's own first step
+
+
+async def test_simpler_gets_one_tool_ready_to_use(advisor: Advisor) -> None:
+    first, simpler = await _after_a_proposal(advisor, "plus simple ?")
+    assert len(simpler.tools) == 1 and simpler.tools[0].name in {t.name for t in first.tools}
+    assert simpler.answer.startswith("Le plus simple") and simpler.tools[0].category != "agent"
+
+
+async def test_asking_for_the_source_points_to_the_numbered_sources(advisor: Advisor) -> None:
+    _, sources = await _after_a_proposal(advisor, "source ?")
+    assert "sources sont numérotées" in sources.answer
+    assert sources.pilot is None and not sources.tools
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)

@@ -706,6 +706,36 @@ def test_shipped_the_tools_of_the_last_proposal_outlive_a_question_on_the_law(
     assert request.previous_tools == ("tool-calendly", "tool-brevo")
 
 
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("ok et je commence comment ?", "start"),
+        ("par quoi je commence ?", "start"),
+        ("plus simple ?", "simpler"),
+        ("c'est trop compliqué pour moi", "simpler"),
+        ("source ?", "sources"),
+        ("t'es sûr ?", "sources"),
+        ("et pour 3 personnes ?", "fact"),
+    ],
+)
+def test_shipped_a_follow_up_kind_from_its_words(
+    shipped: Understanding, message: str, kind: str
+) -> None:
+    assert shipped.read(message, history=[PROPOSAL]).follow_up == kind
+
+
+def test_shipped_a_fact_asked_after_a_mixed_message_keeps_its_topic(
+    shipped: Understanding,
+) -> None:
+    mixed = Turn(
+        question="je veux poster sur insta pour mon salon, c'est quoi les obligations ai act ?",
+        answer="Une TPE n'est presque jamais concernée… Commencez par Le Chat, puis Canva.",
+    )
+    request = shipped.read("c'est à partir de quand ?", history=[mixed])
+    assert request.topics[:1] == ("ai-act",) and request.topic_carried
+    assert shipped.read("ok et après ?", history=[mixed]).topics == ()  # the task's next step
+
+
 def test_shipped_a_follow_up_without_a_subject_keeps_the_previous_questions_topic(
     shipped: Understanding,
 ) -> None:
