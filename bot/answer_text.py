@@ -16,6 +16,7 @@ from bot.sentences import Sentence
 
 ILLUSTRATIVE_KINDS = frozenset({"marketing", "illustrative"})
 MAX_MODEL_ROWS = 6
+COMPARED = 2  # tools whose prices are weighed against each other
 START_STEPS = 3  # the first days of the plan, for "je commence comment ?"
 
 
@@ -73,6 +74,18 @@ def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
     free = [t.short_name for t in tools if t.free_start]
     text = msg.NOTHING_CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
     return text + (_start_free(free) if free else "")
+
+
+def price_verdict(tools: Sequence[CatalogueTool]) -> str:
+    """Which of the tools compared costs least, or that they cost the same ("" when a price
+    is not published)."""
+    prices = [t.price for t in tools if t.price is not None]
+    if len(prices) < COMPARED or len(prices) != len(tools):
+        return ""
+    if len(set(prices)) == 1:
+        return msg.SAME_PRICE.format(price=format_monthly(*prices[0]))
+    cheapest = min(tools, key=lambda t: (t.price[1], t.price[0]) if t.price else (0.0, 0.0))
+    return msg.CHEAPEST_OF.format(tool=cheapest.short_name)
 
 
 def start_sentence(tool: CatalogueTool, steps: Sequence[PilotStep]) -> str:

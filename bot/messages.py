@@ -393,6 +393,8 @@ COST_UNPUBLISHED = (
     "demandez un devis aux éditeurs avant de vous engager"
 )
 ANOTHER = "Autre option : {tools}, à tester de la même façon sur deux semaines."
+SAME_PRICE = "Même prix : {price} ; choisissez à l'usage, en les testant sur vos vraies tâches."
+CHEAPEST_OF = "Le moins cher : {tool}."
 START_WITH = (
     "Pour démarrer avec {tool} : {steps}. Le plan complet des deux semaines est ci-dessous."
 )

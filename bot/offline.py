@@ -204,16 +204,17 @@ class Composer:
         plans = (
             named and not any(t.model_prices for t in named) and not _TOKENS.search(request.folded)
         )  # "Claude ou ChatGPT, la différence de prix par mois ?": two subscriptions
-        if per_token and not plans and (_compares(request) or named):  # "deepseek par million"
-            table = self._model_prices(request)
-            if table:
-                return table
+        asks_price = per_token or "tool-price" in request.topics
+        rows = self._model_rows(request, cheapest=per_token) if asks_price else []
+        # "Mistral moins cher qu'OpenAI ?": two providers, not two subscriptions, compared
+        providers = len({tool.id for tool, *_ in rows}) >= COMPARED and len(named) < COMPARED
+        if rows and (providers or (per_token and not plans and (_compares(request) or named))):
+            return write.model_price_table(rows)  # "deepseek par million"
         if len(named) >= COMPARED and ((plans and per_token) or "tool-price" in request.topics):
-            # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side
-            return " ".join(
-                self._cited(write.tool_price_sentence(t), t.id, cites)
-                for t in named[:MAX_FACT_FICHES]
-            )
+            # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side, then which
+            compared = named[:MAX_FACT_FICHES]
+            each = [self._cited(write.tool_price_sentence(t), t.id, cites) for t in compared]
+            return " ".join([*each, write.price_verdict(compared)]).strip()
         if request.other_products and not request.tools_named:  # "Doctolib fait de l'IA ?"
             return write.no_card_sentence(request.other_products[0], tools)
         unknown = self.entries.unknown_product(request)
@@ -422,8 +423,11 @@ class Composer:
             fiche.type == "guide" and fiche.meta.get("category") != "pilote"
         )
 
-    def _model_prices(self, request: Request) -> str:
-        """Token prices of the providers the question names (two models each at most)."""
+    def _model_rows(
+        self, request: Request, *, cheapest: bool
+    ) -> list[tuple[CatalogueTool, str, float, float]]:
+        """Token prices of the providers the question names (two models each at most); with
+        `cheapest`, the cheapest models when it names none ("le LLM le moins cher ?")."""
         words = set(request.folded.split())
         rows: list[tuple[CatalogueTool, str, float, float]] = []
         for tool in self.catalogue:
@@ -435,9 +439,9 @@ class Composer:
             named = [p for p in own if words & set(_model_words(p.model)) - vendor]
             for price in (named or own)[:MODELS_PER_PROVIDER]:
                 rows.append((tool, price.model, price.input_eur, price.output_eur))
-        if not rows and request.wants_cheap:  # "le LLM le moins cher ?": the cheapest models
+        if not rows and cheapest and request.wants_cheap:
             rows = self._cheapest_models()
-        return write.model_price_table(rows) if rows else ""
+        return rows
 
     def _cheapest_models(self) -> list[tuple[CatalogueTool, str, float, float]]:
         """Each provider's cheapest model, the cheapest providers first."""

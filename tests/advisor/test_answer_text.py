@@ -3,7 +3,7 @@ cards do."""
 
 from __future__ import annotations
 
-from bot.answer_text import cheaper_sentence, cost_sentence
+from bot.answer_text import cheaper_sentence, cost_sentence, price_verdict
 from bot.catalogue import CatalogueTool
 
 
@@ -39,3 +39,12 @@ def test_a_cheaper_set_urges_free_offers_only_when_a_tool_has_one() -> None:
 def test_a_cheaper_set_with_an_unpublished_price_claims_no_saving() -> None:
     text = cheaper_sentence([card("Robot", None)], before_max=40)
     assert "contre" not in text and "gratuit" not in text
+
+
+def test_a_price_comparison_says_which_costs_least_or_that_they_cost_the_same() -> None:
+    assert price_verdict([card("Agenda", (0, 15)), card("Mails", (5, 30))]) == (
+        "Le moins cher : Agenda."
+    )
+    same = price_verdict([card("Agenda", (0, 18.4)), card("Mails", (0, 18.4))])
+    assert same.startswith("Même prix : 0 à 18,4 €/mois")
+    assert price_verdict([card("Agenda", (0, 15)), card("Robot", None)]) == ""  # unknown

@@ -177,6 +177,12 @@ async def test_asking_for_the_source_points_to_the_numbered_sources(advisor: Adv
     assert sources.pilot is None and not sources.tools
 
 
+async def test_two_providers_compared_get_their_token_prices(advisor: Advisor) -> None:
+    advice = await advisor.advise("mistral moins cher que openai c vrai ?")
+    assert advice.answer.startswith("Prix par million de tokens")
+    assert "Mistral" in advice.answer and "OpenAI" in advice.answer
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)
