@@ -432,7 +432,7 @@ class Composer:
         rows: list[tuple[CatalogueTool, str, float, float]] = []
         for tool in self.catalogue:
             own = [p for p in tool.model_prices if "/" not in p.model]  # resellers' copies out
-            vendor = set(fold_words(f"{tool.short_name} {tool.vendor}").split()) - {"api"}
+            vendor = set(fold_words(f"{tool.short_name} {tool.vendor}").split()) - _NOT_VENDOR
             family = {next(iter(_model_words(p.model)), "") for p in own} - {""}
             if not own or not words & (vendor | family):
                 continue
@@ -683,6 +683,10 @@ def _compares(request: Request) -> bool:
         w in request.folded.split() for w in ("compar", "difference", "versus", "vs", "entre")
     )
     return cue or "moins cher" in request.folded or "compar" in request.folded
+
+
+# words of a provider's name that name no provider ("Mistral AI", "Alibaba Cloud", "API Qwen")
+_NOT_VENDOR = frozenset({"api", "ai", "ia", "cloud", "labs", "inc", "technologies", "group"})
 
 
 def _model_words(model: str) -> list[str]:
