@@ -352,10 +352,14 @@ _SAME_ASK = _synonyms(
     "boulangerie boulanger boulangère boulangers boulangeries",
     "coiffure coiffeur coiffeuse coiffeurs coiffeuses",
     "restaurant restaurants restaurateur restauratrice resto restos",
-    "kiné kinés kinésithérapeute kinésithérapeutes",
     "plombier plombiers plomberie",
-    "notaire notaires notarial notariale",
-    "infirmière infirmier infirmières infirmiers",
+    # trades bound by the same secret ask alike: a lawyer's answer is a notary's, a
+    # physiotherapist's a dentist's (health data, professional secrecy)
+    "avocat avocats notaire notaires notarial notariale juriste juristes huissier",
+    "kiné kinés kinésithérapeute kinésithérapeutes médecin médecins dentiste dentistes "
+    "ostéo ostéopathe ostéopathes infirmière infirmier infirmières infirmiers sage-femme "
+    "orthophoniste psychologue psy podologue",
+    "confidentialité confidentiel confidentielle confidentiels confidentielles secret",
 )
 
 _PRICE_TERM = _SAME_ASK[analyze("prix")[0]]  # every word of a price question stems to this

@@ -635,7 +635,10 @@ _QUESTION_OPENING = re.compile(
 )
 
 _CLAUSE_END = re.compile(
-    r"(?<=[?!.;])\s+|\s+(?=(?:et au passage|et aussi|et sinon|sinon|et pour|et avec quel)\b)",
+    r"(?<=[?!.;])\s+|\s+(?=(?:et au passage|et aussi|et sinon|sinon|et pour|et avec quel)\b)"
+    # "…avec une IA, ok pour la confidentialité ?", "…, et les droits d'auteur ?"
+    r"|,\s+(?=(?:c['’ ]?est (?:legal|autoris|conforme|permis|risqu)|est[- ]ce|ok pour|"
+    r"niveau|et (?:les|le|la|l['’]|niveau|question)\b))",
     re.IGNORECASE,
 )
 
@@ -679,7 +682,20 @@ def _tells_task(clause: Request) -> bool:
         return False
     if clause.intent in ("need", "mixed") and (clause.asks_help or clause.asks_tools):
         return True
+    if clause.needs and _CAN_AI.search(clause.folded):
+        return True  # "secrétariat téléphonique IA possible ?", "résumer mes actes avec une IA"
+    if clause.intent == "need" and clause.strong_needs and "?" not in clause.text:
+        # "générer des vidéos avec avatar pour nos clients, et les droits ?", but "c'est pour
+        # traduire mes mails" only says what the tool asked about is for
+        return not _CONTEXT.match(clause.folded)
     return bool(clause.strong_needs) and _FOR_TASK.match(clause.folded) is not None
+
+
+_CONTEXT = re.compile(r"^(?:c|c est|ce serait|ca serait|ce sera|c etait|ca sera) pour\b")
+_CAN_AI = re.compile(
+    r"\b(?:possible|faisable|peut le faire|peut faire ca|ca se fait|avec une ia|avec l ia|"
+    r"par une ia|par l ia|une ia (?:peut|pourrait)|l ia (?:peut|pourrait))\b"
+)
 
 
 _ENGLISH = re.compile(

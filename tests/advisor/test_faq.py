@@ -231,3 +231,9 @@ def test_names_of_clients_are_their_data() -> None:
     entry = Entry("guide-rgpd", "Puis-je mettre les données de mes patients dans ChatGPT ?", "Non.")
     found = Faq([entry]).best("je peux mettre les noms de mes patients dans chatgpt ?")
     assert found is not None and found.entry is entry
+
+
+def test_trades_bound_by_the_same_secret_ask_alike() -> None:
+    entry = Entry("guide-rgpd", "Je suis kiné, je peux transcrire mes séances avec l'IA ?", "Oui…")
+    found = Faq([entry]).best("je suis dentiste, je peux transcrire mes séances avec l'IA ?")
+    assert found is not None and found.entry is entry

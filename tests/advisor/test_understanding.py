@@ -902,6 +902,25 @@ def test_shipped_a_kind_of_tool_speaks_for_the_need_it_is_most_the_own_of(
     assert request.strong_needs == ("visuels-video",)  # an image tool: not the posts' too
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ostéo, secrétariat téléphonique IA possible ? et est ce conforme rgpd ?",
+        "agence de com, generer des videos avec avatar pr nos clients, et les droits d'auteur ?",
+        "notaire: resumer les actes longs avec une IA, ok pour la confidentialité ou pas ?",
+    ],
+)
+def test_shipped_a_task_said_plainly_beside_a_question_is_mixed(
+    shipped: Understanding, question: str
+) -> None:
+    assert shipped.read(question).intent == "mixed"
+
+
+def test_shipped_what_a_named_tool_is_for_is_context_not_a_task(shipped: Understanding) -> None:
+    request = shipped.read("deepl pro prix ? c pour traduire mes mails en allemand")
+    assert request.intent == "information"
+
+
 def test_shipped_a_product_without_a_card_is_a_whole_word(shipped: Understanding) -> None:
     request = shipped.read("agence immo, je veux ecrire les descriptions d'annonces plus vite")
     assert request.other_products == ()
