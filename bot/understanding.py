@@ -565,6 +565,7 @@ class Understanding:
         return tuple(serving[:2])
 
     def _sector(self, folded: str) -> str | None:
+        folded = _WITHOUT.sub(" ", folded)  # "des photos sans photographe": not a photographer
         found = {k: s.score(folded) for k, s in self._sectors.items()}
         best = max(found, key=lambda k: found[k], default=None)
         return best if best is not None and found[best] > 0 else None
@@ -691,6 +692,7 @@ def _tells_task(clause: Request) -> bool:
     return bool(clause.strong_needs) and _FOR_TASK.match(clause.folded) is not None
 
 
+_WITHOUT = re.compile(r"\b(?:sans|pas de|pas d|aucun|aucune) (?:(?:un|une|de|d) )?\w+")
 _CONTEXT = re.compile(r"^(?:c|c est|ce serait|ca serait|ce sera|c etait|ca sera) pour\b")
 _CAN_AI = re.compile(
     r"\b(?:possible|faisable|peut le faire|peut faire ca|ca se fait|avec une ia|avec l ia|"

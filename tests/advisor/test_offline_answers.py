@@ -183,6 +183,16 @@ async def test_two_providers_compared_get_their_token_prices(advisor: Advisor) -
     assert "Mistral" in advice.answer and "OpenAI" in advice.answer
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["je veux des belles photos produits pr insta", "photographe, retoucher mes photos plus vite"],
+)
+async def test_photos_get_image_tools_not_video(advisor: Advisor, question: str) -> None:
+    advice = await advisor.advise(question)
+    categories = {t.category for t in advice.tools}
+    assert "image" in categories and not categories & {"video", "avatar-video"}
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)

@@ -921,6 +921,31 @@ def test_shipped_what_a_named_tool_is_for_is_context_not_a_task(shipped: Underst
     assert request.intent == "information"
 
 
+@pytest.mark.parametrize(
+    ("question", "sector"),
+    [
+        ("je fais des gateaux a la maison, je veux des belles photos sans photographe", None),
+        ("asso sportive (foot amateur), les affiches pr les matchs", "conseil-services"),
+        ("pharmacie, je veux répondre aux questions des clients", "sante"),
+    ],
+)
+def test_shipped_a_trade_is_the_owners_own(
+    shipped: Understanding, question: str, sector: str | None
+) -> None:
+    assert shipped.read(question).sector == sector
+
+
+def test_shipped_a_sticky_note_is_no_post_and_clients_numbers_no_attack(
+    shipped: Understanding,
+) -> None:
+    orders = shipped.read("on note les commandes de buches de noel sur des post it")
+    assert orders.need == "messages-clients"
+    legal = shipped.read(
+        "un assistant pr les commandes whatsapp, c legal de stocker les numeros des clients ?"
+    )
+    assert not legal.declines
+
+
 def test_shipped_a_product_without_a_card_is_a_whole_word(shipped: Understanding) -> None:
     request = shipped.read("agence immo, je veux ecrire les descriptions d'annonces plus vite")
     assert request.other_products == ()
