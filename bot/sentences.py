@@ -124,7 +124,10 @@ POSITION_PENALTY, ANAPHORA_PENALTY = 0.02, 0.15
 # a sentence that leans on the previous one ("Cette obligation…") reads badly alone
 _ANAPHORA = re.compile(
     r"^(?:cette|cet|ces|ce|cela|ceci|il|elle|ils|elles|sa|son|ses|leur|leurs|celui|celle|"
-    r"là|en revanche|toutefois|mais|par ailleurs|de plus|ensuite|enfin)\b",
+    r"là|en revanche|toutefois|mais|par ailleurs|de plus|ensuite|enfin|c['’]est)\b"
+    # "…ne demande donc aucune déclaration", "…n'en demande pas": the reason or the thing
+    # is in the sentence before
+    r"|^[^.:;]{0,80}?\b(?:donc|n['’]en)\b",
     re.IGNORECASE,
 )  # only the best sentences by the cheap signals are embedded
 _ASKS_FIGURE = re.compile(
@@ -319,9 +322,10 @@ def best_sentences(
     ]
     kept: dict[tuple[str, int], Sentence] = {}
     for chosen in [best, *others]:
-        group = _with_antecedent(chosen, everything, limit)  # "Elle doit…" needs its subject
+        group = _with_antecedent(chosen, everything)  # "Elle doit…" needs its subject
         fresh = [s for s in group if (s.fiche_id, s.position) not in kept]
-        if len(kept) + len(fresh) > limit or any(_echoes(chosen, k) for k in kept.values()):
+        too_many = kept and len(kept) + len(fresh) > limit  # the best and its antecedent stay
+        if too_many or any(_echoes(chosen, k) for k in kept.values()):
             continue
         kept.update({(s.fiche_id, s.position): s for s in fresh})
     # the best sentence's fiche first (the fact asked, stated first), each fiche in reading order
@@ -433,9 +437,10 @@ def _within(sentences: list[Sentence], best: Sentence) -> list[Sentence]:
     return kept
 
 
-def _with_antecedent(best: Sentence, pool: Sequence[Sentence], limit: int) -> list[Sentence]:
-    """The best sentence, preceded by the one it leans on ("Elle doit…" needs its subject)."""
-    if not _ANAPHORA.match(best.text) or limit < 2:
+def _with_antecedent(best: Sentence, pool: Sequence[Sentence]) -> list[Sentence]:
+    """The best sentence, preceded by the one it leans on ("Elle doit…" needs its subject),
+    even when one sentence was asked for: alone, it makes no sense."""
+    if not _ANAPHORA.match(best.text):
         return [best]
     before = [s for s in pool if s.fiche_id == best.fiche_id and s.position == best.position - 1]
     return [*before, best]

@@ -40,6 +40,7 @@ _CHANNEL_NICKNAMES = {
     "whatsap": "whatsapp",
     "wa": "whatsapp",
 }
+_PLATFORMS = frozenset({"google"})  # a platform in a tool's name beside the chat channels
 _OTHERWISE = re.compile(r"\b(sinon|a part|autre chose que|plutot que|a la place)\b")
 # "le moins cher des deux ?", "lequel est le moins cher ?": one of the tools just proposed
 _AMONG_THEM = re.compile(r"\b(?:des|entre les|parmi les|de ces) (?:2|deux|3|trois)\b|\blequel\b")
@@ -170,7 +171,8 @@ def _for_need(
     kind is the one the owner names)."""
     technical = _technical(request, vocabulary)
     kinds = _kinds(request, need_id, vocabulary, technical)
-    pool = [t for t in catalogue if _serves(t, need_id, kinds, request, technical)]
+    channels = frozenset(vocabulary.channels)
+    pool = [t for t in catalogue if _serves(t, need_id, kinds, request, technical, channels)]
     named_tools = [t for t in pool if t.id in request.tools_named]
     # "ChatGPT ou Claude ?": both named tools of one kind, to compare
     compared = len(named_tools) >= COMPARED_TOOLS and len({t.category for t in named_tools}) == 1
@@ -181,14 +183,13 @@ def _for_need(
     wanted = set(request.tools_named) - asked_about  # "un chatbot WhatsApp", not "DeepSeek ?"
     if asked_about and _OTHERWISE.search(request.folded):  # "Claude en Europe ? sinon quoi"
         pool = [t for t in pool if t.id not in asked_about]
-    channels = frozenset(vocabulary.channels)
     ranked = sorted(
         pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
     )
     if request.follow_up == "cheaper":
         ranked.sort(key=_cheapest_first(technical))
     elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
-        ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical))
+        ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical, channels))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
 
 
@@ -235,7 +236,12 @@ def _is_technical(category: str, vocabulary: DomainVocabulary) -> bool:
 
 
 def _serves(
-    tool: CatalogueTool, need_id: str, kinds: Sequence[str], request: Request, technical: bool
+    tool: CatalogueTool,
+    need_id: str,
+    kinds: Sequence[str],
+    request: Request,
+    technical: bool,
+    channels: frozenset[str],
 ) -> bool:
     """A tool of one of the kinds that serves the need (or that the owner named), within
     budget; a tool with no published price may be shown, never counted as fitting."""
@@ -252,7 +258,7 @@ def _serves(
         return False  # an image API is no answer for a florist's visuals
     if need_id not in tool.use_cases:
         return False
-    if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded):
+    if _other_trade(tool, request.sector) and not _channel_named(tool, request.folded, channels):
         return False  # a restaurant's booking tool for a physiotherapist (WhatsApp is for all)
     return tool.price is None or tool.fits(budget=request.budget)
 
@@ -264,10 +270,11 @@ def _other_trade(tool: CatalogueTool, sector: str | None) -> bool:
     return sector is not None and narrow and sector not in tool.sectors
 
 
-def _channel_named(tool: CatalogueTool, folded: str) -> bool:
-    """The message names a distinctive word of the tool's name: WhatsApp, Instagram, Google."""
+def _channel_named(tool: CatalogueTool, folded: str, channels: frozenset[str]) -> bool:
+    """The message names the platform in the tool's name: WhatsApp, Instagram, Google (not
+    a product: "Mistral ou DeepSeek ?" ranks by fit, not by the name typed)."""
     said = {_CHANNEL_NICKNAMES.get(w, w) for w in folded.split()}  # "insta" is Instagram
-    return bool(_name_words(tool) & said)
+    return bool(_name_words(tool) & said & (channels | _PLATFORMS))
 
 
 def _name_words(tool: CatalogueTool) -> set[str]:
@@ -301,7 +308,7 @@ def _fit(
     named_first = tool.id in wanted and (request.intent != "mixed" or bool(request.fact_text))
     return (
         0 if named_first else 1,
-        0 if _channel_named(tool, request.folded) else 1,  # "mon chatbot WhatsApp"
+        0 if _channel_named(tool, request.folded, channels) else 1,  # "mon chatbot WhatsApp"
         # a bot needs a tool automation can drive: the WhatsApp Platform, not the free app
         1 if request.asks_bot and AUTOMATION in tool.not_with else 0,
         _kind_rank(tool, kinds),
@@ -323,12 +330,16 @@ def _fit(
 
 
 def _cheap_fit(
-    tool: CatalogueTool, request: Request, kinds: Sequence[str], technical: bool
+    tool: CatalogueTool,
+    request: Request,
+    kinds: Sequence[str],
+    technical: bool,
+    channels: frozenset[str],
 ) -> tuple[float, ...]:
     """The sort key for an owner who wants it cheap: what they asked for (the channel they
     named, their trade, nothing to install) still comes first, then the entry price."""
     return (
-        0 if _channel_named(tool, request.folded) else 1,
+        0 if _channel_named(tool, request.folded, channels) else 1,
         _kind_rank(tool, kinds),
         _sector_fit(tool, request.sector),
         1 if _needs_a_developer(tool) and not technical else 0,

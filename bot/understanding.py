@@ -357,7 +357,8 @@ class Understanding:
     @staticmethod
     def _weighs_named(folded: str, tools: tuple[str, ...], said: Scores) -> bool:
         """Two named tools put side by side with "ou", and no goal of the owner's own."""
-        return len(tools) >= COMPARED and not said.cues["need"] and bool(_OR.search(folded))
+        weighs = _OR.search(folded) or _BETWEEN.search(folded)  # "j'hésite entre X et Y"
+        return len(tools) >= COMPARED and not said.cues["need"] and bool(weighs)
 
     def _asks_rather_than_tells(self, scores: Scores, asks_tool: bool) -> bool:
         """A question with a fact cue and no first-person goal ("je veux", "on perd"): the
@@ -646,6 +647,7 @@ _CLAUSE_END = re.compile(
 
 COMPARED = 2  # tools weighed against each other ("Make ou Zapier ?")
 _OR = re.compile(r"\w ou \w")
+_BETWEEN = re.compile(r"\b(?:entre|hesite|j hesite)\b.*\w et \w")
 _CHOOSES_BETWEEN = re.compile(r"\b(?:lequel|laquelle|lesquels|lesquelles|vs|versus)\b")
 
 _FOR_TASK = re.compile(

@@ -36,6 +36,7 @@ VOCABULARY = DomainVocabulary.model_validate(
             for kind in ("messagerie", "automatisation", "assistant", "image", "video")
         },
         "intents": {cue: [] for cue in INTENT_CUES},
+        "channels": ["whatsapp"],
         "generic_pilot": [{"day": 1, "task": "Mesurer"}, {"day": 14, "task": "Go/no-go"}],
     }
 )
@@ -326,6 +327,20 @@ def test_a_channel_the_owner_names_comes_first() -> None:
     whatsapp = CatalogueTool(**{**whatsapp.__dict__, "name": "Application WhatsApp Pro"})
     req = Request(text="", folded="mon chatbot whatsapp", intent="need", needs=("messages",))
     assert choose(req, [INBOX, whatsapp], retrieved=("tool-inbox",))[0] == "tool-whatsapp-pro"
+
+
+def test_a_product_name_typed_is_no_channel_and_ranks_by_fit() -> None:
+    """ "Mistral ou DeepSeek ?" from a law firm: the EU-hosted one first, whatever was typed."""
+    eu = tool("tool-euchat", "assistant", (0, 15), "messages", hosting_region="eu")
+    far = tool("tool-farseek", "assistant", (0, 0), "messages")
+    far = CatalogueTool(**{**far.__dict__, "name": "Application Farseek"})
+    req = request(
+        folded="mistral ou farseek",
+        needs=("messages",),
+        tools_named=("tool-euchat", "tool-farseek"),
+        sensitive_trade=True,
+    )
+    assert choose(req, [far, eu]) == ["tool-euchat", "tool-farseek"]
 
 
 # --- the owner's constraints: where data goes, what it costs, who runs it ------------------

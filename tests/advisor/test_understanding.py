@@ -916,6 +916,13 @@ def test_shipped_a_task_said_plainly_beside_a_question_is_mixed(
     assert shipped.read(question).intent == "mixed"
 
 
+def test_shipped_hesitating_between_two_named_tools_is_a_comparison(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("j'hésite entre mistral et deepseek pour mon cabinet comptable")
+    assert request.intent == "information" and len(request.tools_named) == 2
+
+
 def test_shipped_what_a_named_tool_is_for_is_context_not_a_task(shipped: Understanding) -> None:
     request = shipped.read("deepl pro prix ? c pour traduire mes mails en allemand")
     assert request.intent == "information"
