@@ -16,7 +16,7 @@ from bot import answer_text as write
 from bot import messages as msg
 from bot.advice import Advice, AnswerTrace, Mode, Pilot, Profile, SourceRef, ToolPick
 from bot.catalogue import Catalogue, CatalogueTool, PilotTemplates, format_eur
-from bot.entry_choice import EntryChoice, main_topic_test
+from bot.entry_choice import SAME_QUESTION_SCORE, EntryChoice, main_topic_test
 from bot.faq import Faq, Match
 from bot.grounding import normalise_pilot
 from bot.keywords import KeywordSet, fold_words
@@ -210,7 +210,12 @@ class Composer:
         providers = len({tool.id for tool, *_ in rows}) >= COMPARED and len(named) < COMPARED
         if rows and (providers or (per_token and not plans and (_compares(request) or named))):
             return write.model_price_table(rows)  # "deepseek par million"
-        if len(named) >= COMPARED and ((plans and per_token) or "tool-price" in request.topics):
+        match = self._task_entry(request) or self.entries.match(
+            request, self._related(request, hits)
+        )
+        asked_as_is = match is not None and match.score >= SAME_QUESTION_SCORE
+        side_by_side = (plans and per_token) or "tool-price" in request.topics
+        if len(named) >= COMPARED and side_by_side and not asked_as_is:
             # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side, then which
             compared = named[:MAX_FACT_FICHES]
             each = [self._cited(write.tool_price_sentence(t), t.id, cites) for t in compared]
@@ -220,9 +225,6 @@ class Composer:
         unknown = self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)
-        match = self._task_entry(request) or self.entries.match(
-            request, self._related(request, hits)
-        )
         own_card = match is not None and match.entry.fiche_id in request.tools_named
         if match is not None and own_card and "data-protection" not in request.topics:
             # the named tool's own card answers in full (where data goes: its fields first);
