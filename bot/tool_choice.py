@@ -218,6 +218,8 @@ def _kinds(
     named = [
         c for c in request.categories if c in need.categories and request.kind_serves(c, need_id)
     ]
+    if named and request.asks_tools:  # "quel assistant prendre ?": that kind, two to compare
+        return named[:CORE_CATEGORIES]
     if named:
         return list(dict.fromkeys([*named, need.categories[0]]))[:CORE_CATEGORIES]
     usable = [c for c in need.categories if technical or not _is_technical(c, vocabulary)]

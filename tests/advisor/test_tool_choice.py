@@ -579,3 +579,11 @@ def test_a_tool_listing_many_trades_is_no_closer_to_the_owner_than_one_for_all()
     assert choose(florist, [listing, for_all], ("tool-for-all",))[0] == "tool-for-all"
     two = tool("tool-two", "image", (0, 20), "visuels", sectors=("commerce", "e-commerce"))
     assert choose(florist, [two, for_all], ("tool-for-all",))[0] == "tool-two"
+
+
+def test_a_kind_asked_for_by_name_is_the_only_kind_proposed() -> None:
+    """ "quel assistant prendre pour nos mails ?": two assistants, not a mailing tool."""
+    req = request(needs=("messages",), categories=("assistant",), asks_tools=True)
+    assert choose(req, CATALOGUE) == ["tool-scribe"]
+    told = request(needs=("messages",), categories=("assistant",))  # named, not asked for
+    assert choose(told, CATALOGUE)[:2] == ["tool-scribe", "tool-inbox"]

@@ -916,6 +916,19 @@ def test_shipped_a_task_said_plainly_beside_a_question_is_mixed(
     assert shipped.read(question).intent == "mixed"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "je dois mettre une mention sur mes photos produits retouchées par IA ?",
+        "on est obligé de dire que nos visuels sont faits par IA ?",
+    ],
+)
+def test_shipped_whether_a_duty_applies_is_a_question_not_a_task(
+    shipped: Understanding, question: str
+) -> None:
+    assert shipped.read(question).intent == "information"
+
+
 def test_shipped_hesitating_between_two_named_tools_is_a_comparison(
     shipped: Understanding,
 ) -> None:
