@@ -130,12 +130,15 @@ class EntryChoice:
             return None
         cards = [t for t in map(self.catalogue.get, request.tools_named) if t is not None]
         said = set(analyze(first.entry.answer))
+        # "c quoi un token et combien ça coûte ?": the second part is about the first's term
+        term = " ".join(defined_term(parts[0]))
         for part in parts:
-            if len(set(analyze(part))) < 2:
-                continue
             words = set(fold_words(part).split())
             unsaid = [c for c in cards if not set(fold_words(c.short_name).split()) & words]
-            found = self.match(self._restated(request, part.strip(), unsaid), related)
+            about = self._restated(request, f"{part.strip()} {term}".strip(), unsaid)
+            if len(set(analyze(about.text))) < 2:  # "c'est fiable ?" is about Manus
+                continue
+            found = self.match(about, related)
             if found is None or found.entry == first.entry or found.score < SECOND_ENTRY_MIN:
                 continue
             own = set(analyze(found.entry.answer))
@@ -219,7 +222,12 @@ class EntryChoice:
         named = set(request.tools_named)
         defined = defined_term(request.fact_question)
         price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
-        topic = main_topic_test(request, self._topic_words) if price_and_more else None
+        # a mixed message's fact is about its topic, not its task ("automatiser mes relances,
+        # y a une aide ?" asks about aid, not how the relances work)
+        mixed_topic = request.intent == "mixed" and bool(_asked_topics(request))
+        topic = (
+            main_topic_test(request, self._topic_words) if price_and_more or mixed_topic else None
+        )
 
         checks_claim = self._checks_claim(request.folded)
 

@@ -246,7 +246,8 @@ class Composer:
                 # "Pennylane, ça vaut le coup ?": its price, then how to judge the value
                 lines.append(self._cited(write.tool_price_sentence(named[0]), named[0].id, cites))
             answer = match.answer(request.fact_question)
-            lines.append(self._cited(answer, match.entry.fiche_id, cites))
+            if not _repeats(answer, lines):  # the card's hosting line may already say it
+                lines.append(self._cited(answer, match.entry.fiche_id, cites))
             other = self.entries.second(request, match, self._related(request, hits))
             if other is not None:  # "… ? et c'est open source ?": the other question too
                 lines.append(self._cited(other.answer(other.wording), other.entry.fiche_id, cites))
@@ -685,6 +686,17 @@ def _compares(request: Request) -> bool:
         w in request.folded.split() for w in ("compar", "difference", "versus", "vs", "entre")
     )
     return cue or "moins cher" in request.folded or "compar" in request.folded
+
+
+REPEAT_SHARE = 0.5  # an entry sharing this much of its words with the lines says it again
+
+
+def _repeats(answer: str, lines: Sequence[str]) -> bool:
+    """The answer says again what the lines before it say (where DeepSeek keeps data, from
+    the card's fields, then from its entry)."""
+    own = set(analyze(answer))
+    said = set(analyze(" ".join(lines)))
+    return bool(lines) and len(own & said) >= REPEAT_SHARE * len(own)
 
 
 # words of a provider's name that name no provider ("Mistral AI", "Alibaba Cloud", "API Qwen")

@@ -193,6 +193,19 @@ async def test_photos_get_image_tools_not_video(advisor: Advisor, question: str)
     assert "image" in categories and not categories & {"video", "avatar-video"}
 
 
+async def test_a_mixed_messages_fact_is_about_its_topic_not_its_task(advisor: Advisor) -> None:
+    advice = await advisor.advise(
+        "je veux automatiser mes relances clients, y a une aide pour ca ?"
+    )
+    fact = advice.answer.split("\n\n")[0]
+    assert advice.intent == "mixed" and "relance" not in fact.lower(), fact  # the aid, not how
+
+
+async def test_a_second_question_on_the_first_ones_term_is_answered(advisor: Advisor) -> None:
+    advice = await advisor.advise("c quoi un token et combien ca coute")
+    assert "token" in advice.answer and "€" in advice.answer, advice.answer
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)
