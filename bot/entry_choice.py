@@ -49,7 +49,7 @@ _PRICE_WORDS = frozenset(
         *("combien", "cb", "coute", "coutent", "couter", "ca", "c", "est", "ce", "et"),
         *("par", "mois", "an", "prix", "tarif", "tarifs", "abonnement", "euros", "svp"),
         *("le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "pour", "en", "au"),
-        *("quel", "quelle", "quels"),
+        *("quel", "quelle", "quels", "que", "qu", "gratuit", "gratuite", "payant", "payante"),
     }
 )
 

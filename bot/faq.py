@@ -63,6 +63,8 @@ _OWN_WORDS = [
     # "c combien ?", "cb par mois ?" ask a price; "combien de temps ?" counts something else
     (re.compile(r"\b(?:combien|cb)\b(?!\s+d(?:e\b|['’]))", re.IGNORECASE), "prix"),
     (re.compile(r"\bc(?:['’]est| est)? cher\b", re.IGNORECASE), "prix"),
+    # "l'IA la moins chère ?" asks a price too
+    (re.compile(r"\b(?:moins|plus|pas|trop) ch[eè]re?s?\b", re.IGNORECASE), "prix"),
     # "l'IA peut m'aider ?" asks for help, not for a subsidy ("des aides")
     (
         re.compile(r"\b(?:[mtl]['’]\s*|nous |vous |les )aid\w*|\baider\b|\baidera\w*", re.I),

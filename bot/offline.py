@@ -213,7 +213,13 @@ class Composer:
         match = self._task_entry(request) or self.entries.match(
             request, self._related(request, hits)
         )
-        asked_as_is = match is not None and match.score >= SAME_QUESTION_SCORE
+        # an entry asking the very question, a price only if it asks one ("lequel est le
+        # moins cher ?" is not "lequel est le meilleur ?")
+        asked_as_is = (
+            match is not None
+            and match.score >= SAME_QUESTION_SCORE
+            and ("tool-price" not in request.topics or Faq.asks_price(match.wording))
+        )
         side_by_side = (plans and per_token) or "tool-price" in request.topics
         if len(named) >= COMPARED and side_by_side and not asked_as_is:
             # "ChatGPT Plus ou Le Chat Pro ?": each card's price, side by side, then which
@@ -222,7 +228,7 @@ class Composer:
             return " ".join([*each, write.price_verdict(compared)]).strip()
         if request.other_products and not request.tools_named:  # "Doctolib fait de l'IA ?"
             return write.no_card_sentence(request.other_products[0], tools)
-        unknown = self.entries.unknown_product(request)
+        unknown = "" if asked_as_is else self.entries.unknown_product(request)
         if unknown:  # "Notion AI, combien ?": no card, so no price rather than another's
             return msg.UNKNOWN_TOOL_PRICE.format(name=unknown)
         own_card = match is not None and match.entry.fiche_id in request.tools_named

@@ -237,3 +237,9 @@ def test_trades_bound_by_the_same_secret_ask_alike() -> None:
     entry = Entry("guide-rgpd", "Je suis kiné, je peux transcrire mes séances avec l'IA ?", "Oui…")
     found = Faq([entry]).best("je suis dentiste, je peux transcrire mes séances avec l'IA ?")
     assert found is not None and found.entry is entry
+
+
+def test_the_cheapest_asks_a_price() -> None:
+    price = Entry("guide-prix", "Quel prix pour une IA dans une petite entreprise ?", "0 à 20 €.")
+    found = Faq([price]).best("c'est quoi l'ia la moins chere pour une petite entreprise ?")
+    assert found is not None and found.entry is price

@@ -206,6 +206,13 @@ async def test_a_second_question_on_the_first_ones_term_is_answered(advisor: Adv
     assert "token" in advice.answer and "€" in advice.answer, advice.answer
 
 
+async def test_a_cheaper_of_two_asked_gets_both_prices_not_the_best_one(
+    advisor: Advisor,
+) -> None:
+    advice = await advisor.advise("mistral ou chatgpt lequel est le moins cher")
+    assert advice.answer.count("€/mois") >= 2 and "Le moins cher" in advice.answer
+
+
 async def test_another_option_changes_the_tools(advisor: Advisor) -> None:
     question = "Comment répondre aux avis Google de mon restaurant ?"
     first = await advisor.advise(question)
