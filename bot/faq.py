@@ -142,7 +142,7 @@ class Faq:
         self._texts = [q for e in self.entries for q in e.questions]
         self._terms = [_terms(q) for q in self._texts]
         self._defines = np.array([_defines(q) for q in self._texts], dtype=bool)
-        self._names = [names_in(q) for q in self._texts]
+        self._names = [_required_names(names_in(q)) for q in self._texts]
         df = Counter(t for terms in self._terms for t in terms)
         n = len(self._texts)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
@@ -291,6 +291,21 @@ def names_in(wording: str) -> frozenset[str]:
     named = [w for i, w in enumerate(words) if any(c.isupper() for c in (w[1:] if i == 0 else w))]
     capitalised = (fold_words(w) for w in named)
     return frozenset(n for name in capitalised for n in name.split() if n not in _NOT_NAMES)
+
+
+def _required_names(names: frozenset[str]) -> frozenset[str]:
+    """The names an owner must say for a wording to answer them: the product's, not its
+    maker's beside it ("Gemini dans Google Workspace" answers "c quoi gemini ?"); a maker
+    named alone is the subject ("envoyer des données à OpenAI")."""
+    products = names - _MAKERS
+    return products if products else names
+
+
+# makers and suites named beside a product, which owners often leave out
+_MAKERS = frozenset(
+    {"meta", "google", "workspace", "openai", "microsoft", "anthropic", "alibaba", "baidu"}
+    | {"bytedance", "moonshot", "zhipu", "deepmind", "kuaishou"}
+)
 
 
 def _defines(wording: str) -> bool:

@@ -243,3 +243,10 @@ def test_the_cheapest_asks_a_price() -> None:
     price = Entry("guide-prix", "Quel prix pour une IA dans une petite entreprise ?", "0 à 20 €.")
     found = Faq([price]).best("c'est quoi l'ia la moins chere pour une petite entreprise ?")
     assert found is not None and found.entry is price
+
+
+def test_a_product_named_without_its_maker_is_named() -> None:
+    entry = Entry("tool-gemini", "C'est quoi Gemini dans Google Workspace ?", "L'IA de Google.")
+    assert np.isfinite(Faq([entry]).wording_scores("c quoi gemini ?")).all()
+    maker = Entry("fact-gpt", "J'ai le droit d'envoyer des données de clients à OpenAI ?", "Oui.")
+    assert not np.isfinite(Faq([maker]).wording_scores("envoyer des sms à mes clients ?")).any()
