@@ -247,6 +247,6 @@ def test_the_cheapest_asks_a_price() -> None:
 
 def test_a_product_named_without_its_maker_is_named() -> None:
     entry = Entry("tool-gemini", "C'est quoi Gemini dans Google Workspace ?", "L'IA de Google.")
-    assert np.isfinite(Faq([entry]).wording_scores("c quoi gemini ?")).all()
+    assert np.isfinite(Faq([entry]).wording_scores("c quoi gemini dans workspace ?")).all()
     maker = Entry("fact-gpt", "J'ai le droit d'envoyer des données de clients à OpenAI ?", "Oui.")
     assert not np.isfinite(Faq([maker]).wording_scores("envoyer des sms à mes clients ?")).any()
