@@ -118,9 +118,7 @@ class Composer:
                 if request.intent == "subversion"
                 else msg.DECLINE_OFF_TOPIC
             )
-            return Advice(
-                answer=text, intent=request.intent, tools=[], pilot=None, sources=[], mode=mode
-            )
+            return _words_only(text, request, mode)
         retrieved = list(dict.fromkeys(h.fiche_id for h in hits if h.type == "tool"))
         tools = choose_tools(
             request, retrieved=retrieved, catalogue=self.catalogue, vocabulary=self.vocabulary
@@ -129,24 +127,10 @@ class Composer:
         parts = []
         asked_about = request.previous_subject or not request.stated_need
         if request.follow_up == "sources":  # "source ?": the numbered list under each answer
-            return Advice(
-                answer=msg.SOURCES_OF_ANSWER,
-                intent=request.intent,
-                tools=[],
-                pilot=None,
-                sources=[],
-                mode=mode,
-            )
+            return _words_only(msg.SOURCES_OF_ANSWER, request, mode)
         if request.follow_up == "cost" and not tools and not request.previous_tools:
             # "et c'est combien ?" after an answer that proposed no tool
-            return Advice(
-                answer=msg.COST_NO_TOOL,
-                intent=request.intent,
-                tools=[],
-                pilot=None,
-                sources=[],
-                mode=mode,
-            )
+            return _words_only(msg.COST_NO_TOOL, request, mode)
         if request.follow_up == "cost" and tools and asked_about:
             # "et le prix ?" after "c'est quoi Claude ?": that tool's price, nothing else
             return Advice(
@@ -692,6 +676,11 @@ def _compares(request: Request) -> bool:
         w in request.folded.split() for w in ("compar", "difference", "versus", "vs", "entre")
     )
     return cue or "moins cher" in request.folded or "compar" in request.folded
+
+
+def _words_only(text: str, request: Request, mode: Mode) -> Advice:
+    """An answer of words alone: no tool, no plan, no source (a decline, "source ?")."""
+    return Advice(answer=text, intent=request.intent, tools=[], pilot=None, sources=[], mode=mode)
 
 
 REPEAT_SHARE = 0.5  # an entry sharing this much of its words with the lines says it again

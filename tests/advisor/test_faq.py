@@ -227,22 +227,30 @@ def test_a_choice_asked_with_c_est_quoi_is_no_definition() -> None:
     ).any()
 
 
-def test_names_of_clients_are_their_data() -> None:
-    entry = Entry("guide-rgpd", "Puis-je mettre les données de mes patients dans ChatGPT ?", "Non.")
-    found = Faq([entry]).best("je peux mettre les noms de mes patients dans chatgpt ?")
+@pytest.mark.parametrize(
+    ("wording", "question"),
+    [
+        # a client's names are their data
+        (
+            "Puis-je mettre les données de mes patients dans ChatGPT ?",
+            "je peux mettre les noms de mes patients dans chatgpt ?",
+        ),
+        # trades bound by the same secret ask alike
+        (
+            "Je suis kiné, je peux transcrire mes séances avec l'IA ?",
+            "je suis dentiste, je peux transcrire mes séances avec l'IA ?",
+        ),
+        # "la moins chère" asks a price
+        (
+            "Quel prix pour une IA dans une petite entreprise ?",
+            "c'est quoi l'ia la moins chere pour une petite entreprise ?",
+        ),
+    ],
+)
+def test_owners_words_ask_alike(wording: str, question: str) -> None:
+    entry = Entry("guide-x", wording, "Réponse.")
+    found = Faq([entry]).best(question)
     assert found is not None and found.entry is entry
-
-
-def test_trades_bound_by_the_same_secret_ask_alike() -> None:
-    entry = Entry("guide-rgpd", "Je suis kiné, je peux transcrire mes séances avec l'IA ?", "Oui…")
-    found = Faq([entry]).best("je suis dentiste, je peux transcrire mes séances avec l'IA ?")
-    assert found is not None and found.entry is entry
-
-
-def test_the_cheapest_asks_a_price() -> None:
-    price = Entry("guide-prix", "Quel prix pour une IA dans une petite entreprise ?", "0 à 20 €.")
-    found = Faq([price]).best("c'est quoi l'ia la moins chere pour une petite entreprise ?")
-    assert found is not None and found.entry is price
 
 
 def test_a_product_named_without_its_maker_is_named() -> None:
