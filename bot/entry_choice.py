@@ -87,6 +87,10 @@ class EntryChoice:
             k: (v[0], KeywordSet.of(v)) for k, v in (topic_names or {}).items() if v
         }
         self._topic_fiche_ids = dict(topic_fiches or {})
+        self._fiche_topics: dict[str, frozenset[str]] = {}
+        for topic, fiches in self._topic_fiche_ids.items():
+            for fiche in fiches:
+                self._fiche_topics[fiche] = self._fiche_topics.get(fiche, frozenset()) | {topic}
         self.catalogue = catalogue
         self._topic_words = topic_words
         self._named: dict[str, frozenset[str]] = {}
@@ -109,7 +113,7 @@ class EntryChoice:
 
             return self.faq.best(asked, related=related, allowed=allowed, scored=scored)
 
-        found = best(self._rules(request))
+        found = best(self._rules(request, searched=related))
         # a card entry asking nearly the very question answers it, whatever topic the
         # words suggested ("je peux utiliser ChatGPT pour mes fiches de paie ?")
         same = best(self._rules(request, topics=False))
@@ -216,7 +220,9 @@ class EntryChoice:
         short = 0 < len(name.split()) <= MAX_NAME_WORDS
         return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
 
-    def _rules(self, request: Request, *, topics: bool = True) -> Callable[[Entry, str], bool]:
+    def _rules(
+        self, request: Request, *, topics: bool = True, searched: Collection[str] = ()
+    ) -> Callable[[Entry, str], bool]:
         """Which (entry, wording) pairs may answer; `topics`: a tool card's entry must also
         speak of the question's topic."""
         named = set(request.tools_named)
@@ -230,6 +236,7 @@ class EntryChoice:
         )
 
         checks_claim = self._checks_claim(request.folded)
+        elsewhere = self._other_topics_entry(request, searched)
 
         def fits(entry: Entry, wording: str) -> bool:
             if not checks_claim and self._names_claim(fold_words(wording)):
@@ -243,6 +250,8 @@ class EntryChoice:
                 return False  # "Midjourney et Canva ?" is not answered by Midjourney alone
             if defined and not defined & defined_term(wording):
                 return False  # "c'est quoi un token ?" wants the entry that defines it
+            if elsewhere(entry):
+                return False  # the AI Act's dates for recruiting are not e-invoicing's
             # "légal ? et combien ?": the card gave the price, the entry answers the rest
             if topic is not None and not topic(entry.answer):
                 return False
@@ -250,6 +259,25 @@ class EntryChoice:
             return not (topics and on_card) or self._answers_topic(request, entry)
 
         return fits
+
+    def _other_topics_entry(
+        self, request: Request, searched: Collection[str]
+    ) -> Callable[[Entry], bool]:
+        """Whether an entry belongs to the fiches of other topics than those asked, does not
+        speak of the asked one and was not found by the search: a question on the AI Act is
+        not answered by the e-invoicing guide because both say "obligatoire à partir de
+        quand"."""
+        asked = set(_asked_topics(request))
+        test = main_topic_test(request, self._topic_words) if asked else None
+        if test is None or request.intent not in ("information", "mixed"):
+            return lambda entry: False
+
+        def elsewhere(entry: Entry) -> bool:
+            owners = self._fiche_topics.get(entry.fiche_id, frozenset())
+            unrelated = bool(owners) and not owners & asked and entry.fiche_id not in searched
+            return unrelated and not test(entry.answer)
+
+        return elsewhere
 
     def _general_rules(self, request: Request) -> Callable[[Entry, str], bool]:
         """An entry of the question's topic that names no tool at all, for a question whose

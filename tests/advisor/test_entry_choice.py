@@ -90,3 +90,26 @@ def test_a_product_without_a_card_is_named_back() -> None:
         )
         == ""
     )
+
+
+def test_an_entry_of_another_topics_fiche_does_not_answer_a_topic_it_never_names() -> None:
+    """ "les obligations pour recruter avec l'IA, c'est à partir de quand ?" is not answered
+    by the e-invoicing guide's date, unless the search found that guide."""
+    invoicing = Entry(
+        "guide-factures",
+        "La facture électronique, c'est obligatoire à partir de quand ?",
+        "Le 1er septembre 2026 pour recevoir.",
+    )
+    topics = {**TOPICS, "ai-act": KeywordSet.of(["ai act", "recrutement"])}
+    choice = EntryChoice(
+        Faq([invoicing]),
+        CATALOGUE,
+        topics,
+        topic_fiches={"e-invoicing": ["guide-factures"], "ai-act": ["guide-ai-act"]},
+    )
+    asked = request(
+        "recrutement : la facture electronique c'est obligatoire a partir de quand",
+        topics=("ai-act",),
+    )
+    assert choice.match(asked, related=()) is None
+    assert choice.match(asked, related={"guide-factures"}) is not None
