@@ -84,7 +84,7 @@ def price_verdict(tools: Sequence[CatalogueTool]) -> str:
         return ""
     if len(set(prices)) == 1:
         return msg.SAME_PRICE.format(price=format_monthly(*prices[0]))
-    cheapest = min(tools, key=lambda t: (t.price[1], t.price[0]) if t.price else (0.0, 0.0))
+    _, cheapest = min(zip(prices, tools, strict=True), key=lambda pair: pair[0][::-1])
     return msg.CHEAPEST_OF.format(tool=cheapest.short_name)
 
 

@@ -103,9 +103,7 @@ def choose_tools(
     if request.follow_up == "cheaper":
         # never a "cheaper" set that costs more than as many tools proposed before for this
         # need ("et pour les visuels, pas cher ?" asks about another need: nothing to compare)
-        previous = [
-            t for t in _resolve(request.previous_tools, catalogue) if request.need in t.use_cases
-        ]
+        previous = [t for t in previous if request.need in t.use_cases]
         if previous and request.budget is not None and _ceiling(previous) <= request.budget:
             return previous  # "et si j'ai que 20 € ?": the proposal already fits
         cheapest = _cheapest_first(_technical(request, vocabulary))
