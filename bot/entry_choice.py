@@ -29,6 +29,7 @@ SAME_QUESTION_SCORE = 1.55  # an entry this close asks the owner's very question
 FOLLOW_UP_ENTRY_MIN = 1.3  # a follow-up leans on the conversation: its entry must fit well
 MAX_NAME_WORDS = 3  # a product's name, in a price question
 ALL_TOPICS_BONUS = 0.1  # an entry speaking of every topic asked ("des aides pour former ?")
+TOPIC_FICHE_BONUS = 0.1  # an entry of the asked topic's own fiches, over one the search found
 SECOND_ENTRY_MIN = 1.3  # the second question of a message gets its own entry when this close
 SECOND_ECHO_SHARE = 0.5  # ...unless it repeats this share of the first entry's words
 # where a message's second question starts: "?", or "et"/"mais" before an asking word
@@ -105,7 +106,7 @@ class EntryChoice:
         asked = request.fact_question
         scored = self.faq.wording_scores(asked) if self.faq.entries else None  # once: 3 rules
         if scored is not None:
-            scored = self._lift_all_topics(request, scored)
+            scored = self._lift_topic_fiches(request, self._lift_all_topics(request, scored))
 
         def best(rule: Callable[[Entry, str], bool]) -> Match | None:
             def allowed(entry: Entry, wording: str) -> bool:
@@ -116,7 +117,7 @@ class EntryChoice:
         found = best(self._rules(request, searched=related))
         # a card entry asking nearly the very question answers it, whatever topic the
         # words suggested ("je peux utiliser ChatGPT pour mes fiches de paie ?")
-        same = best(self._rules(request, topics=False))
+        same = best(self._rules(request, topics=False, searched=None))
         if same is not None and same.score >= SAME_QUESTION_SCORE:
             found = same if found is None or same.score > found.score else found
         if found is None and request.tools_named and self._topic_fiches(request):
@@ -167,6 +168,20 @@ class EntryChoice:
             if all(words.found(text) for words in tests):
                 lifted[i] += ALL_TOPICS_BONUS
         return lifted
+
+    def _lift_topic_fiches(
+        self, request: Request, scored: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """A fact question is best answered from its topic's own fiches: "une AIPD pour mon
+        chatbot ?" asks the data-protection guide, not the AI Act's chatbot entry that the
+        word "chatbot" brought up. Only a topic the message names counts, not one guessed
+        from "c'est légal ?"."""
+        said = [t for t in _asked_topics(request) if self._topic_words[t].found(request.folded)]
+        fiches = frozenset(f for t in said for f in self._topic_fiche_ids.get(t, ()))
+        if not fiches or request.intent not in ("information", "mixed"):
+            return scored
+        own = [self.faq.pair(i)[0].fiche_id in fiches for i in range(len(scored))]
+        return np.asarray(scored + TOPIC_FICHE_BONUS * np.array(own), dtype=np.float64)
 
     def _follow_up_match(self, request: Request, related: Collection[str]) -> Match | None:
         """A question after an answer ("et les données, elles vont où ?", "faut être doué en
@@ -221,10 +236,12 @@ class EntryChoice:
         return name if short and not _NOT_PRODUCT.search(fold_words(name)) else ""
 
     def _rules(
-        self, request: Request, *, topics: bool = True, searched: Collection[str] = ()
+        self, request: Request, *, topics: bool = True, searched: Collection[str] | None = ()
     ) -> Callable[[Entry, str], bool]:
         """Which (entry, wording) pairs may answer; `topics`: a tool card's entry must also
-        speak of the question's topic."""
+        speak of the question's topic; `searched`: the fiches the search found (None: an
+        entry of another topic's fiche may answer too, for a wording that asks the very
+        question)."""
         named = set(request.tools_named)
         defined = defined_term(request.fact_question)
         price_and_more = "tool-price" in request.topics and len(request.topics) >= 2
@@ -236,7 +253,11 @@ class EntryChoice:
         )
 
         checks_claim = self._checks_claim(request.folded)
-        elsewhere = self._other_topics_entry(request, searched)
+        elsewhere = (
+            self._other_topics_entry(request, searched)
+            if searched is not None
+            else (lambda entry: False)
+        )
 
         def fits(entry: Entry, wording: str) -> bool:
             if not checks_claim and self._names_claim(fold_words(wording)):

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.keywords import fold_words
-from bot.sentences import asks_definition
+from bot.sentences import asks_definition, split_sentences
 from retrieval.faq_section import Entry, parse_entries
 from retrieval.models import Fiche
 from retrieval.text import analyze
@@ -53,6 +53,13 @@ _FRAGMENT = re.compile(
     r"à condition|a condition|pour |avec |sous |en |et )",
     re.IGNORECASE,
 )
+# a sentence that leans on the one before it cannot lead ("Elle…", "En revanche…")
+_LEANS_ON_BEFORE = re.compile(
+    r"(?:il|elle|ils|elles|cela|ce|ces|cette|mais|et|donc|sinon|en revanche|par contre|"
+    r"dans tous les cas|dans ce cas|là|alors|aussi|enfin|ensuite|puis|de même|même)\b",
+    re.IGNORECASE,
+)
+MIN_LEADING_TERMS = 2  # a later sentence leads only when it holds this many asked words
 SAME_YES_NO_SCORE = 1.35  # a match this close asks the same closed question...
 LEXICAL_SAME_YES_NO = 0.8  # ...or this close by the stems alone (no embedder)
 # words the analyzer reads wrong for our questions: "compta" stems like "comptes (rendus)",
@@ -60,6 +67,13 @@ LEXICAL_SAME_YES_NO = 0.8  # ...or this close by the stems alone (no embedder)
 _OWN_WORDS = [
     (re.compile(r"\bcompta\b", re.IGNORECASE), "comptabilité"),
     (re.compile(r"\bdire\b", re.IGNORECASE), "signaler"),
+    # "c'est quand ?" asks a date as surely as "à partir de quelle date ?"
+    (
+        re.compile(r"\b(?:(?:a|à) partir de |jusqu['’ ]\s*[àa] )?quand\b|\bquelle date\b", re.I),
+        "date",
+    ),
+    # "analyse d'impact", "DPIA" and "AIPD" name one assessment
+    (re.compile(r"\b(?:analyses?|[ée]tudes?) d['’ ]\s*impact\b|\bdpia\b", re.IGNORECASE), "AIPD"),
     # "c combien ?", "cb par mois ?" ask a price; "combien de temps ?" counts something else
     (re.compile(r"\b(?:combien|cb)\b(?!\s+d(?:e\b|['’]))", re.IGNORECASE), "prix"),
     (re.compile(r"\bc(?:['’]est| est)? cher\b", re.IGNORECASE), "prix"),
@@ -71,6 +85,9 @@ _OWN_WORDS = [
         "assister",
     ),
 ]
+# how a wording asks ("quand ?"), not what about: sharing it lifts an entry, lacking it does
+# not hold an entry back ("c'est obligatoire ?" is also answered by "obligatoire quand ?")
+_ASK_FORMS = frozenset(analyze("date"))
 _THOUSANDS = re.compile(r"(\d)[  .](\d{3})\b")
 MIN_COVERED = 0.5  # share of an entry's own words (by rarity) the question must hold...
 SAME_MEANING_COSINE = 0.85  # ...unless the two questions read alike to the embedder
@@ -111,7 +128,10 @@ class Match:
         # mes données ?"): it stays only when the two questions are nearly the same
         rest = _YES_NO.sub("", self.entry.answer, count=1)
         same_way = _leaning(question) == _leaning(wording)
-        if rest != self.entry.answer and _FRAGMENT.match(rest):
+        # "Oui pour les modèles texte : la licence est gratuite" still reads without its "Oui"
+        opening = _FIRST_SENTENCE.match(rest)
+        whole = ":" in (opening.group(0) if opening else rest)
+        if rest != self.entry.answer and _FRAGMENT.match(rest) and not whole:
             # "Oui, dès que…" without its "Oui" is half a sentence: an open question ("quelles
             # obligations ?") gets what follows the yes, a closed one the whole answer
             after = _FIRST_SENTENCE.sub("", rest, count=1)
@@ -119,8 +139,14 @@ class Match:
                 return self.entry.answer
             rest = after
         elif closed and self.alike and same_way:
-            return self.entry.answer
-        return rest[:1].upper() + rest[1:]
+            return _asked_part_first(question, self.entry.answer, self._subject())
+        return _asked_part_first(question, rest[:1].upper() + rest[1:], self._subject())
+
+    def _subject(self) -> frozenset[str]:
+        """The stems of the names every wording of the entry gives (Claude, Le Chat), not a
+        plan one of them names (Claude Pro)."""
+        named = [_terms(" ".join(names_in(q))) for q in self.entry.questions]
+        return frozenset(set.intersection(*named)) if named else frozenset()
 
 
 def entries_of(fiche: Fiche) -> list[Entry]:
@@ -149,7 +175,8 @@ class Faq:
         self._default_idf = math.log(1 + (n + 0.5) / 0.5) if n else 1.0
         # each wording's own weight (by rarity), the denominator of its share held
         self._term_weights = np.array(
-            [sum(map(self._weight, terms)) for terms in self._terms], dtype=np.float64
+            [sum(map(self._weight, terms - _ASK_FORMS)) for terms in self._terms],
+            dtype=np.float64,
         )
         self._vectors: NDArray[np.float32] | None = None
         self._lock = threading.Lock()
@@ -232,6 +259,7 @@ class Faq:
         held = shared / mine if mine else np.zeros(len(self._terms))
         theirs = self._term_weights
         covered = np.divide(shared, theirs, out=np.zeros_like(shared), where=theirs > 0)
+        covered = np.minimum(covered, 1.0)  # a form of asking shared is a bonus, not a due
         lexical = 2 * held * covered / np.maximum(held + covered, 1e-9)  # weighted Dice
         per_wording = LEXICAL_WEIGHT * lexical
         alike = np.zeros(len(self._texts), dtype=bool)
@@ -281,6 +309,24 @@ class Faq:
                     found.update(zip(missing, self._embed(missing), strict=True))
                 self._vectors = np.stack([found[t] for t in self._texts]).astype(np.float32)
             return self._vectors
+
+
+def _asked_part_first(question: str, answer: str, subject: frozenset[str]) -> str:
+    """The answer led by its sentence that holds more of the question's words than its
+    first one, and at least two besides the entry's subject: "combien coûte Claude Pro ?"
+    starts with Pro's price, not with the free version that the entry's wider question
+    ("Claude, c'est payant ?") mentions first."""
+    sentences = split_sentences(answer)
+    if len(sentences) < 2 or _YES_NO.match(answer):
+        return answer
+    asked = _terms(question) - subject
+    held = [len(asked & _terms(sentence)) for sentence in sentences]
+    best = max(range(len(sentences)), key=held.__getitem__)
+    if held[best] < MIN_LEADING_TERMS or held[best] <= held[0]:
+        return answer
+    if _LEANS_ON_BEFORE.match(sentences[best]):
+        return answer
+    return " ".join([sentences[best], *sentences[:best], *sentences[best + 1 :]])
 
 
 @lru_cache(maxsize=4096)  # every wording is checked again for every question

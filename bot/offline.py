@@ -228,15 +228,25 @@ class Composer:
                 else []
             )
             return " ".join([*price, self._cited(answer, match.entry.fiche_id, cites)])
+        mixed = request.intent == "mixed" and not request.tools_named
+        # an entry asking the very question about the tools named comes before the cards'
+        # hosting lines ("combien de temps ChatGPT garde mes conversations ?")
+        lead = (
+            [self._cited(match.answer(request.fact_question), match.entry.fiche_id, cites)]
+            if match is not None and asked_as_is and not mixed and self._names_all(request, match)
+            else []
+        )
         lines = self._catalogue_lines(request, tools, cites)
-        if lines and request.intent == "mixed" and not request.tools_named:
+        if lines and mixed:
             return " ".join(lines)  # where the proposed tools keep the data: the cards say it
         if match is not None:  # a fiche's own entry asks the same thing: its answer
             if _weighs_one_tool(request, named) and "tool-price" not in request.topics:
                 # "Pennylane, ça vaut le coup ?": its price, then how to judge the value
                 lines.append(self._cited(write.tool_price_sentence(named[0]), named[0].id, cites))
             answer = match.answer(request.fact_question)
-            if not _repeats(answer, lines):  # the card's hosting line may already say it
+            if lead:
+                lines = [*lead, *(line for line in lines if not _repeats(line, lead))]
+            elif not _repeats(answer, lines):  # the card's hosting line may already say it
                 lines.append(self._cited(answer, match.entry.fiche_id, cites))
             other = self.entries.second(request, match, self._related(request, hits))
             if other is not None:  # "… ? et c'est open source ?": the other question too
@@ -263,6 +273,11 @@ class Composer:
         if chosen:
             lines.append(write.cited(chosen, cites.numbers()))
         return " ".join(lines)
+
+    def _names_all(self, request: Request, match: Match) -> bool:
+        """The entry's wording names every tool the owner named."""
+        named = {tool.id for tool in self.catalogue.named_in(fold_words(match.wording))}
+        return set(request.tools_named) <= named
 
     def _vague_fact(self, request: Request, hits: Sequence[Hit], cites: _Citations) -> str:
         """For a message that names no task, only an entry that names none either ("on peut

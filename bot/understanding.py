@@ -127,6 +127,9 @@ class Understanding:
         self._topics = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.topics.items()}
         self._cues = {k: KeywordSet.of(v) for k, v in vocabulary.intents.items()}
         self._sectors = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.sectors.items()}
+        self._trade_words = {
+            k: _trade_pattern(v.trade_words) for k, v in vocabulary.sectors.items() if v.trade_words
+        }
         self._asks_tools = KeywordSet.of(_ASKS_TOOLS)
         self._categories = {k: KeywordSet.of(v.keywords) for k, v in vocabulary.categories.items()}
         self._costs = KeywordSet.of(_ASKS_COST)
@@ -573,6 +576,8 @@ class Understanding:
     def _sector(self, folded: str) -> str | None:
         folded = _WITHOUT.sub(" ", folded)  # "des photos sans photographe": not a photographer
         found = {k: s.score(folded) for k, s in self._sectors.items()}
+        for sector, trade in self._trade_words.items():  # "notaire, je veux…"
+            found[sector] += _own_trade(folded, trade)
         best = max(found, key=lambda k: found[k], default=None)
         return best if best is not None and found[best] > 0 else None
 
@@ -697,6 +702,24 @@ def _tells_task(clause: Request) -> bool:
         # traduire mes mails" only says what the tool asked about is for
         return not _CONTEXT.match(clause.folded)
     return bool(clause.strong_needs) and _FOR_TASK.match(clause.folded) is not None
+
+
+# a trade word after these is someone else's: "mon comptable", "chez le notaire"
+_SOMEONE_ELSES = frozenset(
+    {"mon", "ma", "mes", "notre", "nos", "votre", "vos", "son", "sa", "ses", "leur", "leurs"}
+    | {"le", "la", "l", "du", "au", "aux", "chez"}
+)
+
+
+def _trade_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A trade's names, with the word before them caught to tell whose trade it is."""
+    names = "|".join(map(re.escape, words))
+    return re.compile(rf"\b(?:(\w+) )?(?:{names})\b")
+
+
+def _own_trade(folded: str, trade: re.Pattern[str]) -> int:
+    """How often the message names the trade as the owner's own ("avocate seule, je…")."""
+    return sum(1 for m in trade.finditer(folded) if m.group(1) not in _SOMEONE_ELSES)
 
 
 _WITHOUT = re.compile(r"\b(?:sans|pas de|pas d|aucun|aucune) (?:(?:un|une|de|d) )?\w+")

@@ -56,6 +56,9 @@ class SectorWords(BaseModel):
     label: str = Field(min_length=1, max_length=40)  # a button of the Telegram profile menu
     keywords: tuple[str, ...] = Field(min_length=1)
     needs: tuple[str, ...] = ()
+    # the trade's own name, which also names the owner's adviser: it counts unless a
+    # possessive or an article says it is someone else's ("mon comptable me dit")
+    trade_words: tuple[str, ...] = ()
     # its owners keep data under a secrecy duty (health, law): asked about their data, they
     # get only tools that keep it in the EU or on their own machines
     sensitive_data: bool = False

@@ -258,3 +258,66 @@ def test_a_product_named_without_its_maker_is_named() -> None:
     assert np.isfinite(Faq([entry]).wording_scores("c quoi gemini dans workspace ?")).all()
     maker = Entry("fact-gpt", "J'ai le droit d'envoyer des données de clients à OpenAI ?", "Oui.")
     assert not np.isfinite(Faq([maker]).wording_scores("envoyer des sms à mes clients ?")).any()
+
+
+PRICES = Entry(
+    "tool-claude",
+    "Claude, c'est payant ?",
+    "Claude a une version gratuite avec quotas. Claude Pro coûte 20 $ par mois.",
+    ("Claude, c'est payant ?", "Quel est le prix de Claude Pro ?"),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("combien coute claude pro ?", "Claude Pro coûte 20 $ par mois."),
+        ("claude est il gratuit ?", "Claude a une version gratuite avec quotas."),
+        ("claude c payant ?", "Claude a une version gratuite avec quotas."),
+    ],
+)
+def test_the_sentence_answering_the_narrower_question_leads(question: str, first: str) -> None:
+    match = Faq([PRICES]).best(question)
+    assert match is not None
+    assert match.answer(question).startswith(first)
+
+
+def test_a_sentence_sharing_one_word_does_not_lead() -> None:
+    entry = Entry(
+        "tool-le-chat-mistral",
+        "Le Chat, mes données vont où ?",
+        "Le Chat est fourni par Mistral AI, société française. Désactivez l'entraînement et "
+        "ne saisissez pas de données personnelles inutiles.",
+    )
+    match = Faq([entry]).best("le chat, les données vont où ?")
+    assert match is not None
+    assert match.answer("et les données elles vont où ?").startswith("Le Chat est fourni")
+
+
+def test_an_impact_assessment_is_asked_in_any_of_its_names() -> None:
+    entry = Entry(
+        "guide-rgpd-cnil",
+        "Dois-je faire une analyse d'impact (AIPD) avant d'utiliser l'IA ?",
+        "Une AIPD n'est nécessaire qu'en cas de risque élevé.",
+    )
+    faq = Faq([entry, *ENTRIES])
+    for question in ("faut il une AIPD ?", "on doit faire une DPIA avant l'IA ?"):
+        match = faq.best(question)
+        assert match is not None and match.entry is entry
+
+
+def test_asking_when_lifts_the_wording_that_asks_when_without_holding_others_back() -> None:
+    when = Entry(
+        "guide-facturation-electronique",
+        "La facture électronique, c'est obligatoire à partir de quand ?",
+        "L'obligation de recevoir démarre le 1er septembre 2026.",
+    )
+    micro = Entry(
+        "guide-facturation-electronique",
+        "La facture électronique est-elle obligatoire pour une micro-entreprise ?",
+        "Oui, toutes les entreprises assujetties à la TVA sont concernées.",
+    )
+    faq = Faq([micro, when])
+    for question in ("la facture électronique c'est quand ?", "facture électronique obligatoire ?"):
+        match = faq.best(question)
+        assert match is not None and match.entry is when, question

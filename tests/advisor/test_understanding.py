@@ -977,3 +977,22 @@ def test_shipped_both_tools_of_the_last_proposal_are_named(shipped: Understandin
     )
     request = shipped.read("les 2 c quoi la diff", history=[proposal])
     assert set(request.tools_named) == {"tool-midjourney", "tool-canva-magic-studio"}
+
+
+@pytest.mark.parametrize(
+    ("message", "sector"),
+    [
+        ("notaire, je voudrais résumer les actes plus vite", "comptabilite-juridique"),
+        ("avocate seule, je perds un temps fou sur les conclusions", "comptabilite-juridique"),
+        (
+            "expert comptable 8 collaborateurs, un chatbot pour les clients ?",
+            "comptabilite-juridique",
+        ),
+        ("garagiste, mon comptable veut des factures électroniques", "automobile"),
+        ("mon comptable me dit de passer à pennylane", None),
+    ],
+)
+def test_shipped_the_trades_own_name_is_its_sector_not_its_adviser(
+    shipped: Understanding, message: str, sector: str | None
+) -> None:
+    assert shipped.read(message).sector == sector
