@@ -202,7 +202,9 @@ class EntryChoice:
         subjects = dict.fromkeys([*([named] if named else []), both, ()])
         for tools in subjects:
             cards = [t for t in map(self.catalogue.get, tools) if t is not None]
-            about = self._restated(replace(request, tools_named=tools), request.text, cards)
+            about = self._restated(
+                replace(request, tools_named=tools), request.fact_question, cards
+            )
             found = self.faq.best(about.text, related=related, allowed=self._rules(about))
             if found is not None and found.score >= FOLLOW_UP_ENTRY_MIN:
                 return found

@@ -21,6 +21,7 @@ class Scores:
     off_topic_phrase: int = 0  # words of the longest off-topic cue ("lettre de motivation": 3)
     need_at: dict[str, int] = field(default_factory=dict)  # where each need is first said
     added: frozenset[str] = frozenset()  # tasks named last by one word ("et les visuels")
+    joined: frozenset[str] = frozenset()  # tasks named by one word before "et aussi" + another
     kind_of_needs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the others: whose words
 
     @property
@@ -53,7 +54,9 @@ def needs_around(
 def strong_needs(scores: Scores) -> tuple[str, ...]:
     """The needs the message names clearly: by a phrase or two words, or by one word after
     "et" ("des posts insta et les visuels"), in the order said."""
-    found = [k for k, v in scores.needs.items() if v >= 2 or k in scores.added]
+    found = [
+        k for k, v in scores.needs.items() if v >= 2 or k in scores.added or k in scores.joined
+    ]
     return tuple(sorted(found, key=lambda k: (-scores.needs[k], scores.need_at.get(k, 0))))
 
 
@@ -77,6 +80,21 @@ AND_THE = re.compile(
     r"\b(?:et|ainsi que|plus)(?: aussi)?(?: pour)?(?: (?:faire|gerer|\w+er|\w+ir|\w+re))?"
     r" (?:le|la|les|l|mes|ma|mon|nos|des)\s$"
 )
+
+
+# "les devis me prennent un temps fou et aussi les posts": the task before "et" is one too
+# (an addition said as one: "et aussi", "et pour"; "l'article 50 et quel outil ?" adds none)
+_AND = re.compile(r"\bet (?:aussi|puis|en plus|egalement|pour)\b|\bainsi que\b")
+
+
+def joined_needs(needs: dict[str, int], need_at: dict[str, int], folded: str) -> frozenset[str]:
+    """The tasks named by one word and then joined by "et" to a task named clearly."""
+    clear = [at for n, at in need_at.items() if needs[n] >= 2]
+    return frozenset(
+        n
+        for n, at in need_at.items()
+        if needs[n] == 1 and any(at < other and _AND.search(folded[at:other]) for other in clear)
+    )
 
 
 def ranked(scores: dict[str, int]) -> tuple[str, ...]:

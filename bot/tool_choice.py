@@ -106,10 +106,17 @@ def choose_tools(
         previous = [t for t in previous if request.need in t.use_cases]
         if previous and request.budget is not None and _ceiling(previous) <= request.budget:
             return previous  # "et si j'ai que 20 € ?": the proposal already fits
-        cheapest = _cheapest_first(_technical(request, vocabulary))
+        cheapest = _cheaper_key(request, _technical(request, vocabulary))
         if previous and _AMONG_THEM.search(request.folded):  # "le moins cher des deux ?"
             return sorted(previous, key=lambda t: (not t.free_start, *cheapest(t)))[:1]
-        cheaper = sorted(chosen, key=cheapest)[: len(previous) or CHEAPER_TOOLS]
+        # a tool of the proposal already free stays ("et si c'est gratuit ?" after Shopify Magic)
+        kept = [
+            t
+            for t in previous
+            if (t.price is not None and t.price[1] == 0) or (request.budget == 0 and t.free_start)
+        ]
+        rest = [t for t in sorted(chosen, key=cheapest) if t not in kept]
+        cheaper = [*kept, *rest][: len(previous) or CHEAPER_TOOLS]
         return previous if previous and _ceiling(cheaper) > _ceiling(previous) else cheaper
     others = [n for n in request.strong_needs if n != request.need] if chosen else []
     for other in others[:1]:  # (no tool for the main task: its answer says so, nothing else)
@@ -185,7 +192,7 @@ def _for_need(
         pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
     )
     if request.follow_up == "cheaper":
-        ranked.sort(key=_cheapest_first(technical))
+        ranked.sort(key=_cheaper_key(request, technical))
     elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
         ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical, channels))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
@@ -391,6 +398,20 @@ def _cheapest_first(technical: bool) -> Callable[[CatalogueTool], tuple[float, .
     def key(tool: CatalogueTool) -> tuple[float, ...]:
         prices = (tool.price[1], tool.price[0]) if tool.price else (float("inf"), float("inf"))
         return (1 if _needs_a_developer(tool) and not technical else 0, *prices)
+
+    return key
+
+
+def _cheaper_key(request: Request, technical: bool) -> Callable[[CatalogueTool], tuple[float, ...]]:
+    """The order of a cheaper proposal; for an owner who wants it free ("et gratuit ?"), a
+    tool with a free way in first, one that sends data where no adequacy decision covers it
+    (China) after the others, then the cheapest."""
+    cheapest = _cheapest_first(technical)
+    if request.budget != 0:
+        return cheapest
+
+    def key(tool: CatalogueTool) -> tuple[float, ...]:
+        return (not tool.free_start, _data_without_adequacy(tool), *cheapest(tool))
 
     return key
 

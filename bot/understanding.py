@@ -17,7 +17,15 @@ from bot.advice import Intent, Profile, Turn
 from bot.catalogue import Catalogue, CatalogueTool
 from bot.earlier_answers import EarlierAnswers
 from bot.keywords import KeywordSet, fold_words
-from bot.message_scores import AND_THE, Scores, need_scores, needs_around, ranked, strong_needs
+from bot.message_scores import (
+    AND_THE,
+    Scores,
+    joined_needs,
+    need_scores,
+    needs_around,
+    ranked,
+    strong_needs,
+)
 from bot.request import FollowUp, Request
 from retrieval.models import Fiche
 from retrieval.text import analyze
@@ -61,6 +69,9 @@ _NO_BUDGET = re.compile(
     # "gratuit svp", "qqch de gratuit", and "et gratuit ?" said alone after a proposal
     r"|\bgratuite?s? (?:svp|stp|de preference|idealement)\b|\bde gratuit\b"
     r"|^(?:et |mais |ok |sinon )*(?:en |du )?gratuite?s?$"
+    # "et si c'est gratuit ?", "et si je veux du gratuit ?": a proposal asked again, free
+    r"|^(?:et |mais |ok |sinon )*si (?:c est|c|je veux|on veut|on prend|je prends) "
+    r"(?:du )?gratuite?s?$"
 )
 _ASKS_COST = (
     "combien",
@@ -203,8 +214,9 @@ class Understanding:
             folded=folded,
             intent=intent,
             needs=needs,
-            topics=carried or ranked(scores.topics) or _seats_price(folded, follow_up),
+            topics=_seats_price(folded, follow_up) or carried or ranked(scores.topics),
             topic_carried=bool(carried),
+            fact_text=_as_seats(question) if _seats_price(folded, follow_up) else "",
             tools_named=tools,
             categories=ranked(scores.kinds),
             strong_needs=self._strong_needs(scores),
@@ -282,26 +294,47 @@ class Understanding:
             intent="mixed",
             needs=needs,
             stated_need=True,
-            topics=asking[0].topics,  # the fact answers its own clause, not the task's
+            topics=self._asked_topics(request, asking),  # its own clauses, not the task's
             # "…, c'est rgpd ok ?": too few words alone, the whole message says what is asked
             fact_text=asking[0].text if len(set(analyze(asking[0].text))) >= CLAUSE_TERMS else "",
         )
+
+    def _asked_topics(self, request: Request, asking: Sequence[Request]) -> tuple[str, ...]:
+        """The topics of every clause that asks a fact; "c'est légal ?" alone is read with
+        the whole message ("un chatbot sur mon site, c'est légal ?": the AI Act's duty to
+        say it is a bot, not where data goes)."""
+        topics = list(dict.fromkeys(t for clause in asking for t in clause.topics))
+        data_words = self._topics.get(PERMISSION_TOPIC)
+        if PERMISSION_TOPIC in topics and data_words and not data_words.found(request.folded):
+            rule = self._permission_rule(request.folded, request.needs)
+            topics = [rule if topic == PERMISSION_TOPIC else topic for topic in topics]
+        return tuple(dict.fromkeys(topics))
+
+    def _permission_rule(self, folded: str, needs: Sequence[str]) -> str:
+        """The topic that says whether a task is allowed: a bot's duty to say it is one, the
+        task's own rule (vocabulary), else where the data goes."""
+        if _ASKS_BOT.search(folded):
+            return BOT_RULE_TOPIC
+        rules = (
+            self.vocabulary.needs[n].permission_topic for n in needs if n in self.vocabulary.needs
+        )
+        return next((rule for rule in rules if rule), PERMISSION_TOPIC)
 
     # -- scoring ----------------------------------------------------------------------
 
     def _score(self, folded: str) -> Scores:
         topics = {k: s.score(folded) for k, s in self._topics.items()}
-        permission = self._cues.get("permission")
-        if PERMISSION_TOPIC in topics and permission and permission.found(folded):
-            # "c'est autorisé ?", also beside a price ("c'est légal ? et combien ?"): where
-            # data goes, or for a bot the duty to say it is one
-            rule = BOT_RULE_TOPIC if _ASKS_BOT.search(folded) else PERMISSION_TOPIC
-            if rule in topics:
-                topics[rule] += not any(v for k, v in topics.items() if k != "tool-price")
         need_spans = {need: words.spans(folded) for need, words in self._needs.items()}
         kind_spans = {kind: words.spans(folded) for kind, words in self._categories.items()}
         inside = {kind: needs_around(found, need_spans) for kind, found in kind_spans.items()}
         needs = need_scores(need_spans)
+        permission = self._cues.get("permission")
+        if PERMISSION_TOPIC in topics and permission and permission.found(folded):
+            # "c'est autorisé ?", also beside a price ("c'est légal ? et combien ?"): where
+            # data goes, for a bot the duty to say it is one, for a task its own rule
+            rule = self._permission_rule(folded, ranked(needs))
+            if rule in topics:
+                topics[rule] += not any(v for k, v in topics.items() if k != "tool-price")
         need_at = {n: min(s for s, _, _ in found) for n, found in need_spans.items() if found}
         return Scores(
             needs=needs,
@@ -309,6 +342,7 @@ class Understanding:
             added=frozenset(
                 n for n, at in need_at.items() if needs[n] == 1 and AND_THE.search(folded[:at])
             ),
+            joined=joined_needs(needs, need_at, folded),
             kind_of_needs=tuple((k, needs) for k, needs in inside.items() if needs),
             topics=topics,
             cues=self._cue_scores(folded),
@@ -606,9 +640,13 @@ class Understanding:
 
 # "et pour 3 personnes ?", "pour toute l'équipe ?": the price of several seats
 _SEATS = re.compile(
-    r"\bpour (?:\d+|deux|trois|quatre|cinq|six|dix|toute l|tout le|mes|nos) ?"
-    r"(?:personnes?|salaries?|employes?|utilisateurs?|comptes?|postes?|collaborateurs?|"
-    r"equipe|monde|gens)\b"
+    r"\bpour (?:"
+    # "pour 3 agents", "pour deux coiffeuses": a count of anyone, not of time or money
+    r"(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt) "
+    r"(?!(?:ans?|annees?|mois|semaines?|jours?|heures?|minutes?|euros?|eur|fois|pourcents?)\b)"
+    r"[a-z]{3,}"
+    r"|(?:toute l|tout le|mes|nos) ?(?:personnes?|salaries?|employes?|utilisateurs?|comptes?|"
+    r"postes?|collaborateurs?|equipe|monde|gens))\b"
 )
 # a follow-up that asks a fact ("c'est à partir de quand ?", "et si je le fais pas ?")
 _ASKS_FACT = re.compile(
@@ -620,6 +658,23 @@ _ASKS_FACT = re.compile(
 def _seats_price(folded: str, follow_up: FollowUp | None) -> tuple[str, ...]:
     """ "et pour 3 personnes ?" after a tool's price asks the price of three seats."""
     return ("tool-price",) if follow_up == "fact" and _SEATS.search(folded) else ()
+
+
+def _as_seats(question: str) -> str:
+    """ "et pour 3 coiffeuses ?" asked as "et pour 3 personnes ?": a team's size, whoever they
+    are (a trade's name would bring up that trade's entries)."""
+    folded = fold_words(question)
+    found = _SEATS.search(folded)
+    count = found.group(0).split()[1] if found else ""
+    if found is None or not (count.isdigit() or count in _COUNTS):
+        return question
+    return f"{folded[: found.start()]}pour {count} personnes{folded[found.end() :]}".strip()
+
+
+_COUNTS = frozenset(
+    {"deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze", "quinze"}
+    | {"vingt"}
+)
 
 
 def _asks_if_allowed(question: str, folded: str) -> bool:

@@ -36,6 +36,9 @@ class NeedWords(BaseModel):
     default_kinds: int = Field(default=2, ge=1)
     # what a kind of tool does for this need, when the category's own sentence does not fit
     why: dict[str, str] = Field(default_factory=dict)
+    # the topic that answers "c'est légal ?" about this task when no data is named (posts
+    # written with AI: the AI Act's labelling, not where data goes)
+    permission_topic: str | None = None
 
 
 class CategoryWords(BaseModel):
@@ -131,6 +134,9 @@ class DomainVocabulary(BaseModel):
             unknown = [c for c in need.categories if c not in self.categories]
             if unknown:
                 raise ValueError(f"needs.{need_id}.categories: unknown {', '.join(unknown)}")
+        wrong = [n for n, w in self.needs.items() if w.permission_topic not in (None, *self.topics)]
+        if wrong:
+            raise ValueError(f"needs.{wrong[0]}.permission_topic: unknown topic")
         unknown_kinds = sorted(
             {c for c in self.other_products.values() if c not in self.categories}
         )

@@ -587,3 +587,21 @@ def test_a_kind_asked_for_by_name_is_the_only_kind_proposed() -> None:
     assert choose(req, CATALOGUE) == ["tool-scribe"]
     told = request(needs=("messages",), categories=("assistant",))  # named, not asked for
     assert choose(told, CATALOGUE)[:2] == ["tool-scribe", "tool-inbox"]
+
+
+def test_asked_for_free_the_proposals_free_tools_stay_and_data_kept_in_reach_comes_first() -> None:
+    free_writer = tool("tool-free-writer", "assistant", (0, 0), "messages")
+    abroad = tool("tool-abroad", "assistant", (0, 0), "messages", country="Chine")
+    # the proposal was the free writer and the inbox (free to start): "et gratuit ?"
+    req = request(
+        needs=("messages",),
+        follow_up="cheaper",
+        budget=0.0,
+        previous_tools=("tool-free-writer", "tool-inbox"),
+    )
+    assert choose(req, [*CATALOGUE, free_writer, abroad]) == ["tool-free-writer", "tool-inbox"]
+    # no proposal: the free tool that keeps data in reach before the one in China
+    fresh = request(needs=("messages",), follow_up="cheaper", budget=0.0)
+    inbox_abroad = tool("tool-inbox-abroad", "messagerie", (0, 0), "messages", country="Chine")
+    inbox_here = tool("tool-inbox-here", "messagerie", (0, 30), "messages")
+    assert choose(fresh, [inbox_abroad, inbox_here])[0] == "tool-inbox-here"

@@ -996,3 +996,39 @@ def test_shipped_the_trades_own_name_is_its_sector_not_its_adviser(
     shipped: Understanding, message: str, sector: str | None
 ) -> None:
     assert shipped.read(message).sector == sector
+
+
+def test_shipped_a_task_said_by_one_word_then_joined_by_et_aussi_is_a_need_too(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read("traiteur, les devis me prennent un temps fou et aussi les posts insta")
+    assert set(request.strong_needs) == {"devis-admin", "contenu-marketing"}
+    # "l'article 50 et quel outil ?" adds no task
+    request = shipped.read("c quoi l'article 50 et quel outil pr mon chatbot whatsapp ?")
+    assert "contenu-marketing" not in request.strong_needs
+
+
+@pytest.mark.parametrize("team", ["3 personnes", "3 coiffeuses", "trois agents"])
+def test_shipped_a_team_size_after_a_proposal_asks_its_price_whoever_they_are(
+    shipped: Understanding, team: str
+) -> None:
+    before = Turn(question="coiffeuse, les clientes qui annulent", answer="Planity, puis Brevo.")
+    request = shipped.read(f"et pour {team} ?", history=[before])
+    assert request.follow_up == "fact" and request.topics == ("tool-price",)
+    assert "personnes" in request.fact_question
+    assert shipped.read("et pour 2 ans ?", history=[before]).topics != ("tool-price",)
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        ("caviste, je veux écrire les fiches vins avec chatgpt, c'est legal ?", "ai-act"),
+        ("je veux un chatbot sur mon site, c'est legal ? faut dire que c'est une ia ?", "ai-act"),
+        ("je veux mettre mon fichier clients dans chatgpt, c'est legal ?", "data-protection"),
+    ],
+)
+def test_shipped_whether_a_task_is_allowed_is_asked_of_the_tasks_own_rule(
+    shipped: Understanding, message: str, topic: str
+) -> None:
+    request = shipped.read(message)
+    assert request.intent in ("mixed", "information") and request.topics[0] == topic
