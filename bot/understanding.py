@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.advice import Intent, Profile, Turn
+from bot.budget import SEATS, as_seats, monthly_budget, seats_price
 from bot.catalogue import Catalogue, CatalogueTool
 from bot.earlier_answers import EarlierAnswers
 from bot.keywords import KeywordSet, fold_words
@@ -56,23 +57,6 @@ _ASKS_BOT = re.compile(
 )
 CHOICE_TOPIC = "choose-provider"  # "quelle IA choisir ?" alone; with a task, a need
 API_CATEGORY = "llm-api"  # a model called from code: "Qwen par API" is this card, not the app
-_BUDGET = re.compile(
-    r"(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*"
-    r"(?:€|euros?\b|eur\b|e(?![\w-]))",
-    re.IGNORECASE,
-)
-_NO_BUDGET = re.compile(
-    r"\b(?:pas de|sans|aucun|zero|0) budget\b|\bbudget (?:0|zero|nul)\b"
-    r"|\b(?:ia|outil|appli|application|logiciel|solution|truc)s? gratuite?s?\b"
-    r"|\bgratuite?s? si possible\b|\b(?:que du|en) gratuit\b"
-    r"|\b(?:sans (?:rien )?|pas |rien )payer\b|\bgratos\b"
-    # "gratuit svp", "qqch de gratuit", and "et gratuit ?" said alone after a proposal
-    r"|\bgratuite?s? (?:svp|stp|de preference|idealement)\b|\bde gratuit\b"
-    r"|^(?:et |mais |ok |sinon )*(?:en |du )?gratuite?s?$"
-    # "et si c'est gratuit ?", "et si je veux du gratuit ?": a proposal asked again, free
-    r"|^(?:et |mais |ok |sinon )*si (?:c est|c|je veux|on veut|on prend|je prends) "
-    r"(?:du )?gratuite?s?$"
-)
 _ASKS_COST = (
     "combien",
     "cb",
@@ -214,14 +198,14 @@ class Understanding:
             folded=folded,
             intent=intent,
             needs=needs,
-            topics=_seats_price(folded, follow_up) or carried or ranked(scores.topics),
+            topics=seats_price(folded, follow_up) or carried or ranked(scores.topics),
             topic_carried=bool(carried),
-            fact_text=_as_seats(question) if _seats_price(folded, follow_up) else "",
+            fact_text=as_seats(question) if seats_price(folded, follow_up) else "",
             tools_named=tools,
             categories=ranked(scores.kinds),
             strong_needs=self._strong_needs(scores),
             sector=sector,
-            budget=_budget(question, profile, history),
+            budget=monthly_budget(question, profile, history),
             asks_tools=bool(self._asks_tools.found(folded)),
             follow_up=follow_up,
             previous_tools=previous,
@@ -450,7 +434,7 @@ class Understanding:
         other_topics = {t for t, v in scores.topics.items() if v} - {START_TOPIC}
         if scores.cues.get("start") and not tools and not other_topics:
             return "start"  # "ok et je commence comment ?" (not "…pour l'AI Act ?")
-        if _SEATS.search(folded):
+        if SEATS.search(folded):
             return "fact"  # "et pour 3 personnes ?" after a price: the team's price
         if self._costs.found(_NOT_A_COST.sub(" ", folded)) and not tools:
             return "cost"
@@ -638,42 +622,10 @@ class Understanding:
         return ranked(before.topics) if real and (asks_fact or not before.need_total) else ()
 
 
-# "et pour 3 personnes ?", "pour toute l'équipe ?": the price of several seats
-_SEATS = re.compile(
-    r"\bpour (?:"
-    # "pour 3 agents", "pour deux coiffeuses": a count of anyone, not of time or money
-    r"(?:\d+|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt) "
-    r"(?!(?:ans?|annees?|mois|semaines?|jours?|heures?|minutes?|euros?|eur|fois|pourcents?)\b)"
-    r"[a-z]{3,}"
-    r"|(?:toute l|tout le|mes|nos) ?(?:personnes?|salaries?|employes?|utilisateurs?|comptes?|"
-    r"postes?|collaborateurs?|equipe|monde|gens))\b"
-)
 # a follow-up that asks a fact ("c'est à partir de quand ?", "et si je le fais pas ?")
 _ASKS_FACT = re.compile(
     r"\b(?:quand|depuis|jusqu|pourquoi|obligatoire|amende|amendes|sanction|sanctions|"
     r"si je (?:le fais|respecte) pas|risque quoi|je risque)\b"
-)
-
-
-def _seats_price(folded: str, follow_up: FollowUp | None) -> tuple[str, ...]:
-    """ "et pour 3 personnes ?" after a tool's price asks the price of three seats."""
-    return ("tool-price",) if follow_up == "fact" and _SEATS.search(folded) else ()
-
-
-def _as_seats(question: str) -> str:
-    """ "et pour 3 coiffeuses ?" asked as "et pour 3 personnes ?": a team's size, whoever they
-    are (a trade's name would bring up that trade's entries)."""
-    folded = fold_words(question)
-    found = _SEATS.search(folded)
-    count = found.group(0).split()[1] if found else ""
-    if found is None or not (count.isdigit() or count in _COUNTS):
-        return question
-    return f"{folded[: found.start()]}pour {count} personnes{folded[found.end() :]}".strip()
-
-
-_COUNTS = frozenset(
-    {"deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "douze", "quinze"}
-    | {"vingt"}
 )
 
 
@@ -723,24 +675,6 @@ _FOR_TASK = re.compile(
 def _clauses(text: str) -> list[str]:
     """The clauses of a message: its sentences, and what follows "et au passage", "sinon"..."""
     return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= 2]
-
-
-def _budget(question: str, profile: Profile, history: Sequence[Turn]) -> float | None:
-    """The monthly budget: one stated in the message, else the last one stated in the
-    conversation ("j'ai que 30 €" still holds two questions later), else the profile's."""
-    for text in (question, *(turn.question for turn in reversed(history))):
-        stated = _stated_budget(text)
-        if stated is not None:
-            return stated
-    return profile.monthly_budget_eur
-
-
-def _stated_budget(text: str) -> float | None:
-    match = _BUDGET.search(text)
-    if match:
-        digits = re.sub(r"[ \u00a0\u202f]", "", match.group(1))
-        return float(digits.replace(",", "."))
-    return 0.0 if _NO_BUDGET.search(fold_words(text)) else None
 
 
 def _tells_task(clause: Request) -> bool:
