@@ -6,6 +6,7 @@ the choices are made in bot/tool_choice.py and bot/offline.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from bot import messages as msg
@@ -69,10 +70,12 @@ def fits_budget_sentence(tools: Sequence[CatalogueTool], budget: float) -> str:
     return text + (_start_free(free) if free else "")
 
 
-def nothing_cheaper_sentence(tools: Sequence[CatalogueTool]) -> str:
-    """The proposal is already the cheapest the catalogue offers for this need."""
+def nothing_cheaper_sentence(tools: Sequence[CatalogueTool], *, free_asked: bool = False) -> str:
+    """The proposal is already the cheapest the catalogue offers for this need (and, when
+    the owner asked for free, none of it is)."""
     free = [t.short_name for t in tools if t.free_start]
-    text = msg.NOTHING_CHEAPER.format(tools=", ".join(with_price(t) for t in tools))
+    said = msg.NOTHING_FREE if free_asked and not free else msg.NOTHING_CHEAPER
+    text = said.format(tools=", ".join(with_price(t) for t in tools))
     return text + (_start_free(free) if free else "")
 
 
@@ -173,6 +176,9 @@ def tool_hosting_sentence(tool: CatalogueTool) -> str:
     if note:
         text += f", {note}" if "(" in note else f" ({note})"
     gdpr = tool.gdpr.strip().rstrip(".")
+    parts = re.split(r"[,;]", gdpr, maxsplit=1)
+    if len(parts) == 2 and fold_words(parts[0]) in fold_words(text):  # "Éditeur français" twice
+        gdpr = parts[1].strip()
     return f"{text}. {gdpr[:1].upper()}{gdpr[1:]}." if gdpr else text + "."
 
 

@@ -34,6 +34,7 @@ _NEGATIONS = re.compile(r"\b(sans|pas|plus|jamais|aucun|aucune|interdit\w*|risqu
 _OPEN_QUESTION = re.compile(
     r"\b(quel|quels|quelle|quelles|combien|cb|comment|pourquoi|ou|quand|qui|quoi|lequel|"
     r"laquelle|lesquels|lesquelles|que faire|par ou)\b"
+    r"|^(?:et |mais )?si\b"  # "et si j'ai pas d'ordi ?" asks what then, not yes or no
 )
 _IDENTITY = re.compile(
     r"^(?:qui est|qui sont|c est qui|que fait|que font)\b|\bc est (?:qui|quelle entreprise)\b"
@@ -50,8 +51,13 @@ _FIRST_SENTENCE = re.compile(r"^.*?[.!?]\s+(?=[A-ZÀ-ÖØ-Ý«])")
 # what an answer cannot start with once its "Oui," is gone
 _FRAGMENT = re.compile(
     r"(?:d[eè]s que|si |s['’]il|quand |lorsque|tant que|sauf |seulement|uniquement|mais |"
-    r"à condition|a condition|pour |avec |sous |en |et )",
+    r"à condition|a condition|pour |avec |sous |en |et |"
+    # "Oui, c'est le risque principal": "c'est" points back to the question
+    r"c['’]est |ce n['’]est |cela |ça )",
     re.IGNORECASE,
+)
+_CONDITION = re.compile(
+    r"(?:si |s['’]il|quand |lorsque|tant que|sauf |à condition|a condition)", re.I
 )
 # a sentence that leans on the one before it cannot lead ("Elle…", "En revanche…")
 _LEANS_ON_BEFORE = re.compile(
@@ -130,7 +136,9 @@ class Match:
         same_way = _leaning(question) == _leaning(wording)
         # "Oui pour les modèles texte : la licence est gratuite" still reads without its "Oui"
         opening = _FIRST_SENTENCE.match(rest)
-        whole = ":" in (opening.group(0) if opening else rest)
+        first = opening.group(0) if opening else rest
+        # (but "Si l'offre l'autorise : vérifiez…" still leans on its "Oui")
+        whole = ":" in first and not _CONDITION.match(first)
         if rest != self.entry.answer and _FRAGMENT.match(rest) and not whole:
             # "Oui, dès que…" without its "Oui" is half a sentence: an open question ("quelles
             # obligations ?") gets what follows the yes, a closed one the whole answer

@@ -363,6 +363,7 @@ UNKNOWN_TOOL_PRICE = (
     "propose des outils dont je connais le prix."
 )
 NOTHING_CHEAPER = "Je n'ai rien de moins cher pour ce besoin : {tools}."
+NOTHING_FREE = "Je n'ai pas d'outil gratuit pour ce besoin ; ma proposition reste : {tools}."
 FITS_BUDGET = "Avec {budget} € par mois, la proposition tient déjà : {tools}."
 START_FREE = " Commencez par l'offre gratuite {tools} et ne payez que si le pilote est concluant."
 PLAN_STILL_HOLDS = (

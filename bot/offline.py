@@ -480,10 +480,11 @@ class Composer:
             previous = [t for t in proposed if t and request.need in t.use_cases]
             before = sum(t.price[1] for t in previous if t.price) if previous else None
             same = tools and [t.id for t in tools] == [t.id for t in previous]
-            if same and request.budget is not None and before is not None:
+            priced = all(t.price is not None for t in tools)  # "prix non publié" fits none
+            if same and priced and request.budget is not None and before is not None:
                 parts = [write.fits_budget_sentence(tools, request.budget)]
             elif same:
-                parts = [write.nothing_cheaper_sentence(tools)]
+                parts = [write.nothing_cheaper_sentence(tools, free_asked=request.budget == 0)]
             else:
                 parts = [write.cheaper_sentence(tools, before)] if tools else []
         elif request.follow_up == "another":

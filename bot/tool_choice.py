@@ -104,9 +104,15 @@ def choose_tools(
         # never a "cheaper" set that costs more than as many tools proposed before for this
         # need ("et pour les visuels, pas cher ?" asks about another need: nothing to compare)
         previous = [t for t in previous if request.need in t.use_cases]
-        if previous and request.budget is not None and _ceiling(previous) <= request.budget:
+        priced = all(t.price is not None for t in previous)  # an unpublished price fits no budget
+        if (
+            previous
+            and priced
+            and request.budget is not None
+            and _ceiling(previous) <= request.budget
+        ):
             return previous  # "et si j'ai que 20 € ?": the proposal already fits
-        cheapest = _cheaper_key(request, _technical(request, vocabulary))
+        cheapest = _cheaper_key(_technical(request, vocabulary))
         if previous and _AMONG_THEM.search(request.folded):  # "le moins cher des deux ?"
             return sorted(previous, key=lambda t: (not t.free_start, *cheapest(t)))[:1]
         # a tool of the proposal already free stays ("et si c'est gratuit ?" after Shopify Magic)
@@ -192,7 +198,7 @@ def _for_need(
         pool, key=lambda t: _fit(t, request, kinds, retrieved, wanted, technical, channels)
     )
     if request.follow_up == "cheaper":
-        ranked.sort(key=_cheaper_key(request, technical))
+        ranked.sort(key=_cheaper_key(technical))
     elif request.wants_cheap:  # "le moins cher pour mes visuels ?": the cheapest of each kind
         ranked.sort(key=lambda t: _cheap_fit(t, request, kinds, technical, channels))
     return _by_kind(_broad_when_trade_unknown(ranked, request), per_kind)[:limit]
@@ -402,13 +408,11 @@ def _cheapest_first(technical: bool) -> Callable[[CatalogueTool], tuple[float, .
     return key
 
 
-def _cheaper_key(request: Request, technical: bool) -> Callable[[CatalogueTool], tuple[float, ...]]:
-    """The order of a cheaper proposal; for an owner who wants it free ("et gratuit ?"), a
-    tool with a free way in first, one that sends data where no adequacy decision covers it
-    (China) after the others, then the cheapest."""
+def _cheaper_key(technical: bool) -> Callable[[CatalogueTool], tuple[float, ...]]:
+    """The order of a cheaper proposal ("et moins cher ?", "et gratuit ?"): a tool with a
+    free way in first, one that sends data where no adequacy decision covers it (China)
+    after the others, then the cheapest."""
     cheapest = _cheapest_first(technical)
-    if request.budget != 0:
-        return cheapest
 
     def key(tool: CatalogueTool) -> tuple[float, ...]:
         return (not tool.free_start, _data_without_adequacy(tool), *cheapest(tool))

@@ -159,7 +159,16 @@ class Understanding:
         tools = self._named_tools(folded, said)
         others = tuple(name for name, words in self._products.items() if words.found(folded))
         follow_up = self._follow_up(folded, said, tools, bool(history))
-        carried = self._carried_topics(folded, said, tools, history) if follow_up else ()
+        # "et moins cher ?", "je commence comment ?" are about the proposal, whatever was
+        # asked in between ("et si j'ai pas d'ordi ?")
+        about_proposal = follow_up in _ABOUT_PROPOSAL or (
+            follow_up == "start" and bool(self._earlier.previous_tools(history))
+        )
+        carried = (
+            self._carried_topics(folded, said, tools, history)
+            if follow_up and not about_proposal
+            else ()
+        )
         if carried:  # "et en Occitanie ?" after a question on public aid: still public aid
             follow_up = "fact"
         said_sector = self._sector(folded)
@@ -622,6 +631,7 @@ class Understanding:
         return ranked(before.topics) if real and (asks_fact or not before.need_total) else ()
 
 
+_ABOUT_PROPOSAL = frozenset({"cheaper", "another", "simpler", "sources"})
 # a follow-up that asks a fact ("c'est à partir de quand ?", "et si je le fais pas ?")
 _ASKS_FACT = re.compile(
     r"\b(?:quand|depuis|jusqu|pourquoi|obligatoire|amende|amendes|sanction|sanctions|"
@@ -673,8 +683,27 @@ _FOR_TASK = re.compile(
 
 
 def _clauses(text: str) -> list[str]:
-    """The clauses of a message: its sentences, and what follows "et au passage", "sinon"..."""
-    return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= 2]
+    """The clauses of a message: its sentences, and what follows "et au passage", "sinon"...;
+    a duty asked after a comma is a clause of its own when the owner said what they do ("je
+    veux envoyer des rappels par sms, faut il l'accord des patients ?"), not after a bare
+    subject ("vidéo avec un avatar, faut-il le préciser ?")."""
+    clauses = []
+    for part in _CLAUSE_END.split(text):
+        found = _DUTY_ASKED.search(part)
+        if found and _FIRST_PERSON.search(fold_words(part[: found.start()])):
+            clauses += [part[: found.start()], part[found.end() :]]
+        else:
+            clauses.append(part)
+    return [c.strip() for c in clauses if len(c.split()) >= 2]
+
+
+# "…par sms, faut il l'accord des patients ?", "…, dois-je prévenir ?"
+_DUTY_ASKED = re.compile(
+    r",\s+(?=(?:faut[- ]il|faut[- ]t[- ]il|dois[- ]je|doit[- ]on|ai[- ]je le droit|"
+    r"a[- ]t[- ]on le droit)\b)",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:je|j|on|nous)\b")
 
 
 def _tells_task(clause: Request) -> bool:

@@ -3,7 +3,13 @@ cards do."""
 
 from __future__ import annotations
 
-from bot.answer_text import cheaper_sentence, cost_sentence, price_verdict
+from bot.answer_text import (
+    cheaper_sentence,
+    cost_sentence,
+    nothing_cheaper_sentence,
+    price_verdict,
+    tool_hosting_sentence,
+)
 from bot.catalogue import CatalogueTool
 
 
@@ -48,3 +54,26 @@ def test_a_price_comparison_says_which_costs_least_or_that_they_cost_the_same() 
     same = price_verdict([card("Agenda", (0, 18.4)), card("Mails", (0, 18.4))])
     assert same.startswith("Même prix : 0 à 18,4 €/mois")
     assert price_verdict([card("Agenda", (0, 15)), card("Robot", None)]) == ""  # unknown
+
+
+def test_asked_for_free_with_nothing_free_says_so_not_that_it_is_cheapest() -> None:
+    allo = CatalogueTool(
+        id="tool-allo", name="Allo", category="telephonie", price=None, price_unknown="sur devis"
+    )
+    said = nothing_cheaper_sentence([allo], free_asked=True)
+    assert said.startswith("Je n'ai pas d'outil gratuit pour ce besoin")
+    assert nothing_cheaper_sentence([allo]).startswith("Je n'ai rien de moins cher")
+
+
+def test_a_hosting_line_does_not_say_the_publisher_twice() -> None:
+    pennylane = CatalogueTool(
+        id="tool-pennylane",
+        name="Pennylane",
+        category="comptabilite",
+        price=None,
+        hosting_region="eu",
+        hosting_note="Éditeur français ; hébergement en France à confirmer",
+        gdpr="Éditeur français, données dans l'UE ; accord de traitement à signer",
+    )
+    line = tool_hosting_sentence(pennylane)
+    assert line.count("Éditeur français") == 1 and "accord de traitement" in line

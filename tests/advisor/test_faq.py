@@ -321,3 +321,15 @@ def test_asking_when_lifts_the_wording_that_asks_when_without_holding_others_bac
     for question in ("la facture électronique c'est quand ?", "facture électronique obligatoire ?"):
         match = faq.best(question)
         assert match is not None and match.entry is when, question
+
+
+def test_a_yes_is_not_stripped_into_a_sentence_pointing_back_to_the_question() -> None:
+    entry = Entry(
+        "guide-pilote-messages-clients",
+        "L'IA risque-t-elle d'inventer des prix dans mes réponses ?",
+        "Oui, c'est le risque principal. Faites relire chaque brouillon avant l'envoi.",
+    )
+    question = "pourquoi l'IA risque d'inventer des prix dans mes réponses ?"
+    match = Faq([entry]).best(question)
+    assert match is not None
+    assert match.answer(question) == "Faites relire chaque brouillon avant l'envoi."

@@ -128,16 +128,30 @@ async def test_off_topic_is_declined_and_steered_back(advisor: Advisor) -> None:
 
 
 async def test_cheaper_follow_up_costs_less(advisor: Advisor) -> None:
+    question = "fleuriste, je veux poster plus souvent sur instagram"
+    first = await advisor.advise(question)
+    history = [Turn(question=question, answer=first.answer)]
+    cheaper = await advisor.advise("et moins cher ?", history=history)
+    assert cheaper.answer.startswith("Version la moins chère")
+    before = sum(t.monthly_cost_eur.max for t in first.tools if t.monthly_cost_eur)
+    after = sum(t.monthly_cost_eur.max for t in cheaper.tools if t.monthly_cost_eur)
+    assert after < before and len(cheaper.tools) >= 2
+    assert "contre" in cheaper.answer
+    # no tool sending the shop's data where no adequacy decision covers it (China)
+    assert "DeepSeek" not in cheaper.answer
+
+
+async def test_cheaper_when_the_proposal_is_already_free_to_start_says_so(
+    advisor: Advisor,
+) -> None:
     question = "Je tiens une boulangerie, je croule sous les commandes WhatsApp, que faire ?"
     profile = Profile(sector="restauration")
     first = await advisor.advise(question, profile=profile)
     history = [Turn(question=question, answer=first.answer)]
     cheaper = await advisor.advise("et moins cher ?", profile=profile, history=history)
-    assert cheaper.answer.startswith("Version la moins chère")
-    before = sum(t.monthly_cost_eur.max for t in first.tools)
-    after = sum(t.monthly_cost_eur.max for t in cheaper.tools)
-    assert after < before and len(cheaper.tools) >= 2
-    assert "contre" in cheaper.answer
+    assert cheaper.answer.startswith("Je n'ai rien de moins cher")
+    assert [t.name for t in cheaper.tools] == [t.name for t in first.tools]
+    assert "offre gratuite" in cheaper.answer
 
 
 async def test_the_cheaper_of_the_two_is_one_of_the_two(advisor: Advisor) -> None:

@@ -1032,3 +1032,28 @@ def test_shipped_whether_a_task_is_allowed_is_asked_of_the_tasks_own_rule(
 ) -> None:
     request = shipped.read(message)
     assert request.intent in ("mixed", "information") and request.topics[0] == topic
+
+
+def test_shipped_a_duty_asked_after_what_the_owner_does_is_its_own_question(
+    shipped: Understanding,
+) -> None:
+    request = shipped.read(
+        "je veux envoyer des rappels de rdv par sms, faut il l'accord des patients ?"
+    )
+    assert request.intent == "mixed" and request.topics[:1] == ("data-protection",)
+    # after a bare subject, the whole message is the question
+    request = shipped.read("vidéo avec un avatar généré, faut-il préciser que c'est de l'IA ?")
+    assert request.intent == "information"
+
+
+def test_shipped_cheaper_after_a_fact_question_is_still_about_the_proposal(
+    shipped: Understanding,
+) -> None:
+    history = [
+        Turn(
+            question="fleuriste, je veux poster sur instagram", answer="Le Chat, puis Midjourney."
+        ),
+        Turn(question="c'est légal les images ia ?", answer="Oui, avec une mention."),
+    ]
+    request = shipped.read("et moins cher ?", history=history)
+    assert request.follow_up == "cheaper" and not request.topic_carried
