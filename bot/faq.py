@@ -411,6 +411,7 @@ _SAME_ASK = _synonyms(
     "rédiger rédaction",
     "recruter recrutement embaucher embauche",
     "traduire traduction traductions traducteur",
+    "transcrire transcription retranscrire dicter dictée dictées dicte",
     "automatiser automatisation automatique automatiquement",
     "sécuriser sécurité sécurisé sécurisée",
     "répondre réponse réponses",

@@ -333,3 +333,13 @@ def test_a_yes_is_not_stripped_into_a_sentence_pointing_back_to_the_question() -
     match = Faq([entry]).best(question)
     assert match is not None
     assert match.answer(question) == "Faites relire chaque brouillon avant l'envoi."
+
+
+def test_dictating_is_asked_like_transcribing() -> None:
+    entry = Entry(
+        "guide-rgpd-cnil",
+        "Puis-je faire transcrire mes notes de séance par une IA ?",
+        "Oui, avec précautions : des notes de séance sont des données de santé.",
+    )
+    match = Faq([entry, *ENTRIES]).best("je peux dicter mes séances à une IA ?")
+    assert match is not None and match.entry is entry
