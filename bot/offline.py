@@ -243,11 +243,12 @@ class Composer:
             if _weighs_one_tool(request, named) and "tool-price" not in request.topics:
                 # "Pennylane, ça vaut le coup ?": its price, then how to judge the value
                 lines.append(self._cited(write.tool_price_sentence(named[0]), named[0].id, cites))
-            answer = match.answer(request.fact_question)
             if lead:
                 lines = [*lead, *(line for line in lines if not _repeats(line, lead))]
-            elif not _repeats(answer, lines):  # the card's hosting line may already say it
-                lines.append(self._cited(answer, match.entry.fiche_id, cites))
+            else:
+                answer = match.answer(request.fact_question)
+                if not _repeats(answer, lines):  # the card's hosting line may already say it
+                    lines.append(self._cited(answer, match.entry.fiche_id, cites))
             other = self.entries.second(request, match, self._related(request, hits))
             if other is not None:  # "… ? et c'est open source ?": the other question too
                 lines.append(self._cited(other.answer(other.wording), other.entry.fiche_id, cites))

@@ -114,7 +114,7 @@ def choose_tools(
             return previous  # "et si j'ai que 20 € ?": the proposal already fits
         cheapest = _cheaper_key(_technical(request, vocabulary))
         if previous and _AMONG_THEM.search(request.folded):  # "le moins cher des deux ?"
-            return sorted(previous, key=lambda t: (not t.free_start, *cheapest(t)))[:1]
+            return sorted(previous, key=cheapest)[:1]  # (a free way in first, as below)
         # a tool of the proposal already free stays ("et si c'est gratuit ?" after Shopify Magic)
         kept = [
             t
